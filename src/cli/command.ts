@@ -1,0 +1,33 @@
+/**
+ * A command described as data, so that only main.ts needs to know yargs.
+ */
+import type { Output } from "./output.js";
+
+/** One option or positional argument, in the subset of yargs' vocabulary we use. */
+export interface OptionSpec {
+  type: "string" | "boolean" | "number";
+  describe: string;
+  default?: unknown;
+  array?: boolean;
+  choices?: readonly string[];
+  demandOption?: boolean;
+  alias?: string;
+  /** Placeholder shown in help, e.g. FILE. */
+  requiresArg?: boolean;
+}
+
+/** A CLI command: help text, options and the function that runs it. */
+export interface CommandSpec {
+  /** yargs command string, e.g. `images` or `verify <bundle>`. */
+  command: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Longer description for the command's --help. */
+  description: string;
+  /** `[command line, what it does]` pairs for --help. */
+  examples: ReadonlyArray<readonly [string, string]>;
+  options: Readonly<Record<string, OptionSpec>>;
+  positionals?: Readonly<Record<string, OptionSpec>>;
+  /** Runs the command; returns the exit code (0 when omitted). Throws AirgapError on failure. */
+  run(args: Record<string, unknown>, out: Output): Promise<number | void>;
+}

@@ -1,0 +1,68 @@
+/**
+ * The one error type the core throws. Only the CLI maps errors to exit codes and prints them.
+ */
+
+/** Stable error codes. Callers switch on these, never on message text. */
+export type ErrorCode =
+  | "INVALID_REFERENCE"
+  | "INVALID_IMAGELIST"
+  | "INVALID_REGISTRY"
+  | "TARGET_COLLISION"
+  | "FILE_NOT_FOUND"
+  | "IO";
+
+/** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */
+export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "INVALID_REFERENCE",
+  "INVALID_IMAGELIST",
+  "INVALID_REGISTRY",
+  "TARGET_COLLISION",
+  "FILE_NOT_FOUND",
+]);
+
+/** One problem among several (for errors that must list every bad line, not just the first). */
+export interface Problem {
+  /** File the problem is in, if any. */
+  file?: string;
+  /** 1-based line number, if any. */
+  line?: number;
+  /** The offending text, if short enough to show. */
+  text?: string;
+  /** Why it is a problem, in words a user understands. */
+  reason: string;
+}
+
+/** Options for {@link AirgapError}. */
+export interface AirgapErrorOptions {
+  /** A suggestion for what to do next, printed after the message. */
+  hint?: string;
+  /** Every individual problem, when the error sums up several. */
+  problems?: Problem[];
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/** An error with a stable `code`, an optional hint and optional list of problems. */
+export class AirgapError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** A suggestion for what to do next. */
+  readonly hint?: string;
+  /** Every individual problem this error sums up. */
+  readonly problems: Problem[];
+
+  constructor(code: ErrorCode, message: string, options: AirgapErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AirgapError";
+    this.code = code;
+    this.hint = options.hint;
+    this.problems = options.problems ?? [];
+  }
+}
+
+/** Formats a problem as `file:line: reason` (the shape compilers use, so editors can jump to it). */
+export function formatProblem(p: Problem): string {
+  const where = [p.file, p.line].filter((x) => x !== undefined).join(":");
+  const text = p.text === undefined ? "" : `"${p.text}": `;
+  return `${where ? `${where}: ` : ""}${text}${p.reason}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * The imagelist: one image reference per line, `#` comments, blank lines.
+ * Every bad line is reported at once, with its number; duplicates are dropped with a warning.
+ */
+import { readFile } from "node:fs/promises";
+import { AirgapError, type Problem } from "../errors.js";
+import { formatReference, parseReference, referenceErrorReason, type Reference } from "./reference.js";
+
+/** One image of an imagelist. */
+export interface ImagelistEntry {
+  /** The reference as written on its line (comment and surrounding white space removed). */
+  readonly source: string;
+  /** The normalised reference, e.g. `docker.io/library/mysql:5.6`. */
+  readonly normalized: string;
+  /** The parsed reference. */
+  readonly ref: Reference;
+  /** 1-based line number. */
+  readonly line: number;
+}
+
+/** A parsed imagelist: its entries in file order and what was worth a warning. */
+export interface Imagelist {
+  /** Where it came from (a path, or a label for text given directly). */
+  readonly file: string;
+  /** Distinct images in file order. */
+  readonly entries: ImagelistEntry[];
+  /** Non-fatal findings (duplicates), each naming its lines. */
+  readonly warnings: Problem[];
+}
+
+/**
+ * Parses imagelist text. Throws `INVALID_IMAGELIST` listing EVERY invalid line (or saying the list is empty).
+ * @param file shown in messages, e.g. the path the text was read from
+ */
+export function parseImagelist(text: string, file: string): Imagelist {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const entries: ImagelistEntry[] = [];
+  const warnings: Problem[] = [];
+  const problems: Problem[] = [];
+  const firstLine = new Map<string, number>();
+
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    const hash = raw.indexOf("#");
+    const source = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
+    if (source === "") return;
+    let ref: Reference;
+    try {
+      ref = parseReference(source);
+    } catch (err) {
+      problems.push({ file, line, text: source, reason: referenceErrorReason(err) });
+      return;
+    }
+    const normalized = formatReference(ref);
+    const seen = firstLine.get(normalized);
+    if (seen !== undefined) {
+      warnings.push({ file, line, reason: `duplicate of line ${seen} (${normalized}); dropped` });
+      return;
+    }
+    firstLine.set(normalized, line);
+    entries.push({ source, normalized, ref, line });
+  });
+
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new AirgapError("INVALID_IMAGELIST", `${file}: ${n} invalid line${n === 1 ? "" : "s"}`, {
+      problems,
+      hint: "fix or remove the lines above; one image reference per line, # starts a comment",
+    });
+  }
+  if (entries.length === 0) {
+    throw new AirgapError("INVALID_IMAGELIST", `${file}: the imagelist has no images`, {
+      hint: "write one image reference per line, e.g. docker.io/library/mysql:8.0",
+    });
+  }
+  return { file, entries, warnings };
+}
+
+/** Reads and parses an imagelist file. Throws `FILE_NOT_FOUND` when it is missing. */
+export async function readImagelist(path: string): Promise<Imagelist> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new AirgapError("FILE_NOT_FOUND", `imagelist not found: ${path}`, { hint: "pass --imagelist FILE", cause: err });
+    }
+    throw new AirgapError("IO", `cannot read imagelist ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseImagelist(text, path);
+}

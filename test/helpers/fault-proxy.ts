@@ -1,0 +1,170 @@
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a test registry that injects faults: error statuses (with
+ * Retry-After) for the first K matching requests, a connection reset after N response-body bytes,
+ * a delay, or one corrupted byte of a response body. It logs every request, so tests can count them.
+ */
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { AddressInfo } from "node:net";
+import { Transform, type TransformCallback } from "node:stream";
+
+/** One fault to inject. A request matches when method and path match; the first matching rule with uses left applies. */
+export interface FaultRule {
+  /** HTTP method to match (any when omitted). */
+  method?: string;
+  /** Path (with query) to match: a RegExp, or a substring. Any when omitted. */
+  path?: RegExp | string;
+  /** Apply to the first K matching requests only (default: every one). */
+  times?: number;
+  /** Answer with this status instead of forwarding. */
+  status?: number;
+  /** Retry-After header value to send with `status`. */
+  retryAfter?: number | string;
+  /** Forward, but reset the client connection after this many bytes of the response body. */
+  resetAfterBytes?: number;
+  /** Wait this long before forwarding. */
+  delayMs?: number;
+  /** Forward, but flip the bits of the response-body byte at this offset. */
+  corruptByteAt?: number;
+}
+
+/** One request the proxy saw. */
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  status: number;
+  /** Index of the rule that was applied, if any. */
+  fault?: number;
+  /** The Range request header, if any. */
+  range?: string;
+}
+
+/** A running fault proxy. */
+export interface FaultProxy {
+  /** `127.0.0.1:PORT`, usable as a registry host (plain HTTP). */
+  host: string;
+  url: string;
+  /** Every request so far, in arrival order. */
+  requests: ProxiedRequest[];
+  /** How many requests match method and path. */
+  count(method: string, path: RegExp | string): number;
+  stop(): Promise<void>;
+}
+
+/** Options for {@link faultProxy}. */
+export interface FaultProxyOptions {
+  /** CA to trust when the upstream is HTTPS. */
+  ca?: string;
+}
+
+function matches(rule: { method?: string; path?: RegExp | string }, method: string, path: string): boolean {
+  if (rule.method && rule.method.toUpperCase() !== method) return false;
+  if (rule.path === undefined) return true;
+  return typeof rule.path === "string" ? path.includes(rule.path) : rule.path.test(path);
+}
+
+class Corrupter extends Transform {
+  private seen = 0;
+  constructor(private readonly offset: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.offset >= this.seen && this.offset < this.seen + chunk.length) {
+      chunk = Buffer.from(chunk);
+      const i = this.offset - this.seen;
+      chunk[i] = (chunk[i] ?? 0) ^ 0xff;
+    }
+    this.seen += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** Starts a fault proxy in front of `upstream` (e.g. `http://127.0.0.1:5000`). */
+export async function faultProxy(upstream: string, rules: FaultRule[] = [], options: FaultProxyOptions = {}): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const used = rules.map(() => 0);
+  const requests: ProxiedRequest[] = [];
+  const sockets = new Set<import("node:net").Socket>();
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? "GET";
+    const path = req.url ?? "/";
+    const ruleIndex = rules.findIndex((r, i) => matches(r, method, path) && used[i]! < (r.times ?? Infinity));
+    const rule = ruleIndex >= 0 ? rules[ruleIndex] : undefined;
+    if (rule) used[ruleIndex]!++;
+    const entry: ProxiedRequest = { method, path, status: 0, ...(ruleIndex >= 0 && { fault: ruleIndex }), ...(req.headers.range && { range: req.headers.range }) };
+    requests.push(entry);
+
+    if (rule?.status !== undefined) {
+      entry.status = rule.status;
+      req.resume();
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (rule.retryAfter !== undefined) headers["retry-after"] = String(rule.retryAfter);
+      res.writeHead(rule.status, headers);
+      res.end(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "injected by fault proxy" }] }));
+      return;
+    }
+
+    const forward = () => {
+      const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+      const upstreamReq = send(
+        {
+          host: target.hostname,
+          port: target.port,
+          method,
+          path,
+          headers: { ...req.headers, "x-forwarded-proto": "http" },
+          ...(options.ca && { ca: options.ca }),
+        },
+        (upstreamRes) => {
+          entry.status = upstreamRes.statusCode ?? 0;
+          const headers = { ...upstreamRes.headers };
+          res.writeHead(upstreamRes.statusCode ?? 502, headers);
+          let body: NodeJS.ReadableStream = upstreamRes;
+          if (rule?.corruptByteAt !== undefined) body = upstreamRes.pipe(new Corrupter(rule.corruptByteAt));
+          if (rule?.resetAfterBytes !== undefined) {
+            let sent = 0;
+            const limit = rule.resetAfterBytes;
+            body.on("data", (chunk: Buffer) => {
+              if (sent >= limit) return;
+              const part = chunk.subarray(0, limit - sent);
+              sent += part.length;
+              if (sent < limit) {
+                res.write(part);
+                return;
+              }
+              upstreamRes.destroy();
+              // Cut the connection once the allowed bytes are flushed: the client sees a truncated body.
+              res.write(part, () => res.socket?.destroy());
+            });
+            return;
+          }
+          body.pipe(res);
+        },
+      );
+      upstreamReq.on("error", () => res.socket?.destroy());
+      req.pipe(upstreamReq);
+    };
+    if (rule?.delayMs) setTimeout(forward, rule.delayMs);
+    else forward();
+  };
+
+  const server = createServer(handle);
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    count: (method, path) => requests.filter((r) => matches({ method, path }, r.method, r.path)).length,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
