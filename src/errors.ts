@@ -9,7 +9,23 @@ export type ErrorCode =
   | "INVALID_REGISTRY"
   | "TARGET_COLLISION"
   | "FILE_NOT_FOUND"
-  | "IO";
+  | "INVALID_ARGUMENT"
+  | "IO"
+  | "DISK_FULL"
+  | "INVALID_MANIFEST"
+  | "UNSUPPORTED"
+  | "SIZE_MISMATCH"
+  | "DIGEST_MISMATCH"
+  | "NOT_FOUND"
+  | "UNAUTHORIZED"
+  | "DENIED"
+  | "REGISTRY"
+  | "NETWORK"
+  | "PLATFORM_NOT_FOUND"
+  | "CREDENTIALS"
+  | "BUNDLE_EXISTS"
+  | "IMAGES_FAILED"
+  | "ABORTED";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */
 export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -18,6 +34,8 @@ export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "INVALID_REGISTRY",
   "TARGET_COLLISION",
   "FILE_NOT_FOUND",
+  "INVALID_ARGUMENT",
+  "BUNDLE_EXISTS",
 ]);
 
 /** One problem among several (for errors that must list every bad line, not just the first). */

@@ -29,5 +29,15 @@ export interface CommandSpec {
   options: Readonly<Record<string, OptionSpec>>;
   positionals?: Readonly<Record<string, OptionSpec>>;
   /** Runs the command; returns the exit code (0 when omitted). Throws AirgapError on failure. */
-  run(args: Record<string, unknown>, out: Output): Promise<number | void>;
+  run(args: Record<string, unknown>, out: Output, context: CommandContext): Promise<number | void>;
+}
+
+/** What every command gets besides its arguments. */
+export interface CommandContext {
+  /** Aborted on Ctrl-C / SIGTERM: stop, clean up temporary files, return. */
+  signal: AbortSignal;
+  /** This tool's version. */
+  toolVersion: string;
+  /** Reads standard input to the end (for --password-stdin). */
+  readStdin(): Promise<string>;
 }

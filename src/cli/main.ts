@@ -7,10 +7,11 @@ import yargs, { type Argv, type Options, type PositionalOptions } from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandSpec } from "./command.js";
 import { imagesCommand } from "./commands/images.js";
+import { saveCommand } from "./commands/save.js";
 import { EXIT, Output } from "./output.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, saveCommand];
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -21,12 +22,22 @@ function outputFrom(args: Record<string, unknown>): Output {
   return new Output({ json: args.json === true, quiet: args.quiet === true, debug: args.debug === true });
 }
 
+const controller = new AbortController();
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function register(cli: Argv, spec: CommandSpec, setExit: (code: number) => void): Argv {
   return cli.command(
     spec.command,
     spec.summary,
     (y) => {
-      let b = y.usage(`${spec.description}\n\nUsage:\n  $0 ${spec.command} [options]`);
+      // A command with its own --version (bundle save --version 5.1.0) hides the tool's.
+      let b = "version" in spec.options ? y.version(false) : y;
+      b = b.usage(`${spec.description}\n\nUsage:\n  $0 ${spec.command} [options]`);
       for (const [name, opt] of Object.entries(spec.positionals ?? {})) b = b.positional(name, opt as PositionalOptions);
       b = b.options(spec.options as Record<string, Options>);
       for (const [cmd, what] of spec.examples) b = b.example(cmd, what);
@@ -35,10 +46,11 @@ function register(cli: Argv, spec: CommandSpec, setExit: (code: number) => void)
     async (args) => {
       const out = outputFrom(args);
       try {
-        setExit((await spec.run(args, out)) ?? EXIT.OK);
+        setExit((await spec.run(args, out, { signal: controller.signal, toolVersion: toolVersion(), readStdin })) ?? EXIT.OK);
       } catch (err) {
         setExit(out.error(err));
       }
+      if (controller.signal.aborted) setExit(EXIT.INTERRUPTED);
     },
   );
 }
@@ -95,8 +107,14 @@ function reportUsageErrors(messages: string[], json: boolean): number {
   if (json) process.stdout.write(`${JSON.stringify({ error: { code: "USAGE", message, hint } })}\n`);
   return EXIT.USAGE;
 }
-process.on("SIGINT", () => process.exit(EXIT.INTERRUPTED));
-process.on("SIGTERM", () => process.exit(EXIT.INTERRUPTED));
+// First Ctrl-C: stop cleanly (temporary files removed, the cache kept for a rerun). Second: stop now.
+const interrupt = () => {
+  if (controller.signal.aborted) process.exit(EXIT.INTERRUPTED);
+  process.stderr.write("\ninterrupted: stopping (press Ctrl-C again to stop at once)\n");
+  controller.abort();
+};
+process.on("SIGINT", interrupt);
+process.on("SIGTERM", interrupt);
 main(hideBin(process.argv)).then(
   (code) => {
     process.exitCode = code;

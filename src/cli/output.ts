@@ -61,6 +61,21 @@ export class Output {
     else if (human !== "") this.stdout.write(human.endsWith("\n") ? human : `${human}\n`);
   }
 
+  /** One JSON object on one line of stdout (event streams with --json). */
+  jsonLine(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
+  /** The stream for progress display (stderr), and whether it is a terminal. */
+  get progressStream(): NodeJS.WritableStream & { isTTY?: boolean } {
+    return this.stderr as NodeJS.WritableStream & { isTTY?: boolean };
+  }
+
+  /** The stdout stream (for renderers that write JSON events). */
+  get resultStream(): NodeJS.WritableStream {
+    return this.stdout;
+  }
+
   /** Prints an error: one line, every listed problem, a hint; the stack only with --debug. Returns the exit code. */
   error(err: unknown): number {
     const known = err instanceof AirgapError;

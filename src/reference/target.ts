@@ -89,6 +89,12 @@ export function targetReference(
   return formatReference({ ...source, domain: host, path: targetPath(source, prefix, layout) });
 }
 
+/** The target below the registry: `<source host>/<source path>[:tag][@digest]` (what bundle.json records). */
+export function relativeTarget(source: Reference, layout: TargetLayout = DEFAULT_TARGET_LAYOUT): string {
+  const tail = `${source.tag !== undefined ? `:${source.tag}` : ""}${source.digest !== undefined ? `@${source.digest}` : ""}`;
+  return `${targetPath(source, undefined, layout)}${tail}`;
+}
+
 /**
  * Refuses a set of sources that would land on the same target repository from different source
  * repositories (possible with `strip-host`). Returns quietly when all targets are distinct.

@@ -1,0 +1,68 @@
+/**
+ * Bundle format v1 (DESIGN.md, "Bundle format v1"): what bundle.json holds and where entries live.
+ * The format is a contract between `save` and `load` and between versions of the tool.
+ */
+
+/** The `format` value of bundles this version writes and reads. */
+export const BUNDLE_FORMAT = "airgap-bundle/v1";
+
+/** Entry names of the bundle's own files. */
+export const ENTRY = {
+  bundleJson: "bundle.json",
+  ociLayout: "oci-layout",
+  indexJson: "index.json",
+  imagelist: "imagelist",
+  sums: "SHA256SUMS",
+  blobsDir: "blobs/sha256/",
+  manifestsDir: "manifests/",
+} as const;
+
+/** The annotation that names an image in index.json (the normalised source reference). */
+export const REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name";
+
+/** One image in bundle.json. */
+export interface BundleImage {
+  /** Normalised source reference. */
+  source: string;
+  /** Line of the imagelist it came from. */
+  line: number;
+  /** Digest of the top manifest (index or image manifest), as pulled. */
+  digest: string;
+  mediaType: string;
+  /** Selected platform → image manifest digest. */
+  platformDigests: Record<string, string>;
+  /** Bytes of every blob of the image in the bundle (manifests, configs, layers). */
+  size: number;
+  /** Where it goes under the private registry: `<source host>/<path>[:tag][@digest]`. */
+  target: string;
+}
+
+/** A manifest file carried in the bundle and the images it uses. */
+export interface BundleManifestFile {
+  path: string;
+  images: string[];
+}
+
+/** The contents of bundle.json. */
+export interface BundleJson {
+  format: typeof BUNDLE_FORMAT;
+  name: string;
+  version: string;
+  created: string;
+  tool: { name: string; version: string };
+  platforms: string[];
+  images: BundleImage[];
+  manifests: BundleManifestFile[];
+  blobs: { count: number; bytes: number };
+  base: null;
+}
+
+/** Bundle file name: `NAME-VERSION.tar`. */
+export function bundleFileName(name: string, version: string): string {
+  return `${name}-${version}.tar`;
+}
+
+/** Name of the n-th part (1-based) of a split bundle: `NAME-VERSION.tar.001`. */
+export function partFileName(tarName: string, n: number): string {
+  return `${tarName}.${String(n).padStart(3, "0")}`;
+}

@@ -1,0 +1,109 @@
+/**
+ * `bundle save`: pull every image of the imagelist into one versioned, checksummed bundle.
+ */
+import { saveBundle } from "../../bundle/save.js";
+import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
+import { AirgapError } from "../../errors.js";
+import { DEFAULT_CACHE_DIR } from "../../layout/layout.js";
+import { DEFAULT_PLATFORMS, parsePlatform } from "../../oci/platform.js";
+import { readImagelist } from "../../reference/imagelist.js";
+import { formatBytes, parseSize } from "../../util/size.js";
+import type { CommandSpec } from "../command.js";
+import { EXIT } from "../output.js";
+import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+
+/** The `save` command. */
+export const saveCommand: CommandSpec = {
+  command: "save",
+  summary: "Pull every image of the imagelist into one versioned bundle (tar + .sha256)",
+  description:
+    "Pull every image of the imagelist concurrently from its registry, store each blob once, verify every digest,\n" +
+    "and write bundles/NAME-VERSION.tar with NAME-VERSION.tar.sha256 beside it. Downloads are kept in a cache\n" +
+    "(bundles/.cache), so a rerun after a failure or Ctrl-C fetches only what is missing. If any image fails, every\n" +
+    "failure is listed and no bundle is written.",
+  examples: [
+    ["bundle save --name ai-devops --version 5.1.0", "Bundle ./imagelist and ./manifests into bundles/ai-devops-5.1.0.tar"],
+    ["bundle save --name ai-devops --version 5.1.0 --split-size 4G", "Split into parts that fit on FAT32 media"],
+    ["bundle save --name app --version 1 --platform linux/amd64 --platform linux/arm64", "Keep two platforms of multi-platform images"],
+  ],
+  options: {
+    name: { type: "string", describe: "Bundle name (part of the file name)", demandOption: true, requiresArg: true },
+    version: { type: "string", describe: "Bundle version (part of the file name)", demandOption: true, requiresArg: true },
+    imagelist: { type: "string", describe: "Image list file", default: "imagelist", requiresArg: true },
+    manifests: { type: "string", describe: "Folder of Kubernetes manifests to carry (skipped when the default is absent)", default: "manifests", requiresArg: true },
+    out: { type: "string", describe: "Folder to write the bundle to", default: "bundles", requiresArg: true },
+    "cache-dir": { type: "string", describe: "Download cache (an OCI layout); reruns resume from it", default: DEFAULT_CACHE_DIR, requiresArg: true },
+    force: { type: "boolean", describe: "Overwrite an existing bundle of the same name and version" },
+    "split-size": { type: "string", describe: "Split the tar into parts of this size (4G = 4×10⁹ bytes, fits FAT32; 2Gi binary)", requiresArg: true },
+    platform: { type: "string", array: true, describe: "Platform to keep from multi-platform images; repeatable", default: [...DEFAULT_PLATFORMS], requiresArg: true },
+    "all-platforms": { type: "boolean", describe: "Keep every platform of multi-platform images" },
+    concurrency: { type: "number", describe: "Blob downloads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
+    ...REGISTRY_OPTIONS,
+  },
+  async run(args, out, context) {
+    const concurrency = Number(args.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new AirgapError("INVALID_ARGUMENT", "--concurrency must be a whole number from 1 to 256");
+    const splitSize = args["split-size"] === undefined ? undefined : parseSize(String(args["split-size"]), "--split-size");
+    if (splitSize !== undefined && splitSize < 1024 * 1024) throw new AirgapError("INVALID_ARGUMENT", "--split-size must be at least 1Mi");
+    const platforms = args["all-platforms"] ? "all" : (args.platform as string[]).map(parsePlatform);
+    const imagelist = await readImagelist(String(args.imagelist));
+    out.warnProblems(imagelist.warnings);
+
+    let progress: ProgressRenderer | undefined;
+    if (out.json) progress = new JsonProgress(out.resultStream);
+    else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
+    const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
+    try {
+      const result = await saveBundle({
+        imagelist,
+        manifestsDir: String(args.manifests),
+        manifestsRequired: process.argv.some((a) => a === "--manifests" || a.startsWith("--manifests=")),
+        name: String(args.name),
+        version: String(args.version),
+        outDir: String(args.out),
+        cacheDir: String(args["cache-dir"]),
+        force: args.force === true,
+        ...(splitSize !== undefined && { splitSize }),
+        platforms,
+        concurrency,
+        registries,
+        retry,
+        toolVersion: context.toolVersion,
+        signal: context.signal,
+        onEvent: (e) => progress?.event(e),
+      });
+      progress?.stop();
+      const mbps = result.uniqueBytes / 1e6 / Math.max(result.seconds, 0.001);
+      const summary = {
+        type: "summary",
+        bundle: result.bundle.tarPath,
+        sidecar: result.bundle.sidecarPath,
+        parts: result.bundle.files.length > 1 ? result.bundle.files.map((f) => f.path) : undefined,
+        sha256: result.bundle.sha256,
+        images: result.images,
+        platforms: result.json.platforms,
+        uniqueBlobs: result.uniqueBlobs,
+        bytes: result.uniqueBytes,
+        dedupSavedBytes: result.dedupSavedBytes,
+        bundleBytes: result.bundle.size,
+        seconds: Number(result.seconds.toFixed(2)),
+        mbPerSecond: Number(mbps.toFixed(1)),
+      };
+      if (out.json) {
+        out.jsonLine(summary);
+      } else {
+        out.result(result.bundle.files.map((f) => f.path).join("\n"), summary);
+        out.info(
+          `${result.images} images (${result.json.platforms.join(", ")}), ${result.uniqueBlobs} unique blobs, ${formatBytes(result.uniqueBytes)} ` +
+            `(${formatBytes(result.dedupSavedBytes)} saved by dedup), ${result.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s\n` +
+            `checksums: ${result.bundle.sidecarPath} (check with: sha256sum -c ${result.bundle.sidecarPath.split("/").pop()})`,
+        );
+      }
+      return EXIT.OK;
+    } finally {
+      progress?.stop();
+      await registries.close();
+    }
+  },
+};

@@ -1,0 +1,38 @@
+/**
+ * The narrow roles every place images live implements (registry repository, OCI layout, bundle,
+ * Docker daemon), so one copy engine serves every command.
+ */
+import type { Readable } from "node:stream";
+import type { Descriptor } from "../oci/descriptor.js";
+import type { Reference } from "../reference/reference.js";
+
+/** A manifest (or index) with its exact bytes: they are never re-serialised. */
+export interface ManifestData {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/** Re-openable source of a blob's bytes: called again for each retry (a consumed stream cannot be re-read). */
+export type Opener = () => Promise<Readable>;
+
+/** Somewhere images can be read from. */
+export interface ReadOnlyTarget {
+  /** Names the place in messages and keys, e.g. `gcr.io/kubeflow-images-public/tf_operator`. */
+  readonly name: string;
+  /** Resolves a reference to its top manifest (index or image manifest), digest-checked. */
+  resolve(ref: Reference, signal?: AbortSignal): Promise<ManifestData>;
+  /** Reads a small blob (manifest, config) into memory, at most `maxBytes`, checked against `d`. */
+  fetchBytes(d: Descriptor, maxBytes: number, signal?: AbortSignal): Promise<Buffer>;
+  /** Streams a blob's bytes; the caller verifies them. */
+  fetch(d: Descriptor, signal?: AbortSignal): Promise<Readable>;
+  /** True when the blob or manifest is present. */
+  exists(d: Descriptor, signal?: AbortSignal): Promise<boolean>;
+}
+
+/** Somewhere images can also be written to. */
+export interface Target extends ReadOnlyTarget {
+  /** Stores a blob or manifest; `open` yields bytes already verified against `d` by the caller. */
+  push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void>;
+  /** Points a reference (tag) at a stored manifest. */
+  tag(d: Descriptor, ref: Reference, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,146 @@
+/**
+ * An OCI image layout folder as a {@link Target}: the resumable download cache of `bundle save`.
+ * Each blob is written under a temporary name and renamed to its digest only after it was verified,
+ * so whatever carries a digest's name is complete; a rerun finds it and fetches nothing again.
+ * https://github.com/opencontainers/image-spec/blob/main/image-layout.md
+ */
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AirgapError } from "../errors.js";
+import type { Descriptor } from "../oci/descriptor.js";
+import { MediaType } from "../oci/media-types.js";
+import { digestHex, digestOf, verifyBytes } from "../oci/verify.js";
+import { formatReference, type Reference } from "../reference/reference.js";
+import type { ManifestData, Opener, Target } from "../content/target.js";
+
+/** Default cache folder of `bundle save`. */
+export const DEFAULT_CACHE_DIR = "bundles/.cache";
+
+/** Turns a write failure into a clear error (a full disk names itself). */
+export function writeError(path: string, err: unknown): AirgapError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (err instanceof AirgapError) return err;
+  if (code === "ENOSPC" || code === "EDQUOT") return new AirgapError("DISK_FULL", `disk full while writing ${path}`, { hint: "free space or choose another folder", cause: err });
+  return new AirgapError("IO", `cannot write ${path}: ${code ?? (err as Error).message}`, { cause: err });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** An OCI image layout on disk. Call {@link OciLayout.open} to create one. */
+export class OciLayout implements Target {
+  readonly name: string;
+  private readonly refs = new Map<string, Descriptor>();
+
+  private constructor(readonly dir: string) {
+    this.name = `oci-layout:${dir}`;
+  }
+
+  /** Opens (creating if needed) a layout folder and removes temporary files that dead processes left. */
+  static async open(dir: string): Promise<OciLayout> {
+    const layout = new OciLayout(dir);
+    const blobs = join(dir, "blobs", "sha256");
+    try {
+      await mkdir(blobs, { recursive: true });
+      await writeFile(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    } catch (err) {
+      throw writeError(dir, err);
+    }
+    for (const name of await readdir(blobs)) {
+      const m = /^\.tmp-[0-9a-f]+-(\d+)-/.exec(name);
+      if (m && !isAlive(Number(m[1]))) await unlink(join(blobs, name)).catch(() => undefined);
+    }
+    return layout;
+  }
+
+  /** Path of a blob's file (which exists only once verified). */
+  blobPath(d: Pick<Descriptor, "digest">): string {
+    const algorithm = d.digest.slice(0, d.digest.indexOf(":"));
+    return join(this.dir, "blobs", algorithm, digestHex(d.digest));
+  }
+
+  async exists(d: Descriptor): Promise<boolean> {
+    try {
+      return (await stat(this.blobPath(d))).size === d.size;
+    } catch {
+      return false;
+    }
+  }
+
+  async fetch(d: Descriptor): Promise<Readable> {
+    const path = this.blobPath(d);
+    if (!(await this.exists(d))) throw new AirgapError("NOT_FOUND", `${d.digest} is not in ${this.dir}`);
+    return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  async fetchBytes(d: Descriptor, maxBytes: number): Promise<Buffer> {
+    if (d.size > maxBytes) throw new AirgapError("INVALID_MANIFEST", `${d.digest} is ${d.size} bytes, more than the ${maxBytes}-byte limit`);
+    let data: Buffer;
+    try {
+      data = await readFile(this.blobPath(d));
+    } catch {
+      throw new AirgapError("NOT_FOUND", `${d.digest} is not in ${this.dir}`);
+    }
+    verifyBytes(data, d, `reading ${this.blobPath(d)}`);
+    return data;
+  }
+
+  /** Writes to a temporary name, renames to the digest when the (caller-verified) stream ended well. */
+  async push(d: Descriptor, open: Opener): Promise<void> {
+    if (await this.exists(d)) return;
+    const final = this.blobPath(d);
+    const temp = join(this.dir, "blobs", "sha256", `.tmp-${digestHex(d.digest).slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    try {
+      await pipeline(await open(), createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 }));
+      await rename(temp, final);
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw writeError(temp, err);
+    }
+  }
+
+  /** Reads a manifest stored under its digest (a rerun resolves pinned images from here, offline). */
+  async readManifestByDigest(digest: string): Promise<ManifestData | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.blobPath({ digest }));
+    } catch {
+      return undefined;
+    }
+    if (digestOf(bytes, digest) !== digest) return undefined;
+    const mediaType = manifestTypeOf(bytes);
+    return mediaType ? { descriptor: { mediaType, digest, size: bytes.length }, bytes } : undefined;
+  }
+
+  async tag(d: Descriptor, ref: Reference): Promise<void> {
+    this.refs.set(formatReference(ref), d);
+  }
+
+  async resolve(ref: Reference): Promise<ManifestData> {
+    const d = this.refs.get(formatReference(ref));
+    if (!d) throw new AirgapError("NOT_FOUND", `${formatReference(ref)} is not in ${this.dir}`);
+    return { descriptor: d, bytes: await this.fetchBytes(d, d.size) };
+  }
+}
+
+/** The media type of manifest bytes: their own field, or (OCI allows leaving it out) their shape. */
+function manifestTypeOf(bytes: Buffer): string | undefined {
+  try {
+    const json = JSON.parse(bytes.toString("utf8")) as { mediaType?: unknown; manifests?: unknown; layers?: unknown };
+    if (typeof json.mediaType === "string") return json.mediaType;
+    if (Array.isArray(json.manifests)) return MediaType.OciIndex;
+    if (Array.isArray(json.layers)) return MediaType.OciManifest;
+  } catch {
+    // not a manifest
+  }
+  return undefined;
+}

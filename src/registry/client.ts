@@ -1,0 +1,331 @@
+/**
+ * A client for one registry host speaking the OCI distribution API over undici: scheme detection,
+ * Basic and Docker token auth, retries with backoff, redirects without leaking credentials.
+ * https://github.com/opencontainers/distribution-spec/blob/main/spec.md
+ */
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import { Agent, request } from "undici";
+import type { Dispatcher } from "undici";
+import { AirgapError } from "../errors.js";
+import { parseChallenges, type Challenge } from "./challenge.js";
+import type { Credential, CredentialStore } from "./credentials.js";
+import { readCapped, redactUrl, responseError } from "./errors.js";
+import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, parseRetryAfter, wait, type RetryOptions } from "./retry.js";
+
+/** A retry about to happen, for progress output. */
+export interface RetryNotice {
+  host: string;
+  what: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+/** How to reach registries: TLS, plain HTTP, credentials, retries. */
+export interface RegistryOptions {
+  credentials: CredentialStore;
+  /** Extra CA certificates (PEM file paths) trusted on top of the system's. */
+  caFiles?: string[];
+  /** Hosts whose TLS certificate is not verified (and which may fall back to plain HTTP). */
+  insecureHosts?: string[];
+  /** Hosts spoken to over plain HTTP; `true` for all. */
+  plainHttp?: boolean | string[];
+  retry?: RetryOptions;
+  userAgent?: string;
+  onRetry?: (notice: RetryNotice) => void;
+  /** Max connections per registry origin. */
+  connections?: number;
+}
+
+/** Options of one request. */
+export interface SendOptions {
+  method?: Dispatcher.HttpMethod;
+  headers?: Record<string, string>;
+  /** Auth scope, e.g. `repository:library/mysql:pull`. */
+  scope?: string;
+  /** A body factory: called again for each retry (a consumed stream cannot be re-sent). */
+  body?: () => Buffer | NodeJS.ReadableStream | string;
+  /** Describes the operation in errors: `fetching manifest gcr.io/x:v1`. */
+  what: string;
+  signal?: AbortSignal;
+  /** Statuses returned to the caller rather than retried (e.g. 404 for HEAD probes). */
+  passStatuses?: number[];
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
+/** Docker Hub's API lives on another host than its references say. */
+const API_HOST: Record<string, string> = { "docker.io": "registry-1.docker.io" };
+/** Longest token response we read (the remote decides its size). */
+const MAX_TOKEN_BYTES = 1024 * 1024;
+
+interface CachedAuth {
+  header: string;
+  expires: number;
+}
+
+/** One registry host. Create through {@link Registries}. */
+export class RegistryHost {
+  /** The host as in references (`docker.io`, `127.0.0.1:5000`). */
+  readonly host: string;
+  private origin?: Promise<string>;
+  private challenge?: Challenge;
+  private readonly auth = new Map<string, CachedAuth>();
+  private credential?: Promise<Credential | undefined>;
+
+  constructor(
+    host: string,
+    private readonly options: RegistryOptions,
+    private readonly dispatcher: Dispatcher,
+    private readonly foreign: Dispatcher,
+  ) {
+    this.host = host;
+  }
+
+  private get retry(): RetryOptions {
+    return this.options.retry ?? DEFAULT_RETRY;
+  }
+
+  private plainHttp(): boolean {
+    const p = this.options.plainHttp;
+    return p === true || (Array.isArray(p) && p.includes(this.host));
+  }
+
+  private mayFallBackToHttp(): boolean {
+    return LOOPBACK.test(this.host) || (this.options.insecureHosts ?? []).includes(this.host);
+  }
+
+  private getCredential(): Promise<Credential | undefined> {
+    this.credential ??= this.options.credentials.get(this.host);
+    return this.credential;
+  }
+
+  /** `https://host` or `http://host`, found once by pinging `/v2/` (which also learns the auth challenge). */
+  base(signal?: AbortSignal): Promise<string> {
+    this.origin ??= this.detect(signal);
+    this.origin.catch(() => (this.origin = undefined));
+    return this.origin;
+  }
+
+  /** The host the API is served from (Docker Hub's differs from its reference host). */
+  get apiHost(): string {
+    return API_HOST[this.host] ?? this.host;
+  }
+
+  private async detect(signal?: AbortSignal): Promise<string> {
+    const apiHost = this.apiHost;
+    const schemes = this.plainHttp() ? ["http"] : this.mayFallBackToHttp() ? ["https", "http"] : ["https"];
+    let lastError: unknown;
+    for (const scheme of schemes) {
+      const origin = `${scheme}://${apiHost}`;
+      try {
+        const res = await this.send(`${origin}/v2/`, { what: `connecting to ${this.host}`, signal, passStatuses: [401, 404] }, false);
+        res.body.resume();
+        if (res.statusCode === 404) throw new AirgapError("REGISTRY", `${this.host} does not speak the registry v2 API (GET /v2/ gave 404)`);
+        if (res.statusCode === 401) this.challenge = this.pickChallenge(res.headers["www-authenticate"]);
+        return origin;
+      } catch (err) {
+        lastError = err;
+        if (!(scheme === "https" && schemes.length > 1 && isTlsProtocolError(err))) break;
+      }
+    }
+    throw lastError;
+  }
+
+  private pickChallenge(header: string | string[] | undefined): Challenge | undefined {
+    const all = parseChallenges(header);
+    return all.find((c) => c.scheme === "bearer") ?? all.find((c) => c.scheme === "basic");
+  }
+
+  /** Sends a request to a path of this registry, with auth and retries; returns the response for the caller to read. */
+  async request(path: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
+    const origin = await this.base(options.signal);
+    return this.send(`${origin}${path}`, options, true);
+  }
+
+  /**
+   * Sends to an absolute URL with retries. Credentials go only to this registry's origin: a redirect to
+   * a storage host is followed without them.
+   */
+  async send(url: string, options: SendOptions, withAuth: boolean): Promise<Dispatcher.ResponseData> {
+    const scope = options.scope ?? "";
+    let authRetried = false;
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { "user-agent": this.options.userAgent ?? "airgap-bundle", ...options.headers };
+      if (withAuth) {
+        const authorization = await this.authorization(scope, options.signal);
+        if (authorization) headers.authorization = authorization;
+      }
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
+          method: options.method ?? "GET",
+          headers,
+          body: options.body?.() as Dispatcher.DispatchOptions["body"],
+          dispatcher: new URL(url).host === this.apiHost ? this.dispatcher : this.foreign,
+          signal: options.signal,
+          headersTimeout: 120_000,
+          bodyTimeout: 120_000,
+        });
+      } catch (err) {
+        if (options.signal?.aborted) throw abortError(options.what);
+        if (isRetryableNetworkError(err) && attempt < this.retry.retries) {
+          await this.backoff(options, attempt, describeNetworkError(err));
+          continue;
+        }
+        throw networkError(options.what, url, err);
+      }
+      const status = res.statusCode;
+      if (options.passStatuses?.includes(status)) return res;
+      if (status === 401 && withAuth && !authRetried) {
+        res.body.resume();
+        authRetried = true;
+        const fresh = this.pickChallenge(res.headers["www-authenticate"]);
+        if (fresh) this.challenge = fresh;
+        this.auth.delete(scope);
+        if (this.challenge) {
+          attempt--;
+          continue;
+        }
+      }
+      if (isRetryableStatus(status) && attempt < this.retry.retries) {
+        res.body.resume();
+        const retryAfter = parseRetryAfter(headerValue(res.headers["retry-after"]));
+        await this.backoff(options, attempt, `HTTP ${status}`, retryAfter);
+        continue;
+      }
+      if (status === 401) {
+        const credential = await this.getCredential();
+        throw await responseError(`${options.what}`, res, credential ? `check the credentials for ${this.host}` : `log in to ${this.host} (docker login) or pass --username and --password-stdin`);
+      }
+      return res;
+    }
+  }
+
+  private async backoff(options: SendOptions, attempt: number, reason: string, retryAfterMs?: number): Promise<void> {
+    const delayMs = backoffMs(attempt, this.retry, retryAfterMs);
+    this.options.onRetry?.({ host: this.host, what: options.what, attempt: attempt + 1, delayMs, reason });
+    try {
+      await wait(delayMs, options.signal);
+    } catch {
+      throw abortError(options.what);
+    }
+  }
+
+  /** The Authorization header for a scope, fetching a token when the registry asks for Bearer auth. */
+  private async authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const challenge = this.challenge;
+    if (!challenge) return undefined;
+    const cached = this.auth.get(scope);
+    if (cached && cached.expires > Date.now()) return cached.header;
+    const credential = await this.getCredential();
+    let header: string | undefined;
+    let lifetimeMs = 60 * 60 * 1000;
+    if (challenge.scheme === "basic") {
+      if (!credential) return undefined;
+      header = basic(credential);
+    } else {
+      const token = await this.fetchToken(challenge, scope, credential, signal);
+      header = `Bearer ${token.token}`;
+      lifetimeMs = Math.max(10, token.expiresIn - 10) * 1000;
+    }
+    this.auth.set(scope, { header, expires: Date.now() + lifetimeMs });
+    return header;
+  }
+
+  /** Docker token auth: GET realm?service=…&scope=… (Basic credentials when we have them). */
+  private async fetchToken(challenge: Challenge, scope: string, credential: Credential | undefined, signal?: AbortSignal): Promise<{ token: string; expiresIn: number }> {
+    const realm = challenge.params.realm;
+    if (!realm) throw new AirgapError("REGISTRY", `${this.host} asked for token auth without a realm`);
+    const url = new URL(realm);
+    if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
+    if (scope) url.searchParams.set("scope", scope);
+    const what = `getting a token for ${this.host}`;
+    const res = await this.send(url.toString(), {
+      what,
+      signal,
+      passStatuses: [401, 403],
+      headers: credential ? { authorization: basic(credential) } : {},
+    }, false);
+    if (res.statusCode !== 200) {
+      throw await responseError(`${what} from ${redactUrl(realm)}`, res, credential ? `check the credentials for ${this.host}` : `log in to ${this.host} (docker login) or pass --username and --password-stdin`);
+    }
+    const body = JSON.parse((await readCapped(res.body, MAX_TOKEN_BYTES, what)).toString("utf8")) as { token?: string; access_token?: string; expires_in?: number };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new AirgapError("REGISTRY", `${what}: the token server answered without a token`);
+    return { token, expiresIn: typeof body.expires_in === "number" ? body.expires_in : 60 };
+  }
+}
+
+function basic(c: Credential): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function isTlsProtocolError(err: unknown): boolean {
+  const text = `${(err as { code?: string }).code ?? ""} ${(err as { cause?: { code?: string; message?: string } }).cause?.code ?? ""} ${(err as Error).message ?? ""} ${(err as { cause?: { message?: string } }).cause?.message ?? ""}`;
+  return /EPROTO|WRONG_VERSION_NUMBER|ECONNRESET|packet length too long|UND_ERR_SOCKET/i.test(text);
+}
+
+function describeNetworkError(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  return e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? "network error";
+}
+
+function abortError(what: string): AirgapError {
+  return new AirgapError("ABORTED", `${what}: cancelled`);
+}
+
+function networkError(what: string, url: string, err: unknown): AirgapError {
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  const code = e.cause?.code ?? e.code ?? "";
+  let reason = describeNetworkError(err);
+  let hint: string | undefined;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(`${code} ${e.cause?.message ?? ""} ${e.message ?? ""}`)) {
+    reason = `TLS certificate not trusted (${code || e.message})`;
+    hint = "pass --ca-file with the registry's CA, or --insecure-registry HOST to skip verification";
+  } else if (code === "ECONNREFUSED") {
+    hint = "is the registry running and the address right?";
+  }
+  return new AirgapError("NETWORK", `${what}: ${reason} (${redactUrl(url)})`, { cause: err, ...(hint && { hint }) });
+}
+
+/** Every registry host of one run, sharing TLS settings, credentials and connection pools. */
+export class Registries {
+  private readonly hosts = new Map<string, RegistryHost>();
+  private readonly dispatchers: Dispatcher[] = [];
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** The client for a host (as in references: `docker.io`, `gcr.io`, `127.0.0.1:5000`). */
+  host(host: string): RegistryHost {
+    let client = this.hosts.get(host);
+    if (!client) {
+      const insecure = (this.options.insecureHosts ?? []).includes(host);
+      const extra = (this.options.caFiles ?? []).map((f) => readCa(f));
+      const connect = { ...(extra.length > 0 && { ca: [...rootCertificates, ...extra] }), rejectUnauthorized: !insecure };
+      const dispatcher = new Agent({ connect, connections: this.options.connections ?? 16, pipelining: 1, keepAliveTimeout: 30_000 });
+      const foreign = new Agent({ connect: extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}, connections: this.options.connections ?? 16 });
+      this.dispatchers.push(dispatcher, foreign);
+      client = new RegistryHost(host, this.options, dispatcher, foreign);
+      this.hosts.set(host, client);
+    }
+    return client;
+  }
+
+  /** Closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.dispatchers.map((d) => d.close().catch(() => undefined)));
+  }
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new AirgapError("FILE_NOT_FOUND", `cannot read CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}

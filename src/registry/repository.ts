@@ -1,0 +1,190 @@
+/**
+ * One repository of a registry as a {@link Target}: manifests by tag or digest, blobs streamed with
+ * resume by `Range` after a broken connection, redirects to storage hosts followed without credentials.
+ * https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pull
+ */
+import { Readable } from "node:stream";
+import type { Dispatcher } from "undici";
+import { AirgapError } from "../errors.js";
+import { MAX_MANIFEST_BYTES, type Descriptor } from "../oci/descriptor.js";
+import { isIndex, isManifest, isSchema1, MANIFEST_ACCEPT } from "../oci/media-types.js";
+import { digestOf, verifyBytes } from "../oci/verify.js";
+import { formatReference, manifestSelector, type Reference } from "../reference/reference.js";
+import type { ManifestData, Opener, Target } from "../content/target.js";
+import type { RegistryHost } from "./client.js";
+import { readCapped, redactUrl, responseError } from "./errors.js";
+import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, wait, type RetryOptions } from "./retry.js";
+
+const MAX_REDIRECTS = 5;
+
+/** A repository (`library/mysql`) on a registry host. */
+export class RegistryRepository implements Target {
+  readonly name: string;
+
+  constructor(
+    private readonly registry: RegistryHost,
+    /** Repository path inside the registry, e.g. `library/mysql`. */
+    readonly path: string,
+    private readonly retry: RetryOptions = DEFAULT_RETRY,
+  ) {
+    this.name = `${registry.host}/${path}`;
+  }
+
+  private scope(actions = "pull"): string {
+    return `repository:${this.path}:${actions}`;
+  }
+
+  /** GET a manifest by tag or digest, keeping its exact bytes; the digest is computed and checked. */
+  async resolve(ref: Reference, signal?: AbortSignal): Promise<ManifestData> {
+    const selector = manifestSelector(ref);
+    return this.getManifest(selector, formatReference(ref), signal);
+  }
+
+  private async getManifest(selector: string, label: string, signal?: AbortSignal, expected?: Descriptor): Promise<ManifestData> {
+    const what = `fetching manifest ${label}`;
+    const res = await this.registry.request(`/v2/${this.path}/manifests/${selector}`, {
+      what, signal, scope: this.scope(), headers: { accept: MANIFEST_ACCEPT }, passStatuses: [404],
+    });
+    if (res.statusCode === 404) {
+      res.body.resume();
+      throw new AirgapError("NOT_FOUND", `${what}: not found in ${this.registry.host} (manifest unknown)`, { hint: "check the repository name and tag in the imagelist" });
+    }
+    if (res.statusCode !== 200) throw await responseError(what, res);
+    const bytes = await readCapped(res.body, Math.min(MAX_MANIFEST_BYTES, expected?.size ?? MAX_MANIFEST_BYTES), what);
+    const mediaType = manifestMediaType(res.headers["content-type"], bytes, label);
+    const digest = digestOf(bytes, selector.includes(":") ? selector : "sha256:");
+    if (selector.includes(":") && digest !== selector) {
+      throw new AirgapError("DIGEST_MISMATCH", `${what}: the registry sent a manifest whose digest is ${digest}, not the requested ${selector}`);
+    }
+    const claimed = res.headers["docker-content-digest"];
+    if (typeof claimed === "string" && claimed.startsWith("sha256:") && digest.startsWith("sha256:") && claimed !== digest) {
+      throw new AirgapError("DIGEST_MISMATCH", `${what}: the manifest's bytes hash to ${digest} but the registry says ${claimed}`);
+    }
+    if (expected) verifyBytes(bytes, expected, what);
+    return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
+  }
+
+  async fetchBytes(d: Descriptor, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
+    if (d.size > maxBytes) throw new AirgapError("REGISTRY", `${this.name}: ${d.digest} is ${d.size} bytes, more than the ${maxBytes}-byte limit for its kind`);
+    if (isIndex(d.mediaType) || isManifest(d.mediaType)) {
+      return (await this.getManifest(d.digest, `${this.name}@${d.digest}`, signal, d)).bytes;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.fetch(d, signal)) chunks.push(chunk as Buffer);
+    const data = Buffer.concat(chunks);
+    verifyBytes(data, d, `fetching ${this.name} blob ${d.digest}`);
+    return data;
+  }
+
+  /**
+   * Streams a blob. A connection that breaks mid-way is resumed from where it stopped with `Range`
+   * (or, when the server ignores Range, by skipping what was already delivered).
+   */
+  async fetch(d: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    const what = `fetching ${this.name} blob ${d.digest}`;
+    const first = await this.openBlob(d, 0, what, signal);
+    return Readable.from(this.blobBody(d, first, what, signal), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  private async *blobBody(d: Descriptor, first: Dispatcher.ResponseData, what: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    let offset = 0;
+    let res: Dispatcher.ResponseData | undefined = first;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res ??= await this.openBlob(d, offset, what, signal);
+        // A server that ignores Range answers 200 with everything: skip what was already delivered.
+        let skip = res.statusCode === 200 ? offset : 0;
+        for await (const raw of res.body) {
+          let chunk = raw as Buffer;
+          if (skip > 0) {
+            const n = Math.min(skip, chunk.length);
+            skip -= n;
+            chunk = chunk.subarray(n);
+            if (chunk.length === 0) continue;
+          }
+          offset += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (err) {
+        res?.body.destroy();
+        res = undefined;
+        if (signal?.aborted) throw new AirgapError("ABORTED", `${what}: cancelled`);
+        if (!isRetryableNetworkError(err) || attempt >= this.retry.retries || offset >= d.size) {
+          throw err instanceof AirgapError ? err : new AirgapError("NETWORK", `${what}: connection broke after ${offset} bytes (${(err as { code?: string }).code ?? (err as Error).message})`, { cause: err });
+        }
+        await wait(backoffMs(attempt, this.retry), signal);
+      }
+    }
+  }
+
+  private async openBlob(d: Descriptor, offset: number, what: string, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    let res = await this.registry.request(`/v2/${this.path}/blobs/${d.digest}`, { what, signal, scope: this.scope(), headers, passStatuses: [404, 301, 302, 303, 307, 308] });
+    let url = `${await this.registry.base(signal)}/v2/${this.path}/blobs/${d.digest}`;
+    for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
+      res.body.resume();
+      const location = res.headers.location;
+      if (typeof location !== "string" || hops >= MAX_REDIRECTS) throw new AirgapError("REGISTRY", `${what}: bad redirect from ${redactUrl(url)}`);
+      url = new URL(location, url).toString();
+      // Registry credentials go only to the registry itself, never to a storage host it redirects to.
+      const same = new URL(url).host === this.registry.apiHost;
+      res = await this.registry.send(url, { what, signal, headers, passStatuses: [404, 301, 302, 303, 307, 308], ...(same && { scope: this.scope() }) }, same);
+    }
+    if (res.statusCode === 404) {
+      res.body.resume();
+      throw new AirgapError("NOT_FOUND", `${what}: blob not found (${redactUrl(url)})`);
+    }
+    if (offset > 0 && res.statusCode === 206) {
+      const range = String(res.headers["content-range"] ?? "");
+      if (!range.startsWith(`bytes ${offset}-`)) {
+        res.body.destroy();
+        throw new AirgapError("REGISTRY", `${what}: asked for bytes from ${offset}, the server sent "${range}"`);
+      }
+    } else if (res.statusCode !== 200) {
+      throw await responseError(what, res);
+    }
+    return res;
+  }
+
+  /** HEAD a blob or manifest. */
+  async exists(d: Descriptor, signal?: AbortSignal): Promise<boolean> {
+    const kind = isIndex(d.mediaType) || isManifest(d.mediaType) ? "manifests" : "blobs";
+    const what = `checking ${this.name} for ${d.digest}`;
+    const res = await this.registry.request(`/v2/${this.path}/${kind}/${d.digest}`, {
+      method: "HEAD", what, signal, scope: this.scope(), passStatuses: [404], ...(kind === "manifests" && { headers: { accept: MANIFEST_ACCEPT } }),
+    });
+    res.body.resume();
+    if (res.statusCode === 404) return false;
+    if (res.statusCode !== 200) throw await responseError(what, res);
+    return true;
+  }
+
+  push(_d: Descriptor, _open: Opener): Promise<void> {
+    return Promise.reject(new AirgapError("UNSUPPORTED", `${this.name}: pushing is not implemented yet`));
+  }
+
+  tag(_d: Descriptor, _ref: Reference): Promise<void> {
+    return Promise.reject(new AirgapError("UNSUPPORTED", `${this.name}: tagging is not implemented yet`));
+  }
+}
+
+/** The media type of a manifest response: Content-Type, or the manifest's own field when the server is vague. */
+function manifestMediaType(contentType: string | string[] | undefined, bytes: Buffer, label: string): string {
+  const header = (Array.isArray(contentType) ? contentType[0] : contentType)?.split(";")[0]?.trim() ?? "";
+  let inner: string | undefined;
+  let schemaVersion: unknown;
+  try {
+    const json = JSON.parse(bytes.toString("utf8")) as { mediaType?: string; schemaVersion?: unknown };
+    inner = typeof json.mediaType === "string" ? json.mediaType : undefined;
+    schemaVersion = json.schemaVersion;
+  } catch {
+    throw new AirgapError("INVALID_MANIFEST", `fetching manifest ${label}: the registry sent something that is not JSON`);
+  }
+  if (schemaVersion === 1 || isSchema1(header) && !inner) {
+    throw new AirgapError("UNSUPPORTED", `${label}: Docker schema 1 manifests are not supported (re-push the image with a current Docker or skopeo)`);
+  }
+  if (isIndex(header) || isManifest(header)) return header;
+  if (inner) return inner;
+  throw new AirgapError("UNSUPPORTED", `${label}: unsupported manifest media type "${header || "(none)"}"`);
+}
