@@ -95,10 +95,10 @@ export async function readManifestFiles(dir: string, required: boolean): Promise
 /** The failures of a save as one error listing every failed image with its line and reason. */
 function failuresError(imagelist: Imagelist, failed: Array<{ label: string; line: number; error: AirgapError }>, total: number): AirgapError {
   const problems: Problem[] = failed.map((f) => ({ file: imagelist.file, line: f.line, reason: f.error.message }));
-  return new AirgapError("IMAGES_FAILED", `${failed.length} of ${total} images failed; no bundle was written`, {
-    problems,
-    hint: "fix the imagelist or the registry access and rerun: images already downloaded are kept in the cache",
-  });
+  // The failures' own hints first (e.g. --ca-file, log in), each once.
+  const hints = [...new Set(failed.map((f) => f.error.hint).filter((h): h is string => h !== undefined))];
+  hints.push("rerun when fixed: images already downloaded are kept in the cache");
+  return new AirgapError("IMAGES_FAILED", `${failed.length} of ${total} images failed; no bundle was written`, { problems, hint: hints.join("; ") });
 }
 
 /** Pulls every image of the imagelist into the cache, then writes the bundle. */

@@ -94,7 +94,12 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
   const sums: ChecksumLine[] = [];
   const abort = () => pack.destroy(new AirgapError("ABORTED", "writing the bundle: cancelled"));
   options.signal?.addEventListener("abort", abort, { once: true });
-  const piping = pipeline(pack, out);
+  // The first failure is the real one (a full disk); what the tar packer says after it is noise.
+  let pipeError: unknown;
+  const piping = pipeline(pack, out).catch((err: unknown) => {
+    pipeError ??= err;
+    throw err;
+  });
   piping.catch(() => undefined);
 
   const addBuffer = (name: string, content: Buffer) =>
@@ -170,8 +175,9 @@ export async function writeBundle(options: WriteBundleOptions): Promise<WrittenB
     pack.destroy();
     await piping.catch(() => undefined);
     await out.abort();
-    if (err instanceof AirgapError) throw err;
-    throw writeError(temporaryName(tarPath), err);
+    const first = pipeError instanceof AirgapError ? pipeError : err;
+    if (first instanceof AirgapError) throw first;
+    throw writeError(temporaryName(tarPath), pipeError ?? err);
   } finally {
     options.signal?.removeEventListener("abort", abort);
   }

@@ -20,6 +20,11 @@ export interface FaultRule {
   status?: number;
   /** Retry-After header value to send with `status`. */
   retryAfter?: number | string;
+  /** Body and headers to send with `status` (default: a registry-style JSON error). */
+  body?: string;
+  headers?: Record<string, string>;
+  /** Answer 307 with `Location: <redirectTo><original path>` (e.g. to another proxy: a "storage host"). */
+  redirectTo?: string;
   /** Forward, but reset the client connection after this many bytes of the response body. */
   resetAfterBytes?: number;
   /** Wait this long before forwarding. */
@@ -37,6 +42,8 @@ export interface ProxiedRequest {
   fault?: number;
   /** The Range request header, if any. */
   range?: string;
+  /** Whether an Authorization header came with it. */
+  authorization: boolean;
 }
 
 /** A running fault proxy. */
@@ -92,16 +99,23 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
     const ruleIndex = rules.findIndex((r, i) => matches(r, method, path) && used[i]! < (r.times ?? Infinity));
     const rule = ruleIndex >= 0 ? rules[ruleIndex] : undefined;
     if (rule) used[ruleIndex]!++;
-    const entry: ProxiedRequest = { method, path, status: 0, ...(ruleIndex >= 0 && { fault: ruleIndex }), ...(req.headers.range && { range: req.headers.range }) };
+    const entry: ProxiedRequest = { method, path, status: 0, authorization: req.headers.authorization !== undefined, ...(ruleIndex >= 0 && { fault: ruleIndex }), ...(req.headers.range && { range: req.headers.range }) };
     requests.push(entry);
 
+    if (rule?.redirectTo !== undefined) {
+      entry.status = 307;
+      req.resume();
+      res.writeHead(307, { location: `${rule.redirectTo}${path}` });
+      res.end();
+      return;
+    }
     if (rule?.status !== undefined) {
       entry.status = rule.status;
       req.resume();
-      const headers: Record<string, string> = { "content-type": "application/json" };
+      const headers: Record<string, string> = { "content-type": "application/json", ...rule.headers };
       if (rule.retryAfter !== undefined) headers["retry-after"] = String(rule.retryAfter);
       res.writeHead(rule.status, headers);
-      res.end(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "injected by fault proxy" }] }));
+      res.end(rule.body ?? JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "injected by fault proxy" }] }));
       return;
     }
 

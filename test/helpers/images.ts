@@ -207,11 +207,12 @@ export async function writeDirTransport(dir: string, artifact: TestArtifact): Pr
 }
 
 /** skopeo flags to reach a test registry as a destination (or source with prefix "src"). */
-export function skopeoRegistryFlags(registry: TestRegistry, side: "dest" | "src"): string[] {
+export function skopeoRegistryFlags(registry: TestRegistry, side: "dest" | "src", creds?: { username: string; password: string }): string[] {
   const flags: string[] = [];
   if (registry.pki) flags.push(`--${side}-cert-dir`, registry.pki.certDir);
   else flags.push(`--${side}-tls-verify=false`);
-  if (registry.username && registry.password) flags.push(`--${side}-creds`, `${registry.username}:${registry.password}`);
+  const c = creds ?? (registry.username && registry.password ? { username: registry.username, password: registry.password } : undefined);
+  if (c) flags.push(`--${side}-creds`, `${c.username}:${c.password}`);
   return flags;
 }
 
@@ -219,7 +220,12 @@ export function skopeoRegistryFlags(registry: TestRegistry, side: "dest" | "src"
  * Pushes an artifact into a registry as `repoAndTag` (e.g. `team/app:1`) with `skopeo copy --all
  * --preserve-digests`, so the registry holds exactly these bytes. Returns the pushed top digest.
  */
-export async function seedRegistry(registry: TestRegistry, artifact: TestArtifact, repoAndTag: string): Promise<string> {
+export async function seedRegistry(
+  registry: TestRegistry,
+  artifact: TestArtifact,
+  repoAndTag: string,
+  creds?: { username: string; password: string },
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "airgap-seed-"));
   try {
     // skopeo's OCI layout reader skips Docker media types; its dir: transport takes both.
@@ -228,7 +234,7 @@ export async function seedRegistry(registry: TestRegistry, artifact: TestArtifac
     else await writeLayout(dir, artifact, "seed");
     await run("skopeo", [
       "copy", "--all", "--preserve-digests", "--retry-times", "2",
-      ...skopeoRegistryFlags(registry, "dest"),
+      ...skopeoRegistryFlags(registry, "dest", creds),
       docker ? `dir:${join(dir, "image")}` : `oci:${dir}:seed`, `docker://${registry.host}/${repoAndTag}`,
     ], { env: { ...process.env, REGISTRY_AUTH_FILE: join(dir, "auth.json") } });
   } finally {

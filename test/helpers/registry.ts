@@ -19,7 +19,7 @@ export interface RegistryOptions {
   auth?: "htpasswd";
   /** Serve HTTPS with a certificate from a throw-away CA. */
   tls?: boolean;
-  /** Extra top-level config (YAML text appended verbatim), e.g. a token auth section. */
+  /** Extra top-level config (YAML text appended verbatim), e.g. a token issuer's `registryConfig`. */
   extraConfig?: string;
 }
 

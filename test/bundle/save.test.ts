@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { bundleJsonOf, listTar } from "../helpers/bundle.js";
+import { runCli } from "../helpers/cli.js";
+import { makeImage, makeIndex, MEDIA, seedRegistry, sha256, skopeoRegistryFlags, type TestImage, type TestIndex } from "../helpers/images.js";
+import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
+
+const exec = promisify(execFile);
+
+describe("bundle save", () => {
+  let registry: TestRegistry;
+  let work: string;
+  const base = { seed: "python-base", size: 150_000 };
+  const a = makeImage({ seed: "app-a", layers: [base, 40_000] });
+  const b = makeImage({ seed: "app-b", layers: [base, 60_000] });
+  const amd64 = makeImage({ seed: "multi-amd64", layers: [base, 20_000], platform: "linux/amd64" });
+  const arm64 = makeImage({ seed: "multi-arm64", layers: [30_000], platform: "linux/arm64/v8" });
+  const multi: TestIndex = makeIndex([amd64, arm64]);
+  const armOnly = makeImage({ seed: "arm-only", layers: [1000], platform: "linux/arm64" });
+  const pinned = makeImage({ seed: "pinned", layers: [5000], format: "docker" });
+  let n = 0;
+
+  before(async () => {
+    registry = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), "airgap-save-"));
+    await seedRegistry(registry, a, "team/a:1");
+    await seedRegistry(registry, b, "team/b:1");
+    await seedRegistry(registry, multi, "multi/app:2");
+    await seedRegistry(registry, armOnly, "arm/only:1");
+    await seedRegistry(registry, pinned, "pinned/p:tmp");
+  });
+  after(async () => {
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** A fresh folder with an imagelist; returns paths and a `save` runner. */
+  async function setup(lines: string[]) {
+    const dir = join(work, `case-${++n}`);
+    await mkdir(dir, { recursive: true });
+    const imagelist = join(dir, "imagelist");
+    await writeFile(imagelist, `${lines.join("\n")}\n`);
+    const out = join(dir, "out");
+    const cache = join(dir, "cache");
+    const save = (...extra: string[]) =>
+      runCli(["save", "--name", "test", "--version", "1.0", "--imagelist", imagelist, "--out", out, "--cache-dir", cache, ...extra], { cwd: dir });
+    return { dir, imagelist, out, cache, tar: join(out, "test-1.0.tar"), save };
+  }
+
+  const ref = (path: string) => `${registry.host}/${path}`;
+
+  test("writes one tar: bundle.json first, the OCI layout, every blob once, SHA256SUMS last", async () => {
+    const c = await setup([ref("team/a:1"), ref("team/b:1"), ref("multi/app:2"), `${ref("pinned/p")}@${pinned.manifest.digest}`]);
+    const r = await c.save();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), c.tar);
+    assert.match(r.stderr, /4 images \(linux\/amd64\), \d+ unique blobs/);
+
+    const entries = await listTar(c.tar);
+    const files = entries.filter((e) => e.type === "file");
+    assert.equal(files[0]?.name, "bundle.json");
+    assert.equal(files.at(-1)?.name, "SHA256SUMS");
+    assert.deepEqual(files.slice(1, 3).map((e) => e.name), ["oci-layout", "index.json"]);
+    assert.ok(files.some((e) => e.name === "imagelist"));
+
+    const blobNames = files.filter((e) => e.name.startsWith("blobs/sha256/")).map((e) => e.name);
+    assert.equal(new Set(blobNames).size, blobNames.length, "every blob once");
+    for (const e of files.filter((f) => f.name.startsWith("blobs/sha256/"))) {
+      assert.equal(sha256(e.data!), `sha256:${e.name.slice("blobs/sha256/".length)}`, `${e.name} holds its digest's bytes`);
+    }
+    const shared = a.layers[0]!.digest.slice("sha256:".length);
+    assert.equal(blobNames.filter((x) => x.endsWith(shared)).length, 1);
+    // Nothing of the arm64 image of the index (default platform linux/amd64).
+    assert.ok(!blobNames.some((x) => x.endsWith(arm64.manifest.digest.slice(7))));
+
+    const json = bundleJsonOf(entries);
+    assert.equal(json.format, "airgap-bundle/v1");
+    assert.deepEqual(json.platforms, ["linux/amd64"]);
+    assert.equal(json.blobs.count, blobNames.length);
+    assert.deepEqual(json.images.map((i) => [i.source, i.line, i.digest]), [
+      [ref("team/a:1"), 1, a.manifest.digest],
+      [ref("team/b:1"), 2, b.manifest.digest],
+      [ref("multi/app:2"), 3, multi.index.digest],
+      [`${ref("pinned/p")}@${pinned.manifest.digest}`, 4, pinned.manifest.digest],
+    ]);
+    assert.equal(json.images[0]?.target, `${registry.host.replace(":", "-")}/team/a:1`);
+    assert.equal(json.images[3]?.mediaType, MEDIA.dockerManifest);
+
+    const index = JSON.parse(files.find((e) => e.name === "index.json")!.data!.toString());
+    assert.deepEqual(
+      index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [m.digest, m.annotations["org.opencontainers.image.ref.name"]]),
+      json.images.map((i) => [i.digest, i.source]),
+    );
+
+    // coreutils checks the sidecar and, once extracted, SHA256SUMS.
+    await exec("sha256sum", ["-c", "test-1.0.tar.sha256"], { cwd: c.out });
+    const x = join(c.dir, "extracted");
+    await mkdir(x);
+    await exec("tar", ["-xf", c.tar, "-C", x]);
+    await exec("sha256sum", ["-c", "--strict", "SHA256SUMS"], { cwd: x });
+    // umoci reads the layout.
+    const { stdout: refs } = await exec("umoci", ["ls", "--layout", x]);
+    assert.ok(refs.includes(ref("team/a:1")));
+  });
+
+  test("skopeo reads the bundle and copies an image out of it digest for digest", async (t) => {
+    const c = await setup([ref("team/a:1"), ref("multi/app:2")]);
+    assert.equal((await c.save()).code, 0);
+    const { stdout } = await exec("skopeo", ["inspect", `oci-archive:${c.tar}:${ref("team/a:1")}`]);
+    assert.equal(JSON.parse(stdout).Digest, a.manifest.digest);
+
+    const second = await startRegistry();
+    t.after(() => second.stop());
+    await exec("skopeo", ["copy", "--preserve-digests", ...skopeoRegistryFlags(second, "dest"), `oci-archive:${c.tar}:${ref("team/a:1")}`, `docker://${second.host}/copied/a:1`]);
+    const head = await second.fetch("/v2/copied/a/manifests/1", { method: "HEAD", headers: { accept: MEDIA.ociManifest } });
+    assert.equal(head.headers["docker-content-digest"], a.manifest.digest);
+    for (const layer of a.layers) assert.equal((await second.fetch(`/v2/copied/a/blobs/${layer.digest}`, { method: "HEAD" })).status, 200);
+  });
+
+  test("an index keeps its original bytes and only the selected platform's image", async () => {
+    const c = await setup([ref("multi/app:2")]);
+    assert.equal((await c.save()).code, 0);
+    const entries = await listTar(c.tar);
+    const blob = (d: string) => entries.find((e) => e.name === `blobs/sha256/${d.slice(7)}`);
+    assert.ok(blob(multi.index.digest)?.data?.equals(multi.index.data), "index bytes unchanged");
+    assert.ok(blob(amd64.manifest.digest));
+    assert.equal(blob(arm64.manifest.digest), undefined);
+    assert.equal(blob(arm64.layers[0]!.digest), undefined);
+    assert.deepEqual(bundleJsonOf(entries).images[0]?.platformDigests, { "linux/amd64": amd64.manifest.digest });
+  });
+
+  test("--all-platforms keeps every platform; --platform linux/arm64 picks the arm64/v8 image", async () => {
+    const all = await setup([ref("multi/app:2")]);
+    assert.equal((await all.save("--all-platforms")).code, 0);
+    const json = bundleJsonOf(await listTar(all.tar));
+    assert.deepEqual(json.platforms, ["all"]);
+    assert.deepEqual(json.images[0]?.platformDigests, { "linux/amd64": amd64.manifest.digest, "linux/arm64/v8": arm64.manifest.digest });
+
+    const arm = await setup([ref("multi/app:2")]);
+    assert.equal((await arm.save("--platform", "linux/arm64")).code, 0);
+    const entries = await listTar(arm.tar);
+    assert.deepEqual(bundleJsonOf(entries).images[0]?.platformDigests, { "linux/arm64": arm64.manifest.digest });
+    assert.ok(entries.some((e) => e.name.endsWith(arm64.layers[0]!.digest.slice(7))));
+  });
+
+  test("a pinned index digest records the chosen platform's digest", async () => {
+    const c = await setup([`${ref("multi/app")}@${multi.index.digest}`]);
+    assert.equal((await c.save()).code, 0);
+    const image = bundleJsonOf(await listTar(c.tar)).images[0];
+    assert.equal(image?.digest, multi.index.digest);
+    assert.deepEqual(image?.platformDigests, { "linux/amd64": amd64.manifest.digest });
+  });
+
+  test("a platform that an index lacks fails, naming the platforms it has", async () => {
+    const c = await setup([ref("multi/app:2")]);
+    const r = await c.save("--platform", "linux/s390x");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /multi\/app:2: no linux\/s390x image; the index has linux\/amd64, linux\/arm64\/v8/);
+    assert.equal(existsSync(c.tar), false);
+  });
+
+  test("a single-platform image of another platform is refused", async () => {
+    const c = await setup([ref("arm/only:1")]);
+    const r = await c.save();
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /arm\/only:1: the image is linux\/arm64 only, not linux\/amd64/);
+  });
+
+  test("a layer shared by several images is fetched once", async () => {
+    const c = await setup([ref("team/a:1"), ref("team/b:1"), ref("multi/app:2")]);
+    const shared = a.layers[0]!.digest;
+    const before = await countRequests(registry, "GET", new RegExp(`/blobs/${shared}$`));
+    assert.equal((await c.save("--concurrency", "4")).code, 0);
+    assert.equal((await countRequests(registry, "GET", new RegExp(`/blobs/${shared}$`))) - before, 1);
+  });
+
+  test("a missing image fails the save, named with its line; the others are cached and a rerun fetches nothing again", async () => {
+    const c = await setup([ref("team/a:1"), ref("nope/missing:1"), ref("team/b:1"), ref("team/a:404")]);
+    const r = await c.save();
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error: 2 of 4 images failed; no bundle was written/);
+    assert.match(r.stderr, /imagelist:2: fetching manifest 127\.0\.0\.1:\d+\/nope\/missing:1: not found/);
+    assert.match(r.stderr, /imagelist:4: fetching manifest .*team\/a:404: not found/);
+    assert.equal(existsSync(c.tar), false);
+    assert.deepEqual((await readdir(c.out).catch(() => [])).filter((f) => !f.startsWith(".cache")), []);
+    for (const layer of [...a.layers, ...b.layers]) assert.ok(existsSync(join(c.cache, "blobs", "sha256", layer.digest.slice(7))));
+
+    await writeFile(c.imagelist, `${ref("team/a:1")}\n${ref("team/b:1")}\n`);
+    const blobGets = () => countRequests(registry, "GET", /\/v2\/team\/[ab]\/blobs\//);
+    const beforeRerun = await blobGets();
+    const again = await c.save();
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await blobGets(), beforeRerun, "nothing downloaded again");
+  });
+
+  test("refuses to overwrite a bundle without --force", async () => {
+    const c = await setup([ref("team/a:1")]);
+    assert.equal((await c.save()).code, 0);
+    const first = await readFile(`${c.tar}.sha256`, "utf8");
+    const r = await c.save();
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /test-1\.0\.tar already exists\nhint: pass --force/);
+    assert.equal(await readFile(`${c.tar}.sha256`, "utf8"), first);
+    assert.equal((await c.save("--force")).code, 0);
+  });
+
+  test("--split-size writes numbered parts whose concatenation is the tar", async () => {
+    const c = await setup([ref("team/a:1"), ref("team/b:1")]);
+    const r = await c.save("--split-size", "1Mi");
+    assert.equal(r.code, 0, r.stderr);
+    const names = (await readdir(c.out)).filter((f) => f.startsWith("test-1.0.tar")).sort();
+    assert.deepEqual(names, ["test-1.0.tar.001", "test-1.0.tar.sha256"]);
+    const c2 = await setup([ref("team/a:1"), ref("team/b:1"), ref("multi/app:2")]);
+    assert.equal((await c2.save("--split-size", "1Mi", "--all-platforms")).code, 0);
+    await rm(join(c2.out, ".cache"), { recursive: true, force: true });
+    const parts = (await readdir(c2.out)).filter((f) => /\.\d{3}$/.test(f)).sort();
+    assert.ok(parts.length >= 1);
+    await exec("sha256sum", ["-c", "test-1.0.tar.sha256"], { cwd: c2.out });
+    const sidecar = await readFile(join(c2.out, "test-1.0.tar.sha256"), "utf8");
+    const whole = /^# whole ([0-9a-f]{64}) {2}test-1\.0\.tar$/m.exec(sidecar)?.[1];
+    const concatenated = Buffer.concat(await Promise.all(parts.map((p) => readFile(join(c2.out, p)))));
+    assert.equal(sha256(concatenated).slice(7), whole);
+    const entries = await listTar(...parts.map((p) => join(c2.out, p)));
+    assert.equal(entries.at(-1)?.name, "SHA256SUMS");
+  });
+
+  test("a platform or size a user mistypes is a usage error", async () => {
+    const c = await setup([ref("team/a:1")]);
+    const bad = await c.save("--platform", "linux");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid platform "linux"/);
+    const size = await c.save("--split-size", "4X");
+    assert.equal(size.code, 2);
+    assert.match(size.stderr, /--split-size: "4X" is not a size/);
+    const name = await runCli(["save", "--name", "../evil", "--version", "1", "--imagelist", c.imagelist], { cwd: c.dir });
+    assert.equal(name.code, 2);
+    assert.match(name.stderr, /invalid bundle name/);
+  });
+
+  test("--json prints one event per line and a summary", async () => {
+    const c = await setup([ref("team/a:1"), ref("team/b:1")]);
+    const r = await c.save("--json");
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    const done = events.filter((e) => e.type === "image-done");
+    assert.equal(done.length, 2);
+    const summary = events.at(-1) as unknown as { type: string; images: number; uniqueBlobs: number; bytes: number; dedupSavedBytes: number; bundle: string };
+    assert.equal(summary.type, "summary");
+    assert.equal(summary.images, 2);
+    assert.equal(summary.bundle, c.tar);
+    assert.equal(summary.dedupSavedBytes, a.layers[0]!.size);
+  });
+});
+
+describe("bundle save on a full disk", () => {
+  test("fails with a clear error and leaves no file that looks finished", { skip: process.getuid?.() !== 0 ? "needs root to mount a small tmpfs" : false }, async (t) => {
+    const registry = await startRegistry();
+    t.after(() => registry.stop());
+    const big: TestImage = makeImage({ seed: "big", layers: [3_000_000] });
+    await seedRegistry(registry, big, "big/image:1");
+    const dir = await mkdtemp(join(tmpdir(), "airgap-full-"));
+    const out = join(dir, "small");
+    await mkdir(out);
+    await exec("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", out]);
+    t.after(async () => {
+      await exec("umount", [out]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    });
+    await writeFile(join(dir, "imagelist"), `${registry.host}/big/image:1\n`);
+    // The cache fits elsewhere; the bundle does not fit in 2 MB.
+    const r = await runCli(["save", "--name", "full", "--version", "1", "--imagelist", join(dir, "imagelist"), "--out", out, "--cache-dir", join(dir, "cache")], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: disk full while writing .*full-1\.tar\.partial$/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.deepEqual(await readdir(out), []);
+  });
+});
