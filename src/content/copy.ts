@@ -86,17 +86,41 @@ function asAirgapError(err: unknown, label: string): AirgapError {
   return new AirgapError("REGISTRY", `${label}: ${(err as Error).message ?? String(err)}`, { cause: err });
 }
 
+/** An image whose graph is known: manifests (and single-platform configs) read, blobs listed, nothing copied yet. */
+export interface ResolvedImage {
+  job: CopyJob;
+  top: ManifestData;
+  /** Child manifests of an index (empty for a single manifest), bytes as they were. */
+  children: ManifestData[];
+  /** Configs and layers to copy; `bytes` is set for configs already read (to check a platform). */
+  contents: Array<{ descriptor: Descriptor; bytes?: Buffer }>;
+  platformDigests: Record<string, string>;
+  /** Every descriptor of the selected graph (top, child manifests, configs, layers), each once. */
+  blobs: Descriptor[];
+  size: number;
+}
+
 /** Copies images from their sources to their sinks. Failures do not stop the other images. */
 export async function copyImages(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ copied: CopiedImage[]; failed: FailedImage[] }> {
   const engine = new CopyEngine(options);
-  const results = await Promise.all(jobs.map((job) => engine.copyImage(job)));
+  const results = await Promise.all(
+    jobs.map(async (job) => {
+      const resolved = await engine.resolve(job);
+      return "error" in resolved ? resolved : engine.transfer(resolved);
+    }),
+  );
   return {
     copied: results.filter((r): r is CopiedImage => "top" in r),
     failed: results.filter((r): r is FailedImage => "error" in r),
   };
 }
 
-class CopyEngine {
+/**
+ * The engine, in two steps that callers may separate: `resolve` reads each image's graph (small
+ * manifests and configs, through a metadata limiter), `transfer` moves its blobs (one blob limiter,
+ * once per sink whatever the number of images sharing them), then its manifests, then the tag.
+ */
+export class CopyEngine {
   private readonly blobLimit: LimitFunction;
   private readonly metaLimit: LimitFunction;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -110,15 +134,33 @@ class CopyEngine {
     this.options.onEvent?.(event);
   }
 
-  async copyImage(job: CopyJob): Promise<CopiedImage | FailedImage> {
+  private fail(job: CopyJob, err: unknown): FailedImage {
+    const error = asAirgapError(err, job.label);
+    this.emit({ type: "image-failed", label: job.label, error });
+    return { job, error };
+  }
+
+  /** Reads an image's graph and selects its platforms. */
+  async resolve(job: CopyJob): Promise<ResolvedImage | FailedImage> {
     try {
-      const result = await this.copyGraph(job);
-      this.emit({ type: "image-done", label: job.label, digest: result.top.descriptor.digest, size: result.size, blobs: result.blobs.length });
-      return result;
+      return await this.resolveGraph(job);
     } catch (err) {
-      const error = asAirgapError(err, job.label);
-      this.emit({ type: "image-failed", label: job.label, error });
-      return { job, error };
+      return this.fail(job, err);
+    }
+  }
+
+  /** Copies a resolved image into `job.sink` (or another job's source/sink when given). */
+  async transfer(image: ResolvedImage, job: CopyJob = image.job): Promise<CopiedImage | FailedImage> {
+    try {
+      await Promise.all(image.contents.map((c) => (c.bytes ? this.pushBytes(job, c.descriptor, c.bytes) : this.copyBlob(job, c.descriptor))));
+      // Children before their index, so a registry never sees an index pointing at nothing.
+      for (const child of image.children) await this.pushBytes(job, child.descriptor, child.bytes);
+      await this.pushBytes(job, image.top.descriptor, image.top.bytes);
+      if (job.tagAs) await job.sink.tag(image.top.descriptor, job.tagAs, this.options.signal);
+      this.emit({ type: "image-done", label: job.label, digest: image.top.descriptor.digest, size: image.size, blobs: image.blobs.length });
+      return { job, top: image.top, platformDigests: image.platformDigests, blobs: image.blobs, size: image.size };
+    } catch (err) {
+      return this.fail(job, err);
     }
   }
 
@@ -135,48 +177,47 @@ class CopyEngine {
     return top;
   }
 
-  private async readManifest(job: CopyJob, d: Descriptor): Promise<Buffer> {
+  private async readSmall(job: CopyJob, d: Descriptor, max: number): Promise<Buffer> {
     const signal = this.options.signal;
-    if (await job.sink.exists(d, signal)) return job.sink.fetchBytes(d, MAX_MANIFEST_BYTES, signal);
-    return this.metaLimit(() => job.source.fetchBytes(d, MAX_MANIFEST_BYTES, signal));
+    if (await job.sink.exists(d, signal)) return job.sink.fetchBytes(d, max, signal);
+    return this.metaLimit(() => job.source.fetchBytes(d, max, signal));
   }
 
-  private async copyGraph(job: CopyJob): Promise<CopiedImage> {
+  private async resolveGraph(job: CopyJob): Promise<ResolvedImage> {
     const top = await this.resolveTop(job);
     this.emit({ type: "image-resolved", label: job.label, digest: top.descriptor.digest, mediaType: top.descriptor.mediaType });
     const parsed = parseManifest(top.bytes, top.descriptor.mediaType, job.label);
-    const blobs = new Map<string, Descriptor>([[top.descriptor.digest, top.descriptor]]);
     const platformDigests: Record<string, string> = {};
-
-    const children: Array<{ descriptor: Descriptor; bytes: Buffer; manifest: ImageManifest; platform?: string }> = [];
+    const children: ManifestData[] = [];
+    const manifests: ImageManifest[] = [];
     if (isParsedIndex(parsed)) {
       for (const { child, platform } of this.selectChildren(job, parsed.manifests)) {
-        const bytes = await this.readManifest(job, child);
+        const bytes = await this.readSmall(job, child, MAX_MANIFEST_BYTES);
         const manifest = parseManifest(bytes, child.mediaType, `${job.label} (${platform ?? child.digest})`);
         if (isParsedIndex(manifest)) throw new AirgapError("UNSUPPORTED", `${job.label}: nested indexes are not supported (${child.digest})`);
-        children.push({ descriptor: child, bytes, manifest, ...(platform && { platform }) });
+        children.push({ descriptor: child, bytes });
+        manifests.push(manifest);
         if (platform) platformDigests[platform] = child.digest;
       }
     } else {
-      children.push({ descriptor: top.descriptor, bytes: top.bytes, manifest: parsed });
+      manifests.push(parsed);
     }
+    const contents: ResolvedImage["contents"] = [];
+    if (!isParsedIndex(parsed)) {
+      const config = (parsed as ImageManifest).config;
+      const checked = await this.checkConfig(job, config);
+      if (checked.platform) platformDigests[checked.platform] = top.descriptor.digest;
+      contents.push(checked.bytes ? { descriptor: config, bytes: checked.bytes } : { descriptor: config });
+    } else {
+      for (const m of manifests) contents.push({ descriptor: m.config });
+    }
+    for (const m of manifests) for (const layer of m.layers) contents.push({ descriptor: layer });
 
-    await Promise.all(
-      children.map(async (child) => {
-        const platform = await this.copyConfig(job, child.manifest.config, !isParsedIndex(parsed));
-        if (platform && !child.platform) platformDigests[platform] = child.descriptor.digest;
-        await Promise.all(child.manifest.layers.map((layer) => this.copyBlob(job, layer)));
-        for (const d of [child.manifest.config, ...child.manifest.layers]) blobs.set(d.digest, d);
-        blobs.set(child.descriptor.digest, child.descriptor);
-      }),
-    );
-    // Children before their index, so a registry never sees an index pointing at nothing.
-    if (isParsedIndex(parsed)) for (const child of children) await this.pushBytes(job, child.descriptor, child.bytes);
-    await this.pushBytes(job, top.descriptor, top.bytes);
-    if (job.tagAs) await job.sink.tag(top.descriptor, job.tagAs, this.options.signal);
-
+    const blobs = new Map<string, Descriptor>([[top.descriptor.digest, top.descriptor]]);
+    for (const child of children) blobs.set(child.descriptor.digest, child.descriptor);
+    for (const c of contents) blobs.set(c.descriptor.digest, c.descriptor);
     const all = [...blobs.values()];
-    return { job, top, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
+    return { job, top, children, contents, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
   }
 
   /** The index entries to keep: one per requested platform, or every image manifest with "all". */
@@ -201,16 +242,10 @@ class CopyEngine {
     return chosen;
   }
 
-  /** Copies the config. For a single-platform image, reads it to learn (and check) the platform. */
-  private async copyConfig(job: CopyJob, config: Descriptor, single: boolean): Promise<string | undefined> {
-    if (!single || !isImageConfig(config.mediaType)) {
-      await this.copyBlob(job, config);
-      return undefined;
-    }
-    const signal = this.options.signal;
-    const bytes = (await job.sink.exists(config, signal))
-      ? await job.sink.fetchBytes(config, MAX_CONFIG_BYTES, signal)
-      : await this.metaLimit(() => job.source.fetchBytes(config, MAX_CONFIG_BYTES, signal));
+  /** Reads a single-platform image's config to learn (and check) its platform; other configs are left alone. */
+  private async checkConfig(job: CopyJob, config: Descriptor): Promise<{ platform?: string; bytes?: Buffer }> {
+    if (!isImageConfig(config.mediaType)) return {};
+    const bytes = await this.readSmall(job, config, MAX_CONFIG_BYTES);
     let platform: Platform | undefined;
     try {
       const json = JSON.parse(bytes.toString("utf8")) as { os?: string; architecture?: string; variant?: string };
@@ -224,8 +259,7 @@ class CopyEngine {
         hint: "add its platform with --platform, or use --all-platforms",
       });
     }
-    await this.pushBytes(job, config, bytes);
-    return platform ? formatPlatform(platform) : undefined;
+    return { bytes, ...(platform && { platform: formatPlatform(platform) }) };
   }
 
   private async pushBytes(job: CopyJob, d: Descriptor, bytes: Buffer): Promise<void> {
