@@ -3,7 +3,7 @@
  * `sha256sum -c` alone: the `.sha256` sidecar beside the tar and `SHA256SUMS` inside it.
  */
 import { basename } from "node:path";
-import type { WrittenFile } from "./part-writer.js";
+import type { WrittenFile } from "./writer.js";
 
 /** One line of a sha256sum file. */
 export interface ChecksumLine {

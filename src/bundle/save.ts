@@ -4,7 +4,8 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { copyImages, type CopiedImage, type CopyEvent } from "../content/copy.js";
+import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
+import { preferLocal } from "../content/prefer.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
@@ -16,13 +17,12 @@ import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
 import { naturalCompare } from "../util/natural-sort.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "./format.js";
-import { writeBundle, type ManifestFileInput, type WrittenBundle } from "./writer.js";
+import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "./writer.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
   | CopyEvent
-  | { type: "phase"; phase: "download" | "write"; images?: number; bytes?: number }
-  | { type: "write-bytes"; bytes: number };
+  | { type: "phase"; phase: "download"; images?: number; bytes?: number };
 
 /** Options of {@link saveBundle}. */
 export interface SaveOptions {
@@ -93,7 +93,10 @@ export async function readManifestFiles(dir: string, required: boolean): Promise
 }
 
 /** The failures of a save as one error listing every failed image with its line and reason. */
-function failuresError(imagelist: Imagelist, failed: Array<{ label: string; line: number; error: AirgapError }>, total: number): AirgapError {
+function failuresError(imagelist: Imagelist, failures: FailedImage[], lineOf: Map<string, number>, total: number): AirgapError {
+  const failed = failures
+    .map((f) => ({ line: lineOf.get(f.job.label) ?? 0, error: f.error }))
+    .sort((a, b) => a.line - b.line);
   const problems: Problem[] = failed.map((f) => ({ file: imagelist.file, line: f.line, reason: f.error.message }));
   // The failures' own hints first (e.g. --ca-file, log in), each once.
   const hints = [...new Set(failed.map((f) => f.error.hint).filter((h): h is string => h !== undefined))];
@@ -101,63 +104,83 @@ function failuresError(imagelist: Imagelist, failed: Array<{ label: string; line
   return new AirgapError("IMAGES_FAILED", `${failed.length} of ${total} images failed; no bundle was written`, { problems, hint: hints.join("; ") });
 }
 
-/** Pulls every image of the imagelist into the cache, then writes the bundle. */
+/** Resolves every image, then writes each blob straight into the bundle (from the cache when it is there). */
 export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const started = Date.now();
   checkNameVersion(options.name, options.version);
+  await assertCanWrite(options.outDir, options.name, options.version, options.force ?? false);
   const manifests = await readManifestFiles(options.manifestsDir ?? "manifests", options.manifestsRequired ?? false);
   const layout = await OciLayout.open(options.cacheDir);
+  // Blobs that a killed run had already written into its unfinished bundle go to the cache first.
+  await recoverUnfinished(options.outDir, options.name, options.version, layout);
   const entries = options.imagelist.entries;
+  const lineOf = new Map(entries.map((e) => [e.normalized, e.line]));
+  const signal = options.signal;
 
   options.onEvent?.({ type: "phase", phase: "download", images: entries.length });
-  const jobs = entries.map((e) => ({
+  const engine = new CopyEngine({
+    platforms: options.platforms,
+    checkConfigPlatform: true,
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(signal && { signal }),
+    ...(options.onEvent && { onEvent: options.onEvent }),
+  });
+  const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,
     ref: e.ref,
     source: new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path, options.retry),
     sink: layout,
   }));
-  const { copied, failed } = await copyImages(jobs, {
-    platforms: options.platforms,
-    checkConfigPlatform: true,
-    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
-    ...(options.signal && { signal: options.signal }),
-    ...(options.onEvent && { onEvent: options.onEvent }),
-  });
-  if (options.signal?.aborted) throw new AirgapError("ABORTED", "save cancelled; rerun to resume from the cache");
-  const lineOf = new Map(entries.map((e) => [e.normalized, e.line]));
+  const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
+  const ok = resolved.filter((r): r is ResolvedImage => !("error" in r));
+  const failed = resolved.filter((r): r is FailedImage => "error" in r);
+  const aborted = () => new AirgapError("ABORTED", "save cancelled; rerun to resume: what was downloaded is in the cache");
+
   if (failed.length > 0) {
-    const list = failed
-      .map((f) => ({ label: f.job.label, line: lineOf.get(f.job.label) ?? 0, error: f.error }))
-      .sort((a, b) => a.line - b.line);
-    throw failuresError(options.imagelist, list, entries.length);
+    // No bundle this time: fetch the others into the cache, so a rerun after the fix is fast.
+    const more = await Promise.all(ok.map((r) => engine.transfer(r)));
+    if (signal?.aborted) throw aborted();
+    throw failuresError(options.imagelist, [...failed, ...more.filter((r): r is FailedImage => "error" in r)], lineOf, entries.length);
   }
+  if (signal?.aborted) throw aborted();
 
-  const byLabel = new Map(copied.map((c) => [c.job.label, c]));
-  const ordered = entries.map((e) => byLabel.get(e.normalized)!);
   const blobs = new Map<string, Descriptor>();
-  for (const image of ordered) for (const d of image.blobs) if (!blobs.has(d.digest)) blobs.set(d.digest, d);
+  for (const image of ok) for (const d of image.blobs) if (!blobs.has(d.digest)) blobs.set(d.digest, d);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
-  const totalBytes = ordered.reduce((n, i) => n + i.size, 0);
+  const totalBytes = ok.reduce((n, i) => n + i.size, 0);
+  const json = bundleJson(options, ok, lineOf, manifests, blobs.size, uniqueBytes);
 
-  const json = bundleJson(options, ordered, lineOf, manifests, blobs.size, uniqueBytes);
-  options.onEvent?.({ type: "phase", phase: "write", bytes: uniqueBytes });
-  const bundle = await writeBundle({
+  const writer = await BundleWriter.open({
     outDir: options.outDir,
-    bundle: json,
-    index: ordered.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })),
-    blobs: [...blobs.values()],
-    blobReader: layout,
-    manifests,
-    imagelistText: `${entries.map((e) => e.normalized).join("\n")}\n`,
+    contents: {
+      bundle: json,
+      index: ok.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })),
+      blobs: [...blobs.values()],
+      manifests,
+      imagelistText: `${entries.map((e) => e.normalized).join("\n")}\n`,
+    },
     ...(options.force !== undefined && { force: options.force }),
     ...(options.splitSize !== undefined && { splitSize: options.splitSize }),
-    ...(options.signal && { signal: options.signal }),
-    onBytes: (n) => options.onEvent?.({ type: "write-bytes", bytes: n }),
   });
+  let bundle: WrittenBundle;
+  try {
+    const results = await Promise.all(ok.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source), sink: writer.sink })));
+    if (signal?.aborted) throw aborted();
+    const transferFailed = results.filter((r): r is FailedImage => "error" in r);
+    if (transferFailed.length > 0) {
+      // A write failure (a full disk) is the story, not the list of images it broke.
+      const io = transferFailed.find((f) => f.error.code === "DISK_FULL" || f.error.code === "IO");
+      throw io ? io.error : failuresError(options.imagelist, transferFailed, lineOf, entries.length);
+    }
+    bundle = await writer.finish();
+  } catch (err) {
+    await writer.abort(layout);
+    throw err;
+  }
   return {
     bundle,
     json,
-    images: ordered.length,
+    images: ok.length,
     uniqueBlobs: blobs.size,
     uniqueBytes,
     dedupSavedBytes: totalBytes - uniqueBytes,
@@ -167,7 +190,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
 
 function bundleJson(
   options: SaveOptions,
-  images: CopiedImage[],
+  images: ResolvedImage[],
   lineOf: Map<string, number>,
   manifests: ManifestFileInput[],
   count: number,

@@ -1,26 +1,31 @@
 /**
  * Writes a bundle: ONE uncompressed POSIX tar whose root is an OCI image layout (DESIGN.md, format v1):
  * bundle.json first, oci-layout, index.json, every blob once, manifests/, imagelist, SHA256SUMS last;
- * plus `NAME-VERSION.tar.sha256` beside it. Under temporary names until complete.
+ * plus `NAME-VERSION.tar.sha256` beside it.
+ *
+ * The tar is laid out first (every size is known once images are resolved); blobs are then written
+ * straight to their place as they arrive, so each byte is written once. A journal beside the temporary
+ * file lists the blobs already in it: after a failure, Ctrl-C or kill -9 they are moved into the
+ * download cache, so a rerun fetches nothing that was already verified.
  */
-import { stat, unlink, writeFile, rename, readdir } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rename, statfs, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { pipeline as streamPipeline, Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import tar from "tar-stream";
 import { AirgapError } from "../errors.js";
+import type { ManifestData, Opener, Target } from "../content/target.js";
+import { writeError, type OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { MediaType } from "../oci/media-types.js";
 import { digestHex, digestOf, VerifyingStream } from "../oci/verify.js";
+import type { Reference } from "../reference/reference.js";
+import { formatBytes } from "../util/size.js";
 import { formatChecksums, sidecarText, type ChecksumLine } from "./checksums.js";
 import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
-import { PartWriter, temporaryName, type WrittenFile } from "./part-writer.js";
-import { writeError } from "../layout/layout.js";
-
-/** Where blobs are read from while writing (the download cache). */
-export interface BlobReader {
-  fetch(d: Descriptor): Promise<Readable>;
-}
+import { PartFiles, partLayout, temporaryName } from "./part-files.js";
+import { TarHasher } from "./tar-hasher.js";
+import { END_OF_ARCHIVE } from "./tar-header.js";
+import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
 
 /** A file to carry under `manifests/`. */
 export interface ManifestFileInput {
@@ -29,24 +34,34 @@ export interface ManifestFileInput {
   content: Buffer;
 }
 
-/** Everything a bundle is made of. */
-export interface WriteBundleOptions {
-  outDir: string;
+/** What goes into a bundle. */
+export interface BundleContents {
   bundle: BundleJson;
   /** index.json entries: each image's top descriptor and its normalised source reference. */
   index: Array<{ descriptor: Descriptor; ref: string }>;
-  /** Every distinct blob, in the order to write them. */
+  /** Every distinct blob, in the order to lay them out. */
   blobs: Descriptor[];
-  blobReader: BlobReader;
   manifests: ManifestFileInput[];
   imagelistText: string;
+}
+
+/** Where and how to write. */
+export interface BundleWriterOptions {
+  outDir: string;
+  contents: BundleContents;
   /** Overwrite an existing bundle of the same name and version. */
   force?: boolean;
   /** Split into parts of this many bytes. */
   splitSize?: number;
-  signal?: AbortSignal;
-  /** Called with the number of bytes of each chunk written (progress). */
+  /** Called with the size of every blob chunk written (progress). */
   onBytes?: (n: number) => void;
+}
+
+/** A finished file: where it is, its size and sha256 (hex). */
+export interface WrittenFile {
+  path: string;
+  size: number;
+  sha256: string;
 }
 
 /** What was written. */
@@ -58,127 +73,306 @@ export interface WrittenBundle {
   sha256: string;
 }
 
-/** Existing files of a bundle (its tar, parts and sidecar). */
-async function existingFiles(tarPath: string): Promise<string[]> {
-  const dir = dirname(tarPath);
-  const name = basename(tarPath);
-  let names: string[] = [];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n === name || n === `${name}.sha256` || /^\d{3}$/.test(n.slice(name.length + 1)) && n.startsWith(`${name}.`)).map((n) => join(dir, n));
+const JOURNAL_MAGIC = "airgap-bundle-journal v1";
+
+function journalPath(tarPath: string): string {
+  return join(dirname(tarPath), `.${basename(tarPath)}.journal`);
 }
 
-/** Writes the bundle tar (or parts) and its `.sha256` sidecar. */
-export async function writeBundle(options: WriteBundleOptions): Promise<WrittenBundle> {
-  const { bundle } = options;
-  const tarPath = join(options.outDir, bundleFileName(bundle.name, bundle.version));
-  const sidecarPath = `${tarPath}.sha256`;
-  const existing = await existingFiles(tarPath);
-  if (existing.length > 0 && !options.force) {
+/** Existing files of a bundle (its tar, parts and sidecar). */
+async function existingFiles(tarPath: string): Promise<string[]> {
+  const name = basename(tarPath);
+  const names = await readdir(dirname(tarPath)).catch(() => [] as string[]);
+  return names
+    .filter((n) => n === name || n === `${name}.sha256` || (n.startsWith(`${name}.`) && /^\d{3}$/.test(n.slice(name.length + 1))))
+    .map((n) => join(dirname(tarPath), n));
+}
+
+/** Refuses early (before any download) to overwrite an existing bundle without `force`. */
+export async function assertCanWrite(outDir: string, name: string, version: string, force: boolean): Promise<void> {
+  const tarPath = join(outDir, bundleFileName(name, version));
+  if (!force && (await existingFiles(tarPath)).length > 0) {
     throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
   }
-  try {
-    await stat(options.outDir);
-  } catch {
-    await import("node:fs/promises").then((fs) => fs.mkdir(options.outDir, { recursive: true })).catch((err: unknown) => {
-      throw writeError(options.outDir, err);
+}
+
+/** Lays out the entries of a bundle in the order DESIGN.md gives. */
+export function planBundle(contents: BundleContents): TarPlan {
+  const mtime = Math.floor(Date.parse(contents.bundle.created) / 1000);
+  const index = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: contents.index.map(({ descriptor, ref }) => ({
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+      annotations: { [REF_NAME_ANNOTATION]: ref },
+    })),
+  };
+  const files: PlanInput[] = [
+    { name: ENTRY.bundleJson, type: "file", content: Buffer.from(`${JSON.stringify(contents.bundle, null, 2)}\n`) },
+    { name: ENTRY.ociLayout, type: "file", content: Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })) },
+    { name: ENTRY.indexJson, type: "file", content: Buffer.from(`${JSON.stringify(index, null, 2)}\n`) },
+    { name: "blobs/", type: "directory" },
+    { name: ENTRY.blobsDir, type: "directory" },
+  ];
+  for (const d of contents.blobs) {
+    if (!d.digest.startsWith("sha256:")) throw new AirgapError("UNSUPPORTED", `${d.digest}: only sha256 blobs can be bundled`);
+    files.push({ name: `${ENTRY.blobsDir}${digestHex(d.digest)}`, type: "file", blob: d });
+  }
+  const dirs = new Set<string>();
+  for (const m of contents.manifests) {
+    const parts = m.path.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = `${parts.slice(0, i).join("/")}/`;
+      if (!dirs.has(dir)) {
+        dirs.add(dir);
+        files.push({ name: dir, type: "directory" });
+      }
+    }
+    files.push({ name: m.path, type: "file", content: m.content });
+  }
+  files.push({ name: ENTRY.imagelist, type: "file", content: Buffer.from(contents.imagelistText) });
+  const sums: ChecksumLine[] = files.flatMap((f) => {
+    if (f.type !== "file") return [];
+    return [{ path: f.name, sha256: "content" in f ? digestHex(digestOf(f.content)) : digestHex(f.blob.digest) }];
+  });
+  files.push({ name: ENTRY.sums, type: "file", content: Buffer.from(formatChecksums(sums)) });
+  return planTar(files, mtime);
+}
+
+/** A bundle being written. Open with {@link BundleWriter.open}; blobs arrive through {@link BundleWriter.sink}. */
+export class BundleWriter {
+  /** The place blobs are copied to (a {@link Target} for the copy engine). */
+  readonly sink: Target;
+  private readonly byDigest = new Map<string, { entry: PlannedEntry; index: number }>();
+  private readonly done: boolean[];
+  private readonly blobOrder: number[];
+  private nextPending = 0;
+  private journalQueue: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly tarPath: string,
+    private readonly plan: TarPlan,
+    private readonly files: PartFiles,
+    private readonly hasher: TarHasher,
+    private readonly existing: string[],
+    private readonly options: BundleWriterOptions,
+  ) {
+    this.blobOrder = plan.entries.flatMap((e, i) => (e.blob ? [i] : []));
+    this.done = this.blobOrder.map(() => false);
+    this.blobOrder.forEach((entryIndex, i) => {
+      const entry = plan.entries[entryIndex]!;
+      this.byDigest.set(entry.blob!.digest, { entry, index: i });
     });
+    this.sink = new TarSink(this);
+    this.advance();
   }
 
-  const out = new PartWriter(tarPath, options.splitSize, options.onBytes);
-  const pack = tar.pack();
-  const mtime = new Date(bundle.created);
-  const sums: ChecksumLine[] = [];
-  const abort = () => pack.destroy(new AirgapError("ABORTED", "writing the bundle: cancelled"));
-  options.signal?.addEventListener("abort", abort, { once: true });
-  // The first failure is the real one (a full disk); what the tar packer says after it is noise.
-  let pipeError: unknown;
-  const piping = pipeline(pack, out).catch((err: unknown) => {
-    pipeError ??= err;
-    throw err;
-  });
-  piping.catch(() => undefined);
-
-  const addBuffer = (name: string, content: Buffer) =>
-    new Promise<void>((resolve, reject) => {
-      sums.push({ sha256: digestHex(digestOf(content)), path: name });
-      pack.entry({ name, size: content.length, mtime, mode: 0o644, uid: 0, gid: 0 }, content, (err) => (err ? reject(err) : resolve()));
-    });
-  const addDir = (name: string) =>
-    new Promise<void>((resolve, reject) => {
-      pack.entry({ name, type: "directory", mtime, mode: 0o755, uid: 0, gid: 0 }, (err) => (err ? reject(err) : resolve()));
-    });
-
-  try {
-    await addBuffer(ENTRY.bundleJson, Buffer.from(`${JSON.stringify(bundle, null, 2)}\n`));
-    await addBuffer(ENTRY.ociLayout, Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
-    const index = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciIndex,
-      manifests: options.index.map(({ descriptor, ref }) => ({
-        mediaType: descriptor.mediaType,
-        digest: descriptor.digest,
-        size: descriptor.size,
-        annotations: { [REF_NAME_ANNOTATION]: ref },
-      })),
-    };
-    await addBuffer(ENTRY.indexJson, Buffer.from(`${JSON.stringify(index, null, 2)}\n`));
-    await addDir("blobs/");
-    await addDir(ENTRY.blobsDir);
-    for (const d of options.blobs) {
-      if (!d.digest.startsWith("sha256:")) throw new AirgapError("UNSUPPORTED", `${d.digest}: only sha256 blobs can be bundled`);
-      const name = `${ENTRY.blobsDir}${digestHex(d.digest)}`;
-      const entry = pack.entry({ name, size: d.size, mtime, mode: 0o644, uid: 0, gid: 0 });
-      // Every byte read back from the cache is checked again on its way into the bundle.
-      await pipeline(await options.blobReader.fetch(d), new VerifyingStream(d, `reading cached blob ${d.digest}`), entry);
-      sums.push({ sha256: digestHex(d.digest), path: name });
+  /** Checks the destination, lays the tar out, and writes everything but the blobs. */
+  static async open(options: BundleWriterOptions): Promise<BundleWriter> {
+    const { bundle } = options.contents;
+    const tarPath = join(options.outDir, bundleFileName(bundle.name, bundle.version));
+    const existing = await existingFiles(tarPath);
+    if (existing.length > 0 && !options.force) {
+      throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
     }
-    if (options.manifests.length > 0) await addDir(ENTRY.manifestsDir);
-    const dirs = new Set<string>();
-    for (const m of options.manifests) {
-      const parts = m.path.split("/").slice(0, -1);
-      for (let i = 2; i <= parts.length; i++) {
-        const dir = `${parts.slice(0, i).join("/")}/`;
-        if (!dirs.has(dir)) {
-          dirs.add(dir);
-          await addDir(dir);
-        }
+    try {
+      await mkdir(options.outDir, { recursive: true });
+    } catch (err) {
+      throw writeError(options.outDir, err);
+    }
+    const plan = planBundle(options.contents);
+    const free = await statfs(options.outDir).then((s) => s.bavail * s.bsize, () => Infinity);
+    if (free < plan.size) {
+      throw new AirgapError("DISK_FULL", `not enough space in ${options.outDir} for ${basename(tarPath)}: it needs ${formatBytes(plan.size)}, ${formatBytes(free)} are free`, {
+        hint: "free space, choose another --out, or write parts to several media with --split-size",
+      });
+    }
+    const parts = partLayout(tarPath, plan.size, options.splitSize);
+    const files = await PartFiles.create(parts);
+    try {
+      for (const e of plan.entries) {
+        await files.write(e.header, e.headerOffset);
+        if (e.content && e.content.length > 0) await files.write(e.content, e.dataOffset);
       }
-      await addBuffer(m.path, m.content);
+      await files.write(END_OF_ARCHIVE, plan.endOffset);
+      const journal = [JOURNAL_MAGIC, `parts ${options.splitSize ?? 0} ${plan.size}`, ""].join("\n");
+      await writeFile(journalPath(tarPath), journal);
+    } catch (err) {
+      await files.abort();
+      throw writeError(parts[0]!.temp, err);
     }
-    await addBuffer(ENTRY.imagelist, Buffer.from(options.imagelistText));
-    const sumsText = Buffer.from(formatChecksums(sums));
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ name: ENTRY.sums, size: sumsText.length, mtime, mode: 0o644, uid: 0, gid: 0 }, sumsText, (err) => (err ? reject(err) : resolve())),
-    );
-    pack.finalize();
-    await piping;
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "writing the bundle: cancelled");
+    return new BundleWriter(tarPath, plan, files, new TarHasher(parts), existing, options);
+  }
 
+  /** True when a blob is already in place. */
+  has(digest: string): boolean {
+    const slot = this.byDigest.get(digest);
+    return slot !== undefined && this.done[slot.index] === true;
+  }
+
+  /** Writes a blob's (already verified) bytes at its place. */
+  async writeBlob(d: Descriptor, source: Readable): Promise<void> {
+    const slot = this.byDigest.get(d.digest);
+    if (!slot) throw new AirgapError("IO", `${d.digest} is not part of this bundle`);
+    if (this.done[slot.index]) {
+      source.destroy();
+      return;
+    }
+    const { entry } = slot;
+    const end = entry.dataOffset + entry.size;
+    let at = entry.dataOffset;
+    const files = this.files;
+    const onBytes = this.options.onBytes;
+    const place = async (buffers: Buffer[]) => {
+      const n = buffers.reduce((sum, b) => sum + b.length, 0);
+      if (at + n > end) throw new AirgapError("SIZE_MISMATCH", `${d.digest}: more than ${entry.size} bytes`);
+      await files.writev(buffers, at);
+      at += n;
+      onBytes?.(n);
+    };
+    // Chunks that queue up while a write is under way go out together in one writev.
+    const sink = new Writable({
+      highWaterMark: 1 << 20,
+      write(chunk: Buffer, _encoding, done) {
+        place([chunk]).then(() => done(), done);
+      },
+      writev(chunks, done) {
+        place(chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
+      },
+    });
+    await pipeline(source, sink);
+    if (at !== end) throw new AirgapError("SIZE_MISMATCH", `${d.digest}: ${at - entry.dataOffset} bytes, want ${entry.size}`);
+    this.done[slot.index] = true;
+    const line = `blob ${d.digest} ${d.mediaType} ${entry.dataOffset} ${entry.size}\n`;
+    this.journalQueue = this.journalQueue.then(() => appendFile(journalPath(this.tarPath), line)).catch(() => undefined);
+    this.advance();
+  }
+
+  /** Tells the hasher how far the tar is complete. */
+  private advance(): void {
+    while (this.nextPending < this.blobOrder.length && this.done[this.nextPending]) this.nextPending++;
+    const next = this.blobOrder[this.nextPending];
+    this.hasher.advance(next === undefined ? this.plan.size : this.plan.entries[next]!.dataOffset);
+  }
+
+  /** Completes the bundle: checks every blob is in place, renames the files, writes the sidecar. */
+  async finish(): Promise<WrittenBundle> {
+    const missing = this.blobOrder.filter((_, i) => !this.done[i]).map((i) => this.plan.entries[i]!.blob!.digest);
+    if (missing.length > 0) throw new AirgapError("IO", `the bundle lacks ${missing.length} blobs (${missing[0]}…)`);
+    const digests = await this.hasher.finish();
+    await this.journalQueue;
     // Replace an older bundle only now that the new one is complete.
-    for (const old of existing) await unlink(old).catch(() => undefined);
-    await out.commit();
-    const { files, whole } = out.result();
+    for (const old of this.existing) await unlink(old).catch(() => undefined);
+    await this.files.commit();
+    await unlink(journalPath(this.tarPath)).catch(() => undefined);
+    const files: WrittenFile[] = this.files.parts.map((p, i) => ({ path: p.final, size: p.size, sha256: digests.parts[i]! }));
+    const sidecarPath = `${this.tarPath}.sha256`;
     const tempSidecar = temporaryName(sidecarPath);
     try {
-      await writeFile(tempSidecar, sidecarText(files, whole, tarPath, options.splitSize !== undefined));
+      await writeFile(tempSidecar, sidecarText(files, { sha256: digests.whole }, this.tarPath, this.options.splitSize !== undefined));
       await rename(tempSidecar, sidecarPath);
     } catch (err) {
       await unlink(tempSidecar).catch(() => undefined);
       throw writeError(sidecarPath, err);
     }
-    return { tarPath, sidecarPath, files, size: whole.size, sha256: whole.sha256 };
-  } catch (err) {
-    pack.destroy();
-    await piping.catch(() => undefined);
-    await out.abort();
-    const first = pipeError instanceof AirgapError ? pipeError : err;
-    if (first instanceof AirgapError) throw first;
-    throw writeError(temporaryName(tarPath), pipeError ?? err);
-  } finally {
-    options.signal?.removeEventListener("abort", abort);
+    return { tarPath: this.tarPath, sidecarPath, files, size: this.plan.size, sha256: digests.whole };
+  }
+
+  /** Gives up: moves the blobs already written into the cache (so a rerun fetches none of them), deletes the rest. */
+  async abort(cache?: OciLayout): Promise<void> {
+    await this.hasher.stop();
+    await this.journalQueue;
+    if (cache) {
+      for (const [i, entryIndex] of this.blobOrder.entries()) {
+        if (!this.done[i]) continue;
+        const entry = this.plan.entries[entryIndex]!;
+        await salvageBlob(this.files, entry.blob!, entry.dataOffset, cache).catch(() => undefined);
+      }
+    }
+    await this.files.abort();
+    await unlink(journalPath(this.tarPath)).catch(() => undefined);
+  }
+}
+
+/** Copies one blob out of an unfinished tar into the cache, verifying it on the way. */
+async function salvageBlob(files: PartFiles, d: Descriptor, offset: number, cache: OciLayout): Promise<void> {
+  if (await cache.exists(d)) return;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let at = 0; at < d.size; ) {
+      const buf = await files.read(offset + at, Math.min(1 << 20, d.size - at));
+      if (buf.length === 0) return;
+      at += buf.length;
+      yield buf;
+    }
+  }
+  await cache.push(d, async () => streamPipeline(Readable.from(chunks()), new VerifyingStream(d, `salvaging ${d.digest}`), () => undefined) as VerifyingStream);
+}
+
+/**
+ * Moves the verified blobs of a bundle that a killed run left unfinished (its journal names them)
+ * into the cache, then deletes the unfinished files. Returns how many blobs were kept.
+ */
+export async function recoverUnfinished(outDir: string, name: string, version: string, cache: OciLayout): Promise<number> {
+  const tarPath = join(outDir, bundleFileName(name, version));
+  let journal: string;
+  try {
+    journal = await readFile(journalPath(tarPath), "utf8");
+  } catch {
+    return 0;
+  }
+  const lines = journal.split("\n");
+  const partsLine = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
+  let kept = 0;
+  if (lines[0] === JOURNAL_MAGIC && partsLine) {
+    const split = Number(partsLine[1]);
+    const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+    const files = await PartFiles.openExisting(parts).catch(() => undefined);
+    if (files) {
+      for (const line of lines.slice(2)) {
+        const m = /^blob (\S+) (\S+) (\d+) (\d+)$/.exec(line);
+        if (!m) continue;
+        const d: Descriptor = { digest: m[1]!, mediaType: m[2]!, size: Number(m[4]) };
+        // A blob that does not verify (a power cut mid-write) is simply not kept.
+        if (await salvageBlob(files, d, Number(m[3]), cache).then(() => true, () => false)) kept++;
+      }
+      await files.abort();
+    }
+  }
+  await unlink(journalPath(tarPath)).catch(() => undefined);
+  return kept;
+}
+
+/** The bundle being written, as a sink of the copy engine: blobs go to their place in the tar. */
+class TarSink implements Target {
+  readonly name: string;
+
+  constructor(private readonly writer: BundleWriter) {
+    this.name = `bundle:${writer.tarPath}`;
+  }
+
+  async exists(d: Descriptor): Promise<boolean> {
+    return this.writer.has(d.digest);
+  }
+
+  async push(d: Descriptor, open: Opener): Promise<void> {
+    await this.writer.writeBlob(d, await open());
+  }
+
+  async tag(_d: Descriptor, _ref: Reference): Promise<void> {
+    // index.json is written from the plan.
+  }
+
+  resolve(): Promise<ManifestData> {
+    return Promise.reject(new AirgapError("UNSUPPORTED", "a bundle being written cannot be read"));
+  }
+
+  fetchBytes(): Promise<Buffer> {
+    return Promise.reject(new AirgapError("UNSUPPORTED", "a bundle being written cannot be read"));
+  }
+
+  fetch(): Promise<Readable> {
+    return Promise.reject(new AirgapError("UNSUPPORTED", "a bundle being written cannot be read"));
   }
 }

@@ -2,6 +2,7 @@
 /**
  * The CLI entry point: yargs wiring (the only file that imports yargs), exit codes and signals.
  */
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import yargs, { type Argv, type Options, type PositionalOptions } from "yargs";
 import { hideBin } from "yargs/helpers";
@@ -23,6 +24,8 @@ function outputFrom(args: Record<string, unknown>): Output {
 }
 
 const controller = new AbortController();
+// Every in-flight request listens to this signal; there are legitimately many.
+setMaxListeners(0, controller.signal);
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -40,7 +40,6 @@ function count(c: Counters, e: SaveEvent): void {
       c.total += e.size;
       break;
     case "blob-bytes":
-    case "write-bytes":
       c.done += e.bytes;
       break;
     case "image-done":
@@ -77,7 +76,7 @@ export class TerminalProgress implements ProgressRenderer {
     const filled = Math.round(fraction * width);
     const r = rate(c);
     const eta = r > 0 && c.total > c.done ? `ETA ${Math.ceil((c.total - c.done) / r)}s` : "";
-    const what = c.phase === "write" ? "writing bundle" : `${c.imagesDone}/${c.images} images`;
+    const what = `${c.imagesDone}/${c.images} images`;
     this.clear();
     this.stream.write(`[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(c.done)}/${formatBytes(c.total)} ${formatBytes(r)}/s ${eta}  ${what}`);
     this.drawn = true;
@@ -124,7 +123,6 @@ export class PlainProgress implements ProgressRenderer {
     count(this.c, e);
     if (e.type === "image-done") this.stream.write(`saved ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
     else if (e.type === "image-failed") this.stream.write(`failed ${e.label}: ${e.error.message}\n`);
-    else if (e.type === "phase" && e.phase === "write") this.stream.write(`writing bundle: ${formatBytes(e.bytes ?? 0)} of blobs\n`);
   }
 
   retry(n: RetryNotice): void {
@@ -159,7 +157,7 @@ export class JsonProgress implements ProgressRenderer {
 
   event(e: SaveEvent): void {
     count(this.c, e);
-    if (e.type === "blob-bytes" || e.type === "write-bytes") {
+    if (e.type === "blob-bytes") {
       this.dirty = true;
       return;
     }

@@ -3,7 +3,7 @@
  * distinct blob once through ONE limiter, verify every byte on the way, report progress as events.
  * It knows nothing of HTTP, tar or Docker: sources and sinks are {@link ReadOnlyTarget}s and {@link Target}s.
  */
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import pLimit, { type LimitFunction } from "p-limit";
 import { AirgapError } from "../errors.js";
 import { isParsedIndex, parseManifest, type Descriptor, type ImageManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
@@ -293,8 +293,8 @@ export class CopyEngine {
             counted = 0;
             const raw = await job.source.fetch(d, signal);
             const verifier = new VerifyingStream(d, `fetching ${job.source.name} blob ${d.digest}`, onBytes);
-            raw.on("error", (err) => verifier.destroy(err));
-            return raw.pipe(verifier);
+            // pipeline, not pipe: when the consumer gives up (a full disk), the download is closed too.
+            return pipeline(raw, verifier, () => undefined) as VerifyingStream;
           },
           signal,
         );

@@ -52,7 +52,7 @@ export class VerifyingStream extends Transform {
     private readonly what: string,
     private readonly onBytes?: (n: number) => void,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: 256 * 1024 });
     this.hash = hashFor(expected.digest);
   }
 

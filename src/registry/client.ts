@@ -316,9 +316,17 @@ export class Registries {
     return client;
   }
 
-  /** Closes every connection. */
+  /** Closes every connection: politely, then (after a few seconds of requests that will not finish) at once. */
   async close(): Promise<void> {
-    await Promise.all(this.dispatchers.map((d) => d.close().catch(() => undefined)));
+    await Promise.all(
+      this.dispatchers.map(async (d) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), 3000)));
+        const done = await Promise.race([d.close().then(() => "closed" as const, () => "closed" as const), late]);
+        clearTimeout(timer);
+        if (done === "late") await d.destroy().catch(() => undefined);
+      }),
+    );
   }
 }
 

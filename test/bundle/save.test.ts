@@ -258,26 +258,45 @@ describe("bundle save", () => {
   });
 });
 
-describe("bundle save on a full disk", () => {
-  test("fails with a clear error and leaves no file that looks finished", { skip: process.getuid?.() !== 0 ? "needs root to mount a small tmpfs" : false }, async (t) => {
-    const registry = await startRegistry();
-    t.after(() => registry.stop());
-    const big: TestImage = makeImage({ seed: "big", layers: [3_000_000] });
+describe("bundle save on a full disk", { skip: process.getuid?.() !== 0 ? "needs root to mount a small tmpfs" : false }, () => {
+  let registry: TestRegistry;
+  let dir: string;
+  let small: string;
+  const big: TestImage = makeImage({ seed: "big", layers: [3_000_000] });
+
+  before(async () => {
+    registry = await startRegistry();
     await seedRegistry(registry, big, "big/image:1");
-    const dir = await mkdtemp(join(tmpdir(), "airgap-full-"));
-    const out = join(dir, "small");
-    await mkdir(out);
-    await exec("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", out]);
-    t.after(async () => {
-      await exec("umount", [out]).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    });
+    dir = await mkdtemp(join(tmpdir(), "airgap-full-"));
+    small = join(dir, "small");
+    await mkdir(small);
+    await exec("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", small]);
     await writeFile(join(dir, "imagelist"), `${registry.host}/big/image:1\n`);
-    // The cache fits elsewhere; the bundle does not fit in 2 MB.
-    const r = await runCli(["save", "--name", "full", "--version", "1", "--imagelist", join(dir, "imagelist"), "--out", out, "--cache-dir", join(dir, "cache")], { cwd: dir });
+  });
+  after(async () => {
+    await exec("umount", [small]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    await registry.stop();
+  });
+
+  test("a bundle that cannot fit is refused before anything is downloaded", async () => {
+    const r = await runCli(["save", "--name", "full", "--version", "1", "--imagelist", join(dir, "imagelist"), "--out", small, "--cache-dir", join(dir, "cache")], { cwd: dir });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: disk full while writing .*full-1\.tar\.partial$/m);
+    assert.match(r.stderr, /^error: not enough space in .*small for full-1\.tar: it needs 3\.0 MB, 2\.\d MB are free$/m);
+    assert.deepEqual(await readdir(small), []);
+    assert.equal(await countRequests(registry, "GET", new RegExp(`/blobs/${big.layers[0]!.digest}`)), 0, "the layer was not downloaded");
+  });
+
+  test("running out of space while writing is a clear error and leaves no temporary file", async () => {
+    // The cache sits on the small disk; a second, missing image makes save cache the big one there.
+    await writeFile(join(dir, "imagelist2"), `${registry.host}/big/image:1\n${registry.host}/big/missing:1\n`);
+    const cache = join(small, "cache");
+    const r = await runCli(["save", "--name", "full", "--version", "2", "--imagelist", join(dir, "imagelist2"), "--out", join(dir, "out"), "--cache-dir", cache], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /imagelist2:1: disk full while writing .*cache\/blobs\/sha256\/\.tmp-/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
-    assert.deepEqual(await readdir(out), []);
+    const left = await readdir(join(cache, "blobs", "sha256"));
+    assert.deepEqual(left.filter((f) => f.startsWith(".tmp")), [], "no temporary file");
+    assert.ok(!left.includes(big.layers[0]!.digest.slice(7)), "no partial layer under its digest");
   });
 });
