@@ -25,6 +25,7 @@ export type ErrorCode =
   | "CREDENTIALS"
   | "BUNDLE_EXISTS"
   | "IMAGES_FAILED"
+  | "MISSING_IMAGES"
   | "ABORTED";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */

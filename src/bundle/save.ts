@@ -2,8 +2,6 @@
  * `bundle save` as a function: registry → download cache (the copy engine) → one bundle tar.
  * Every image is attempted; if any fails, all failures are reported together and no bundle is written.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
 import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
 import { preferLocal } from "../content/prefer.js";
 import { AirgapError, type Problem } from "../errors.js";
@@ -11,26 +9,37 @@ import { OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import type { Imagelist } from "../reference/imagelist.js";
-import { relativeTarget } from "../reference/target.js";
+import { REGISTRY_PLACEHOLDER, relativeTarget, targetPath } from "../reference/target.js";
 import type { Registries } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
-import { naturalCompare } from "../util/natural-sort.js";
+import { checkCoverage, type Coverage } from "../kube/coverage.js";
+import { scanManifestDir } from "../kube/files.js";
+import { rewriteManifest } from "../kube/rewrite.js";
+import { findingName, type FileScan, type ImageFinding } from "../kube/scan.js";
+import type { ImagelistEntry } from "../reference/imagelist.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "./format.js";
 import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "./writer.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
   | CopyEvent
-  | { type: "phase"; phase: "download"; images?: number; bytes?: number };
+  | { type: "phase"; phase: "download"; images?: number; bytes?: number }
+  | { type: "notice"; level: "warning" | "info"; message: string };
 
 /** Options of {@link saveBundle}. */
 export interface SaveOptions {
   imagelist: Imagelist;
-  /** Folder of Kubernetes manifests to carry (copied unchanged for now); absent folder = none. */
+  /** Folder of Kubernetes manifests to rewrite and carry; absent folder = none. */
   manifestsDir?: string;
   /** True when the user named the manifests folder (then it must exist). */
   manifestsRequired?: boolean;
+  /** Add images the manifests use but the imagelist lacks. */
+  addManifestImages?: boolean;
+  /** Warn about such images instead of failing. */
+  allowMissing?: boolean;
+  /** Rewrite `name:tag` to `name:tag@sha256:…` with the digest resolved now. */
+  pinDigests?: boolean;
   name: string;
   version: string;
   outDir: string;
@@ -69,29 +78,6 @@ export function checkNameVersion(name: string, version: string): void {
   if (!VERSION.test(version)) throw new AirgapError("INVALID_ARGUMENT", `invalid bundle version "${version}"`, { hint: "use letters, digits, . _ + - (e.g. 5.1.0)" });
 }
 
-/** Every file under a manifests folder, in natural order, as bundle entries `manifests/…`. */
-export async function readManifestFiles(dir: string, required: boolean): Promise<ManifestFileInput[]> {
-  try {
-    if (!(await stat(dir)).isDirectory()) throw new AirgapError("INVALID_ARGUMENT", `--manifests ${dir} is not a folder`);
-  } catch (err) {
-    if (err instanceof AirgapError) throw err;
-    if (!required) return [];
-    throw new AirgapError("FILE_NOT_FOUND", `manifests folder not found: ${dir}`, { hint: "pass --manifests DIR, or leave it out to bundle images only" });
-  }
-  const files: string[] = [];
-  const walk = async (d: string) => {
-    for (const entry of await readdir(d, { withFileTypes: true })) {
-      if (entry.name.startsWith(".")) continue;
-      const path = join(d, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) files.push(relative(dir, path).split(sep).join("/"));
-    }
-  };
-  await walk(dir);
-  files.sort(naturalCompare);
-  return Promise.all(files.map(async (f) => ({ path: `manifests/${f}`, content: await readFile(join(dir, f)) })));
-}
-
 /** The failures of a save as one error listing every failed image with its line and reason. */
 function failuresError(imagelist: Imagelist, failures: FailedImage[], lineOf: Map<string, number>, total: number): AirgapError {
   const failed = failures
@@ -109,11 +95,13 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const started = Date.now();
   checkNameVersion(options.name, options.version);
   await assertCanWrite(options.outDir, options.name, options.version, options.force ?? false);
-  const manifests = await readManifestFiles(options.manifestsDir ?? "manifests", options.manifestsRequired ?? false);
+  const scans = await scanManifestDir(options.manifestsDir ?? "manifests", options.manifestsRequired ?? false);
   const layout = await OciLayout.open(options.cacheDir);
   // Blobs that a killed run had already written into its unfinished bundle go to the cache first.
   await recoverUnfinished(options.outDir, options.name, options.version, layout);
-  const entries = options.imagelist.entries;
+  const entries = withManifestImages(options, scans);
+  const coverage = checkCoverage(scans.flatMap((s) => s.findings), entries);
+  reportCoverage(options, coverage);
   const lineOf = new Map(entries.map((e) => [e.normalized, e.line]));
   const signal = options.signal;
 
@@ -148,6 +136,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   for (const image of ok) for (const d of image.blobs) if (!blobs.has(d.digest)) blobs.set(d.digest, d);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
+  const manifests = rewriteForBundle(scans, coverage, ok, options.pinDigests ?? false);
   const json = bundleJson(options, ok, lineOf, manifests, blobs.size, uniqueBytes);
 
   const writer = await BundleWriter.open({
@@ -188,11 +177,69 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   };
 }
 
+/** The imagelist, plus (with addManifestImages) the images manifests use that it lacks. */
+function withManifestImages(options: SaveOptions, scans: FileScan[]): ImagelistEntry[] {
+  const entries = [...options.imagelist.entries];
+  if (!options.addManifestImages) return entries;
+  const missing = checkCoverage(scans.flatMap((s) => s.findings), entries).missing;
+  const known = new Set(entries.map((e) => e.normalized));
+  for (const m of missing) {
+    if (m.finding.kind !== "image" || known.has(m.name)) continue;
+    known.add(m.name);
+    entries.push({ source: m.finding.raw, normalized: m.name, ref: m.finding.ref, line: 0 });
+    options.onEvent?.({ type: "notice", level: "info", message: `added ${m.name} (used by manifests/${m.finding.file}:${m.finding.line})` });
+  }
+  return entries;
+}
+
+/** Fails on images the manifests use but nobody carries (or warns, with allowMissing); tells of unused entries. */
+function reportCoverage(options: SaveOptions, coverage: Coverage): void {
+  const problems: Problem[] = coverage.missing.map((m) => ({
+    file: `manifests/${m.finding.file}`,
+    line: m.finding.line,
+    reason: `${m.name} is not in the imagelist${m.nearest ? ` (nearest: ${m.nearest.normalized}${m.nearest.line ? `, line ${m.nearest.line}` : ""})` : ""}`,
+  }));
+  if (problems.length > 0 && !options.allowMissing) {
+    throw new AirgapError("MISSING_IMAGES", `the manifests use ${problems.length} image reference${problems.length === 1 ? "" : "s"} that the imagelist lacks; nothing was downloaded`, {
+      problems,
+      hint: "add them to the imagelist, or pass --add-manifest-images to fetch them too (--allow-missing to go on without them)",
+    });
+  }
+  for (const p of problems) options.onEvent?.({ type: "notice", level: "warning", message: `${p.file}:${p.line}: ${p.reason}` });
+  for (const e of coverage.unused) {
+    options.onEvent?.({ type: "notice", level: "info", message: `${options.imagelist.file}:${e.line}: ${e.normalized} is not used by any manifest` });
+  }
+}
+
+/** The image manifest digest to pin a reference to: the chosen platform's when one platform was kept from an index. */
+function pinnedDigest(image: ResolvedImage): string {
+  const platforms = Object.values(image.platformDigests);
+  return image.children.length > 0 && platforms.length === 1 ? platforms[0]! : image.top.descriptor.digest;
+}
+
+/** Rewrites every manifest to `{{REGISTRY}}/<host>/<path>…` (rendered at load), checked, as bundle entries. */
+function rewriteForBundle(scans: FileScan[], coverage: Coverage, images: ResolvedImage[], pin: boolean): ManifestFileInput[] {
+  const byName = new Map(images.map((i) => [i.job.label, i]));
+  const target = (f: ImageFinding): string => {
+    if (f.kind === "repository") return `${REGISTRY_PLACEHOLDER}/${targetPath(f.ref)}`;
+    let ref = f.ref;
+    const entry = coverage.uses.get(f)?.[0];
+    const image = entry && byName.get(entry.normalized);
+    if (pin && ref.digest === undefined && image) ref = { ...ref, digest: pinnedDigest(image) };
+    return `${REGISTRY_PLACEHOLDER}/${relativeTarget(ref)}`;
+  };
+  return scans.map((scan) => {
+    const rewritten = rewriteManifest(scan, target);
+    const names = [...new Set(scan.findings.map(findingName))];
+    return { path: `manifests/${scan.file}`, content: Buffer.from(rewritten.text), images: names };
+  });
+}
+
 function bundleJson(
   options: SaveOptions,
   images: ResolvedImage[],
   lineOf: Map<string, number>,
-  manifests: ManifestFileInput[],
+  manifests: Array<ManifestFileInput & { images?: string[] }>,
   count: number,
   bytes: number,
 ): BundleJson {
@@ -215,8 +262,7 @@ function bundleJson(
         target: relativeTarget(i.job.ref),
       };
     }),
-    // The manifests issue fills in which images each file uses.
-    manifests: manifests.map((m) => ({ path: m.path, images: [] })),
+    manifests: manifests.map((m) => ({ path: m.path, images: m.images ?? [] })),
     blobs: { count, bytes },
     base: null,
   };

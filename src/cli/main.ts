@@ -8,11 +8,13 @@ import yargs, { type Argv, type Options, type PositionalOptions } from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandSpec } from "./command.js";
 import { imagesCommand } from "./commands/images.js";
+import { rewriteCommand } from "./commands/rewrite.js";
 import { saveCommand } from "./commands/save.js";
+import { scanCommand } from "./commands/scan.js";
 import { EXIT, Output } from "./output.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, saveCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, rewriteCommand];
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

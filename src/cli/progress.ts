@@ -84,7 +84,10 @@ export class TerminalProgress implements ProgressRenderer {
 
   event(e: SaveEvent): void {
     count(this.c, e);
-    if (e.type === "image-done") {
+    if (e.type === "notice") {
+      this.clear();
+      this.stream.write(`${e.level === "warning" ? "warning: " : ""}${e.message}\n`);
+    } else if (e.type === "image-done") {
       this.clear();
       this.stream.write(`✓ ${e.label}  ${short(e.digest)}  ${formatBytes(e.size)}\n`);
     } else if (e.type === "image-failed") {
@@ -121,7 +124,8 @@ export class PlainProgress implements ProgressRenderer {
 
   event(e: SaveEvent): void {
     count(this.c, e);
-    if (e.type === "image-done") this.stream.write(`saved ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
+    if (e.type === "notice") this.stream.write(`${e.level === "warning" ? "warning: " : ""}${e.message}\n`);
+    else if (e.type === "image-done") this.stream.write(`saved ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
     else if (e.type === "image-failed") this.stream.write(`failed ${e.label}: ${e.error.message}\n`);
   }
 

@@ -243,6 +243,80 @@ describe("bundle save", () => {
     assert.match(name.stderr, /invalid bundle name/);
   });
 
+  /** Writes manifest files into the case folder's manifests/. */
+  async function manifests(dir: string, files: Record<string, string>): Promise<string> {
+    const m = join(dir, "manifests");
+    await mkdir(m, { recursive: true });
+    for (const [name, text] of Object.entries(files)) await writeFile(join(m, name), text);
+    return m;
+  }
+
+  const pod = (image: string, extra = "") => `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: ${image}${extra}\n`;
+
+  test("rewrites the manifests into the bundle with {{REGISTRY}} and records the images each uses", async () => {
+    const c = await setup([ref("team/a:1"), ref("multi/app:2")]);
+    const text = pod(ref("team/a:1"), "   # keep this comment") + `---\nkind: ConfigMap\ndata:\n  cfg: '{"image": "${ref("multi/app")}"}'\n`;
+    await manifests(c.dir, { "1-app.yaml": text, "README.md": "not a manifest" });
+    const r = await c.save();
+    assert.equal(r.code, 0, r.stderr);
+    const entries = await listTar(c.tar);
+    const file = entries.find((e) => e.name === "manifests/1-app.yaml");
+    const host = registry.host.replace(":", "-");
+    assert.equal(
+      file?.data?.toString(),
+      text.replace(ref("team/a:1"), `{{REGISTRY}}/${host}/team/a:1`).replace(`"${ref("multi/app")}"`, `"{{REGISTRY}}/${host}/multi/app"`),
+    );
+    assert.equal(entries.some((e) => e.name.includes("README")), false, "only YAML and JSON files are manifests");
+    assert.deepEqual(bundleJsonOf(entries).manifests, [{ path: "manifests/1-app.yaml", images: [ref("team/a:1"), ref("multi/app")] }]);
+  });
+
+  test("an image the manifests use but the imagelist lacks stops the save before any download", async () => {
+    const c = await setup([ref("team/a:1")]);
+    await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2.yaml": pod(ref("team/b:1")), "10.yaml": pod(ref("team/a:latest")) });
+    const before = await countRequests(registry, "GET", /\/blobs\//);
+    const r = await c.save();
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: the manifests use 2 image references that the imagelist lacks; nothing was downloaded$/m);
+    assert.match(r.stderr, /manifests\/2\.yaml:7: 127\.0\.0\.1:\d+\/team\/b:1 is not in the imagelist\n/);
+    assert.match(r.stderr, /manifests\/10\.yaml:7: 127\.0\.0\.1:\d+\/team\/a:latest is not in the imagelist \(nearest: 127\.0\.0\.1:\d+\/team\/a:1, line 1\)/);
+    assert.match(r.stderr, /hint: .*--add-manifest-images/);
+    assert.equal(await countRequests(registry, "GET", /\/blobs\//), before, "nothing downloaded");
+    assert.equal(existsSync(c.tar), false);
+
+    const warned = await c.save("--allow-missing");
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /warning: manifests\/2\.yaml:7: .*team\/b:1 is not in the imagelist/);
+  });
+
+  test("--add-manifest-images fetches the images the manifests add", async () => {
+    const c = await setup([ref("team/a:1")]);
+    await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2.yaml": pod(ref("team/b:1")) });
+    const r = await c.save("--add-manifest-images");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /added 127\.0\.0\.1:\d+\/team\/b:1 \(used by manifests\/2\.yaml:7\)/);
+    const json = bundleJsonOf(await listTar(c.tar));
+    assert.deepEqual(json.images.map((i) => i.digest), [a.manifest.digest, b.manifest.digest]);
+  });
+
+  test("--pin-digests pins a tag to the digest of the platform kept from an index", async () => {
+    const c = await setup([ref("multi/app:2"), ref("team/a:1")]);
+    await manifests(c.dir, { "1.yaml": pod(ref("multi/app:2")) + "---\n" + pod(ref("team/a:1")) });
+    assert.equal((await c.save("--pin-digests")).code, 0);
+    const text = (await listTar(c.tar)).find((e) => e.name === "manifests/1.yaml")!.data!.toString();
+    const host = registry.host.replace(":", "-");
+    assert.ok(text.includes(`image: {{REGISTRY}}/${host}/multi/app:2@${amd64.manifest.digest}\n`), text);
+    assert.ok(text.includes(`image: {{REGISTRY}}/${host}/team/a:1@${a.manifest.digest}\n`), text);
+  });
+
+  test("invalid YAML in a manifest is an error with file and line; nothing is written", async () => {
+    const c = await setup([ref("team/a:1")]);
+    await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2-broken.yaml": "kind: Pod\nspec:\n  containers: [\n" });
+    const r = await c.save();
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: 2-broken\.yaml:\d+: invalid YAML/m);
+    assert.equal(existsSync(c.out), false);
+  });
+
   test("--json prints one event per line and a summary", async () => {
     const c = await setup([ref("team/a:1"), ref("team/b:1")]);
     const r = await c.save("--json");

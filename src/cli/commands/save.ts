@@ -19,7 +19,9 @@ export const saveCommand: CommandSpec = {
   summary: "Pull every image of the imagelist into one versioned bundle (tar + .sha256)",
   description:
     "Pull every image of the imagelist concurrently from its registry, store each blob once, verify every digest,\n" +
-    "and write bundles/NAME-VERSION.tar with NAME-VERSION.tar.sha256 beside it. Downloads are kept in a cache\n" +
+    "rewrite the manifests' image references to {{REGISTRY}}/<host>/<path> (filled in at load), and write\n" +
+    "bundles/NAME-VERSION.tar with NAME-VERSION.tar.sha256 beside it. An image the manifests use but the imagelist\n" +
+    "lacks stops the save before anything is downloaded. Downloads are kept in a cache\n" +
     "(bundles/.cache), so a rerun after a failure or Ctrl-C fetches only what is missing. If any image fails, every\n" +
     "failure is listed and no bundle is written.",
   examples: [
@@ -31,7 +33,10 @@ export const saveCommand: CommandSpec = {
     name: { type: "string", describe: "Bundle name (part of the file name)", demandOption: true, requiresArg: true },
     version: { type: "string", describe: "Bundle version (part of the file name)", demandOption: true, requiresArg: true },
     imagelist: { type: "string", describe: "Image list file", default: "imagelist", requiresArg: true },
-    manifests: { type: "string", describe: "Folder of Kubernetes manifests to carry (skipped when the default is absent)", default: "manifests", requiresArg: true },
+    manifests: { type: "string", describe: "Folder of Kubernetes manifests to rewrite and carry (skipped when the default is absent)", default: "manifests", requiresArg: true },
+    "add-manifest-images": { type: "boolean", describe: "Also fetch images the manifests use that the imagelist lacks" },
+    "allow-missing": { type: "boolean", describe: "Warn, instead of failing, about images the manifests use that the imagelist lacks" },
+    "pin-digests": { type: "boolean", describe: "Rewrite name:tag to name:tag@sha256:… in the manifests (the digest resolved now)" },
     out: { type: "string", describe: "Folder to write the bundle to", default: "bundles", requiresArg: true },
     "cache-dir": { type: "string", describe: "Download cache (an OCI layout); reruns resume from it", default: DEFAULT_CACHE_DIR, requiresArg: true },
     force: { type: "boolean", describe: "Overwrite an existing bundle of the same name and version" },
@@ -59,6 +64,9 @@ export const saveCommand: CommandSpec = {
         imagelist,
         manifestsDir: String(args.manifests),
         manifestsRequired: process.argv.some((a) => a === "--manifests" || a.startsWith("--manifests=")),
+        addManifestImages: args["add-manifest-images"] === true,
+        allowMissing: args["allow-missing"] === true,
+        pinDigests: args["pin-digests"] === true,
         name: String(args.name),
         version: String(args.version),
         outDir: String(args.out),

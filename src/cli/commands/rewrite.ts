@@ -1,0 +1,64 @@
+/**
+ * `bundle rewrite`: point the manifests' image references at the private registry, standalone.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { AirgapError } from "../../errors.js";
+import { scanManifestDir } from "../../kube/files.js";
+import { rewriteManifest } from "../../kube/rewrite.js";
+import type { ImageFinding } from "../../kube/scan.js";
+import { writeError } from "../../layout/layout.js";
+import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference, type TargetLayout } from "../../reference/target.js";
+import type { CommandSpec } from "../command.js";
+import { EXIT } from "../output.js";
+
+/** The `rewrite` command. */
+export const rewriteCommand: CommandSpec = {
+  command: "rewrite",
+  summary: "Rewrite the manifests' image references to a private registry",
+  description:
+    "Rewrite every image reference in the manifests to REGISTRY[/PREFIX]/<source host>/<source path> with the same\n" +
+    "tag and digest, changing nothing else in the files (comments, quoting, order, JSON/YAML inside strings stay),\n" +
+    "and write them to --out. The same mapping as bundle load's push.",
+  examples: [
+    ["bundle rewrite --registry 10.0.0.5:5000 --out rendered/", "Rewrite ./manifests into rendered/"],
+    ["bundle rewrite --registry harbor.local/ai-devops --manifests manifests --out rendered/", "With a Harbor project as prefix"],
+  ],
+  options: {
+    registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX]", demandOption: true, requiresArg: true },
+    manifests: { type: "string", describe: "Folder of Kubernetes manifests", default: "manifests", requiresArg: true },
+    out: { type: "string", describe: "Folder to write the rewritten manifests to", demandOption: true, requiresArg: true },
+    "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
+  },
+  async run(args, out) {
+    const registry = parseRegistry(String(args.registry));
+    const layout = String(args["target-layout"]) as TargetLayout;
+    const manifests = String(args.manifests);
+    const outDir = String(args.out);
+    if (resolve(outDir) === resolve(manifests)) {
+      throw new AirgapError("INVALID_ARGUMENT", "--out must not be the manifests folder itself", { hint: "write to another folder; the originals stay as they are" });
+    }
+    const scans = await scanManifestDir(manifests, true);
+    assertNoTargetCollisions(scans.flatMap((s) => s.findings.map((f) => f.ref)), layout);
+    const target = (f: ImageFinding) =>
+      f.kind === "repository" ? `${formatRegistry(registry)}/${targetPath(f.ref, undefined, layout)}` : targetReference(f.ref, registry, layout);
+    // Every file is rewritten and checked before any is written.
+    const results = scans.map((s) => rewriteManifest(s, target));
+    for (const r of results) {
+      const path = join(outDir, r.file);
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, r.text);
+      } catch (err) {
+        throw writeError(path, err);
+      }
+    }
+    const changes = results.flatMap((r) => r.changes);
+    out.result(
+      changes.map((c) => `${c.finding.file}:${c.finding.line}  ${c.finding.raw} -> ${c.to}`).join("\n"),
+      { files: results.map((r) => ({ file: r.file, changes: r.changes.map((c) => ({ line: c.finding.line, path: c.finding.path, from: c.finding.raw, to: c.to })) })) },
+    );
+    out.info(`${changes.length} references rewritten in ${results.length} files under ${outDir}`);
+    return EXIT.OK;
+  },
+};
