@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { bundleJsonOf, listTar } from "../helpers/bundle.js";
 import { runCli } from "../helpers/cli.js";
+import { saveCase } from "../helpers/save-case.js";
 import { makeImage, makeIndex, MEDIA, seedRegistry, sha256, skopeoRegistryFlags, type TestImage, type TestIndex } from "../helpers/images.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -24,7 +25,6 @@ describe("bundle save", () => {
   const multi: TestIndex = makeIndex([amd64, arm64]);
   const armOnly = makeImage({ seed: "arm-only", layers: [1000], platform: "linux/arm64" });
   const pinned = makeImage({ seed: "pinned", layers: [5000], format: "docker" });
-  let n = 0;
 
   before(async () => {
     registry = await startRegistry();
@@ -40,18 +40,7 @@ describe("bundle save", () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  /** A fresh folder with an imagelist; returns paths and a `save` runner. */
-  async function setup(lines: string[]) {
-    const dir = join(work, `case-${++n}`);
-    await mkdir(dir, { recursive: true });
-    const imagelist = join(dir, "imagelist");
-    await writeFile(imagelist, `${lines.join("\n")}\n`);
-    const out = join(dir, "out");
-    const cache = join(dir, "cache");
-    const save = (...extra: string[]) =>
-      runCli(["save", "--name", "test", "--version", "1.0", "--imagelist", imagelist, "--out", out, "--cache-dir", cache, ...extra], { cwd: dir });
-    return { dir, imagelist, out, cache, tar: join(out, "test-1.0.tar"), save };
-  }
+  const setup = (lines: string[]) => saveCase(work, lines, { name: "test", version: "1.0" });
 
   const ref = (path: string) => `${registry.host}/${path}`;
 
@@ -137,13 +126,13 @@ describe("bundle save", () => {
 
   test("--all-platforms keeps every platform; --platform linux/arm64 picks the arm64/v8 image", async () => {
     const all = await setup([ref("multi/app:2")]);
-    assert.equal((await all.save("--all-platforms")).code, 0);
+    assert.equal((await all.save(["--all-platforms"])).code, 0);
     const json = bundleJsonOf(await listTar(all.tar));
     assert.deepEqual(json.platforms, ["all"]);
     assert.deepEqual(json.images[0]?.platformDigests, { "linux/amd64": amd64.manifest.digest, "linux/arm64/v8": arm64.manifest.digest });
 
     const arm = await setup([ref("multi/app:2")]);
-    assert.equal((await arm.save("--platform", "linux/arm64")).code, 0);
+    assert.equal((await arm.save(["--platform", "linux/arm64"])).code, 0);
     const entries = await listTar(arm.tar);
     assert.deepEqual(bundleJsonOf(entries).images[0]?.platformDigests, { "linux/arm64": arm64.manifest.digest });
     assert.ok(entries.some((e) => e.name.endsWith(arm64.layers[0]!.digest.slice(7))));
@@ -159,7 +148,7 @@ describe("bundle save", () => {
 
   test("a platform that an index lacks fails, naming the platforms it has", async () => {
     const c = await setup([ref("multi/app:2")]);
-    const r = await c.save("--platform", "linux/s390x");
+    const r = await c.save(["--platform", "linux/s390x"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /multi\/app:2: no linux\/s390x image; the index has linux\/amd64, linux\/arm64\/v8/);
     assert.equal(existsSync(c.tar), false);
@@ -176,7 +165,7 @@ describe("bundle save", () => {
     const c = await setup([ref("team/a:1"), ref("team/b:1"), ref("multi/app:2")]);
     const shared = a.layers[0]!.digest;
     const before = await countRequests(registry, "GET", new RegExp(`/blobs/${shared}$`));
-    assert.equal((await c.save("--concurrency", "4")).code, 0);
+    assert.equal((await c.save(["--concurrency", "4"])).code, 0);
     assert.equal((await countRequests(registry, "GET", new RegExp(`/blobs/${shared}$`))) - before, 1);
   });
 
@@ -207,17 +196,17 @@ describe("bundle save", () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /test-1\.0\.tar already exists\nhint: pass --force/);
     assert.equal(await readFile(`${c.tar}.sha256`, "utf8"), first);
-    assert.equal((await c.save("--force")).code, 0);
+    assert.equal((await c.save(["--force"])).code, 0);
   });
 
   test("--split-size writes numbered parts whose concatenation is the tar", async () => {
     const c = await setup([ref("team/a:1"), ref("team/b:1")]);
-    const r = await c.save("--split-size", "1Mi");
+    const r = await c.save(["--split-size", "1Mi"]);
     assert.equal(r.code, 0, r.stderr);
     const names = (await readdir(c.out)).filter((f) => f.startsWith("test-1.0.tar")).sort();
     assert.deepEqual(names, ["test-1.0.tar.001", "test-1.0.tar.sha256"]);
     const c2 = await setup([ref("team/a:1"), ref("team/b:1"), ref("multi/app:2")]);
-    assert.equal((await c2.save("--split-size", "1Mi", "--all-platforms")).code, 0);
+    assert.equal((await c2.save(["--split-size", "1Mi", "--all-platforms"])).code, 0);
     await rm(join(c2.out, ".cache"), { recursive: true, force: true });
     const parts = (await readdir(c2.out)).filter((f) => /\.\d{3}$/.test(f)).sort();
     assert.ok(parts.length >= 1);
@@ -232,10 +221,10 @@ describe("bundle save", () => {
 
   test("a platform or size a user mistypes is a usage error", async () => {
     const c = await setup([ref("team/a:1")]);
-    const bad = await c.save("--platform", "linux");
+    const bad = await c.save(["--platform", "linux"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /invalid platform "linux"/);
-    const size = await c.save("--split-size", "4X");
+    const size = await c.save(["--split-size", "4X"]);
     assert.equal(size.code, 2);
     assert.match(size.stderr, /--split-size: "4X" is not a size/);
     const name = await runCli(["save", "--name", "../evil", "--version", "1", "--imagelist", c.imagelist], { cwd: c.dir });
@@ -283,7 +272,7 @@ describe("bundle save", () => {
     assert.equal(await countRequests(registry, "GET", /\/blobs\//), before, "nothing downloaded");
     assert.equal(existsSync(c.tar), false);
 
-    const warned = await c.save("--allow-missing");
+    const warned = await c.save(["--allow-missing"]);
     assert.equal(warned.code, 0, warned.stderr);
     assert.match(warned.stderr, /warning: manifests\/2\.yaml:7: .*team\/b:1 is not in the imagelist/);
   });
@@ -291,7 +280,7 @@ describe("bundle save", () => {
   test("--add-manifest-images fetches the images the manifests add", async () => {
     const c = await setup([ref("team/a:1")]);
     await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2.yaml": pod(ref("team/b:1")) });
-    const r = await c.save("--add-manifest-images");
+    const r = await c.save(["--add-manifest-images"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /added 127\.0\.0\.1:\d+\/team\/b:1 \(used by manifests\/2\.yaml:7\)/);
     const json = bundleJsonOf(await listTar(c.tar));
@@ -301,7 +290,7 @@ describe("bundle save", () => {
   test("--pin-digests pins a tag to the digest of the platform kept from an index", async () => {
     const c = await setup([ref("multi/app:2"), ref("team/a:1")]);
     await manifests(c.dir, { "1.yaml": pod(ref("multi/app:2")) + "---\n" + pod(ref("team/a:1")) });
-    assert.equal((await c.save("--pin-digests")).code, 0);
+    assert.equal((await c.save(["--pin-digests"])).code, 0);
     const text = (await listTar(c.tar)).find((e) => e.name === "manifests/1.yaml")!.data!.toString();
     const host = registry.host.replace(":", "-");
     assert.ok(text.includes(`image: {{REGISTRY}}/${host}/multi/app:2@${amd64.manifest.digest}\n`), text);
@@ -319,7 +308,7 @@ describe("bundle save", () => {
 
   test("--json prints one event per line and a summary", async () => {
     const c = await setup([ref("team/a:1"), ref("team/b:1")]);
-    const r = await c.save("--json");
+    const r = await c.save(["--json"]);
     assert.equal(r.code, 0, r.stderr);
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
     const done = events.filter((e) => e.type === "image-done");

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import { bundleJsonOf, listTar } from "../helpers/bundle.js";
 import { CLI, runCli } from "../helpers/cli.js";
+import { saveCase } from "../helpers/save-case.js";
 import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
@@ -22,18 +23,8 @@ before(async () => {
 });
 after(() => rm(work, { recursive: true, force: true }));
 
-/** A fresh folder with an imagelist and a `save` runner. */
-async function setup(lines: string[], env: NodeJS.ProcessEnv = {}) {
-  const dir = join(work, `case-${++n}`);
-  await mkdir(dir, { recursive: true });
-  const imagelist = join(dir, "imagelist");
-  await writeFile(imagelist, `${lines.join("\n")}\n`);
-  const out = join(dir, "out");
-  const cache = join(dir, "cache");
-  const args = (extra: string[]) => ["save", "--name", "t", "--version", "1", "--imagelist", imagelist, "--out", out, "--cache-dir", cache, "--retries", "3", ...extra];
-  const save = (extra: string[] = [], input?: string) => runCli(args(extra), { cwd: dir, env, ...(input !== undefined && { input }) });
-  return { dir, out, cache, tar: join(out, "t-1.tar"), args, save };
-}
+/** A fresh folder with an imagelist and a `save` runner (few retries: the faults here are deliberate). */
+const setup = (lines: string[], env?: NodeJS.ProcessEnv) => saveCase(work, lines, { args: ["--retries", "3"], ...(env && { env }) });
 
 /** Blobs a running save has written into its unfinished bundle (from its journal). */
 async function journalBlobs(out: string): Promise<number> {
