@@ -26,6 +26,9 @@ export type ErrorCode =
   | "BUNDLE_EXISTS"
   | "IMAGES_FAILED"
   | "MISSING_IMAGES"
+  | "INVALID_BUNDLE"
+  | "VERIFY_FAILED"
+  | "LOAD_FAILED"
   | "ABORTED";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */

@@ -8,13 +8,16 @@ import yargs, { type Argv, type Options, type PositionalOptions } from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandSpec } from "./command.js";
 import { imagesCommand } from "./commands/images.js";
+import { inspectCommand } from "./commands/inspect.js";
+import { loadCommand } from "./commands/load.js";
 import { rewriteCommand } from "./commands/rewrite.js";
+import { verifyCommand } from "./commands/verify.js";
 import { saveCommand } from "./commands/save.js";
 import { scanCommand } from "./commands/scan.js";
 import { EXIT, Output } from "./output.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, rewriteCommand];
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -42,7 +45,7 @@ function register(cli: Argv, spec: CommandSpec, setExit: (code: number) => void)
     (y) => {
       // A command with its own --version (bundle save --version 5.1.0) hides the tool's.
       let b = "version" in spec.options ? y.version(false) : y;
-      b = b.usage(`${spec.description}\n\nUsage:\n  $0 ${spec.command} [options]`);
+      b = b.usage(`${spec.description}\n\nUsage:\n  $0 ${spec.command.replace(/<(\w+)>/g, (_m, n: string) => n.toUpperCase())} [options]`);
       for (const [name, opt] of Object.entries(spec.positionals ?? {})) b = b.positional(name, opt as PositionalOptions);
       b = b.options(spec.options as Record<string, Options>);
       for (const [cmd, what] of spec.examples) b = b.example(cmd, what);

@@ -1,7 +1,10 @@
 /**
  * Renders save/load events: a progress bar on a terminal, plain lines in logs, JSON lines with --json.
  */
-import type { SaveEvent } from "../bundle/save.js";
+import type { LoadEvent } from "../bundle/load.js";
+import type { SaveEvent as SaveOnlyEvent } from "../bundle/save.js";
+
+type SaveEvent = SaveOnlyEvent | LoadEvent;
 import type { RetryNotice } from "../registry/client.js";
 import { formatBytes } from "../util/size.js";
 
@@ -34,6 +37,7 @@ function count(c: Counters, e: SaveEvent): void {
       c.started = Date.now();
       c.done = 0;
       if (e.images !== undefined) c.images = e.images;
+      c.imagesDone = 0;
       c.total = e.bytes ?? 0;
       break;
     case "blob-start":
@@ -125,7 +129,7 @@ export class PlainProgress implements ProgressRenderer {
   event(e: SaveEvent): void {
     count(this.c, e);
     if (e.type === "notice") this.stream.write(`${e.level === "warning" ? "warning: " : ""}${e.message}\n`);
-    else if (e.type === "image-done") this.stream.write(`saved ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
+    else if (e.type === "image-done") this.stream.write(`done ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
     else if (e.type === "image-failed") this.stream.write(`failed ${e.label}: ${e.error.message}\n`);
   }
 

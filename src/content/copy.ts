@@ -37,7 +37,7 @@ export type CopyEvent =
   | { type: "image-resolved"; label: string; digest: string; mediaType: string }
   | { type: "blob-start"; digest: string; size: number }
   | { type: "blob-bytes"; bytes: number }
-  | { type: "blob-done"; digest: string; size: number; how: "copied" | "present" }
+  | { type: "blob-done"; label: string; digest: string; size: number; how: "copied" | "present" | "mounted" }
   | { type: "image-done"; label: string; digest: string; size: number; blobs: number }
   | { type: "image-failed"; label: string; error: AirgapError };
 
@@ -49,6 +49,8 @@ export interface CopyOptions {
   platforms: Platform[] | "all";
   /** Read single-platform images' configs and refuse those of another platform. */
   checkConfigPlatform?: boolean;
+  /** Take only the index entries the source has (a bundle holds the platforms chosen at save). */
+  presentChildrenOnly?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: CopyEvent) => void;
 }
@@ -92,6 +94,8 @@ export interface ResolvedImage {
   top: ManifestData;
   /** Child manifests of an index (empty for a single manifest), bytes as they were. */
   children: ManifestData[];
+  /** Index entries left out because the source lacks them (with presentChildrenOnly). */
+  absentChildren: number;
   /** Configs and layers to copy; `bytes` is set for configs already read (to check a platform). */
   contents: Array<{ descriptor: Descriptor; bytes?: Buffer }>;
   platformDigests: Record<string, string>;
@@ -190,8 +194,13 @@ export class CopyEngine {
     const platformDigests: Record<string, string> = {};
     const children: ManifestData[] = [];
     const manifests: ImageManifest[] = [];
+    let absentChildren = 0;
     if (isParsedIndex(parsed)) {
       for (const { child, platform } of this.selectChildren(job, parsed.manifests)) {
+        if (this.options.presentChildrenOnly && !(await job.source.exists(child, this.options.signal))) {
+          absentChildren++;
+          continue;
+        }
         const bytes = await this.readSmall(job, child, MAX_MANIFEST_BYTES);
         const manifest = parseManifest(bytes, child.mediaType, `${job.label} (${platform ?? child.digest})`);
         if (isParsedIndex(manifest)) throw new AirgapError("UNSUPPORTED", `${job.label}: nested indexes are not supported (${child.digest})`);
@@ -217,7 +226,7 @@ export class CopyEngine {
     for (const child of children) blobs.set(child.descriptor.digest, child.descriptor);
     for (const c of contents) blobs.set(c.descriptor.digest, c.descriptor);
     const all = [...blobs.values()];
-    return { job, top, children, contents, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
+    return { job, top, children, absentChildren, contents, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
   }
 
   /** The index entries to keep: one per requested platform, or every image manifest with "all". */
@@ -277,7 +286,7 @@ export class CopyEngine {
         const signal = this.options.signal;
         if (signal?.aborted) throw new AirgapError("ABORTED", `${job.label}: cancelled`);
         if (await job.sink.exists(d, signal)) {
-          this.emit({ type: "blob-done", digest: d.digest, size: d.size, how: "present" });
+          this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "present" });
           return;
         }
         this.emit({ type: "blob-start", digest: d.digest, size: d.size });
@@ -286,7 +295,7 @@ export class CopyEngine {
           counted += n;
           this.emit({ type: "blob-bytes", bytes: n });
         };
-        await job.sink.push(
+        const how = await job.sink.push(
           d,
           async () => {
             if (counted > 0) this.emit({ type: "blob-bytes", bytes: -counted });
@@ -298,7 +307,8 @@ export class CopyEngine {
           },
           signal,
         );
-        this.emit({ type: "blob-done", digest: d.digest, size: d.size, how: "copied" });
+        if (how === "mounted") this.emit({ type: "blob-bytes", bytes: d.size });
+        this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: how === "mounted" ? "mounted" : "copied" });
       }),
     );
   }

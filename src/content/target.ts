@@ -31,8 +31,8 @@ export interface ReadOnlyTarget {
 
 /** Somewhere images can also be written to. */
 export interface Target extends ReadOnlyTarget {
-  /** Stores a blob or manifest; `open` yields bytes already verified against `d` by the caller. */
-  push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void>;
+  /** Stores a blob or manifest; `open` yields bytes already verified against `d` by the caller. "mounted" when no byte had to move. */
+  push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted">;
   /** Points a reference (tag) at a stored manifest. */
   tag(d: Descriptor, ref: Reference, signal?: AbortSignal): Promise<void>;
 }

@@ -45,7 +45,9 @@ export interface SendOptions {
   /** Auth scope, e.g. `repository:library/mysql:pull`. */
   scope?: string;
   /** A body factory: called again for each retry (a consumed stream cannot be re-sent). */
-  body?: () => Buffer | NodeJS.ReadableStream | string;
+  body?: () => Buffer | NodeJS.ReadableStream | string | Promise<NodeJS.ReadableStream>;
+  /** Do not retry (the caller retries a larger unit, e.g. a whole upload). */
+  noRetry?: boolean;
   /** Describes the operation in errors: `fetching manifest gcr.io/x:v1`. */
   what: string;
   signal?: AbortSignal;
@@ -137,6 +139,68 @@ export class RegistryHost {
     return all.find((c) => c.scheme === "bearer") ?? all.find((c) => c.scheme === "basic");
   }
 
+  /** Where blobs of this run are known to be, per digest: a repository to mount them from. */
+  private readonly blobHomes = new Map<string, string>();
+
+  private readonly uploading = new Map<string, Promise<unknown>>();
+
+  /**
+   * Runs an upload of `digest` so that another repository's push of the same blob waits for it and
+   * then mounts it, instead of uploading the same bytes twice at the same time.
+   */
+  async uploadOnce<T>(digest: string, upload: () => Promise<T>): Promise<T> {
+    const running = this.uploading.get(digest);
+    if (running) await running.catch(() => undefined);
+    const mine = upload();
+    this.uploading.set(digest, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.uploading.get(digest) === mine) this.uploading.delete(digest);
+    }
+  }
+
+  /** Notes that `repository` holds `digest` (pushed or found there). */
+  noteBlob(digest: string, repository: string): void {
+    if (!this.blobHomes.has(digest)) this.blobHomes.set(digest, repository);
+  }
+
+  /** A repository other than `except` known to hold `digest`, to mount from. */
+  blobHome(digest: string, except: string): string | undefined {
+    const home = this.blobHomes.get(digest);
+    return home !== except ? home : undefined;
+  }
+
+  /** The retry settings. */
+  get retryOptions(): RetryOptions {
+    return this.retry;
+  }
+
+  /** Waits before a retry of a caller's own unit of work (and reports it). */
+  async retryWait(what: string, attempt: number, reason: string, signal?: AbortSignal): Promise<void> {
+    await this.backoff({ what, ...(signal && { signal }) }, attempt, reason);
+  }
+
+  /** Every repository `GET /v2/_catalog` lists, following `Link` pagination; undefined when the registry refuses it. */
+  async catalog(signal?: AbortSignal): Promise<string[] | undefined> {
+    const repositories: string[] = [];
+    let path: string | undefined = "/v2/_catalog?n=1000";
+    for (let pages = 0; path && pages < 10_000; pages++) {
+      const res = await this.request(path, { what: `listing ${this.host}/v2/_catalog`, signal, scope: "registry:catalog:*", passStatuses: [401, 403, 404] });
+      if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404) {
+        res.body.resume();
+        return undefined;
+      }
+      if (res.statusCode !== 200) throw await responseError(`listing ${this.host}/v2/_catalog`, res);
+      const body = JSON.parse((await readCapped(res.body, 16 * 1024 * 1024, "catalog")).toString("utf8")) as { repositories?: string[] };
+      repositories.push(...(body.repositories ?? []));
+      const link = headerValue(res.headers.link);
+      const next = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
+      path = next ? (next.startsWith("http") ? new URL(next).pathname + new URL(next).search : next) : undefined;
+    }
+    return repositories;
+  }
+
   /** Sends a request to a path of this registry, with auth and retries; returns the response for the caller to read. */
   async request(path: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
     const origin = await this.base(options.signal);
@@ -161,7 +225,7 @@ export class RegistryHost {
         res = await request(url, {
           method: options.method ?? "GET",
           headers,
-          body: options.body?.() as Dispatcher.DispatchOptions["body"],
+          body: (await options.body?.()) as Dispatcher.DispatchOptions["body"],
           dispatcher: new URL(url).host === this.apiHost ? this.dispatcher : this.foreign,
           signal: options.signal,
           headersTimeout: 120_000,
@@ -169,7 +233,10 @@ export class RegistryHost {
         });
       } catch (err) {
         if (options.signal?.aborted) throw abortError(options.what);
-        if (isRetryableNetworkError(err) && attempt < this.retry.retries) {
+        // Our own error from the request body (bytes that failed verification): not the network's.
+        const own = ownError(err);
+        if (own) throw own;
+        if (isRetryableNetworkError(err) && attempt < this.retry.retries && !options.noRetry) {
           await this.backoff(options, attempt, describeNetworkError(err));
           continue;
         }
@@ -188,7 +255,7 @@ export class RegistryHost {
           continue;
         }
       }
-      if (isRetryableStatus(status) && attempt < this.retry.retries) {
+      if (isRetryableStatus(status) && attempt < this.retry.retries && !options.noRetry) {
         res.body.resume();
         const retryAfter = parseRetryAfter(headerValue(res.headers["retry-after"]));
         await this.backoff(options, attempt, `HTTP ${status}`, retryAfter);
@@ -239,7 +306,7 @@ export class RegistryHost {
     if (!realm) throw new AirgapError("REGISTRY", `${this.host} asked for token auth without a realm`);
     const url = new URL(realm);
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
-    if (scope) url.searchParams.set("scope", scope);
+    for (const s of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", s);
     const what = `getting a token for ${this.host}`;
     const res = await this.send(url.toString(), {
       what,
@@ -273,6 +340,16 @@ function isTlsProtocolError(err: unknown): boolean {
 function describeNetworkError(err: unknown): string {
   const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
   return e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? "network error";
+}
+
+/** An AirgapError somewhere in an error's cause chain (e.g. thrown by a request body stream). */
+function ownError(err: unknown): AirgapError | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e instanceof AirgapError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function abortError(what: string): AirgapError {

@@ -125,15 +125,111 @@ export class RegistryRepository implements Target {
     res.body.resume();
     if (res.statusCode === 404) return false;
     if (res.statusCode !== 200) throw await responseError(what, res);
+    if (kind === "blobs") this.registry.noteBlob(d.digest, this.path);
     return true;
   }
 
-  push(_d: Descriptor, _open: Opener): Promise<void> {
-    return Promise.reject(new AirgapError("UNSUPPORTED", `${this.name}: pushing is not implemented yet`));
+  /**
+   * Pushes a manifest (PUT by digest, its bytes and media type as they are) or a blob: a mount from a
+   * repository of this registry that has it, else an upload (POST, then a monolithic PUT ?digest= streaming
+   * the opener's bytes). A failed upload is retried whole, with a fresh stream.
+   * https://github.com/opencontainers/distribution-spec/blob/main/spec.md#push
+   */
+  async push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
+    if (isIndex(d.mediaType) || isManifest(d.mediaType)) {
+      const chunks: Buffer[] = [];
+      for await (const c of await open()) chunks.push(c as Buffer);
+      await this.putManifest(d.digest, d.mediaType, Buffer.concat(chunks), signal);
+      return;
+    }
+    return this.registry.uploadOnce(d.digest, () => this.pushBlob(d, open, signal));
   }
 
-  tag(_d: Descriptor, _ref: Reference): Promise<void> {
-    return Promise.reject(new AirgapError("UNSUPPORTED", `${this.name}: tagging is not implemented yet`));
+  private async pushBlob(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
+    const from = this.registry.blobHome(d.digest, this.path);
+    if (from) {
+      const what = `mounting ${d.digest} into ${this.name} from ${from}`;
+      const res = await this.registry.request(`/v2/${this.path}/blobs/uploads/?mount=${d.digest}&from=${from}`, {
+        method: "POST", what, signal, scope: `repository:${this.path}:pull,push repository:${from}:pull`,
+      });
+      res.body.resume();
+      if (res.statusCode === 201) {
+        this.registry.noteBlob(d.digest, this.path);
+        return "mounted";
+      }
+      // 202: the registry would not mount; upload instead.
+    }
+    const retry = this.registry.retryOptions;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.upload(d, open, signal);
+        this.registry.noteBlob(d.digest, this.path);
+        return;
+      } catch (err) {
+        // Bytes that fail verification will fail again: only the network and the registry are retried.
+        const retryable = err instanceof AirgapError ? err.code === "NETWORK" || err.code === "REGISTRY" : isRetryableNetworkError(err);
+        if (!retryable || attempt >= retry.retries || signal?.aborted) throw err;
+        await this.registry.retryWait(`uploading ${d.digest} to ${this.name}`, attempt, err instanceof Error ? err.message : String(err), signal);
+      }
+    }
+  }
+
+  private async upload(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void> {
+    const what = `uploading ${d.digest} to ${this.name}`;
+    const start = await this.registry.request(`/v2/${this.path}/blobs/uploads/`, { method: "POST", what, signal, scope: this.scope("pull,push"), headers: { "content-length": "0" } });
+    start.body.resume();
+    if (start.statusCode !== 202) throw await responseError(what, start);
+    const location = start.headers.location;
+    if (typeof location !== "string") throw new AirgapError("REGISTRY", `${what}: the registry gave no upload location`);
+    const base = await this.registry.base(signal);
+    const url = new URL(location, `${base}/`);
+    url.searchParams.set("digest", d.digest);
+    const res = await this.registry.send(url.toString(), {
+      method: "PUT", what, signal, scope: this.scope("pull,push"), noRetry: true,
+      headers: { "content-type": "application/octet-stream", "content-length": String(d.size) },
+      body: () => open(),
+    }, new URL(url).host === this.registry.apiHost);
+    if (res.statusCode !== 201) throw await responseError(what, res);
+    res.body.resume();
+  }
+
+  private readonly manifestBytes = new Map<string, { mediaType: string; bytes: Buffer }>();
+
+  private async putManifest(reference: string, mediaType: string, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+    const what = `pushing manifest ${this.name}:${reference}`;
+    const res = await this.registry.request(`/v2/${this.path}/manifests/${reference}`, {
+      method: "PUT", what, signal, scope: this.scope("pull,push"),
+      headers: { "content-type": mediaType, "content-length": String(bytes.length) },
+      body: () => bytes,
+    });
+    if (res.statusCode !== 201) throw await responseError(what, res);
+    res.body.resume();
+    this.manifestBytes.set(digestOf(bytes), { mediaType, bytes });
+  }
+
+  /** Points a tag at a manifest already pushed (a no-op when the tag already names that digest). */
+  async tag(d: Descriptor, ref: Reference, signal?: AbortSignal): Promise<void> {
+    const tag = ref.tag;
+    if (tag === undefined) return;
+    const head = await this.registry.request(`/v2/${this.path}/manifests/${tag}`, {
+      method: "HEAD", what: `checking ${this.name}:${tag}`, signal, scope: this.scope("pull,push"), headers: { accept: MANIFEST_ACCEPT }, passStatuses: [404],
+    });
+    head.body.resume();
+    if (head.statusCode === 200 && head.headers["docker-content-digest"] === d.digest) return;
+    const known = this.manifestBytes.get(d.digest) ?? { mediaType: d.mediaType, bytes: (await this.getManifest(d.digest, `${this.name}@${d.digest}`, signal, d)).bytes };
+    await this.putManifest(tag, known.mediaType, known.bytes, signal);
+  }
+
+  /** The digest a tag (or digest) resolves to, by HEAD; undefined when it is not there. */
+  async headManifest(reference: string, signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.registry.request(`/v2/${this.path}/manifests/${reference}`, {
+      method: "HEAD", what: `checking ${this.name}:${reference}`, signal, scope: this.scope(), headers: { accept: MANIFEST_ACCEPT }, passStatuses: [404],
+    });
+    res.body.resume();
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode !== 200) throw await responseError(`checking ${this.name}:${reference}`, res);
+    const digest = res.headers["docker-content-digest"];
+    return typeof digest === "string" ? digest : reference.includes(":") ? reference : undefined;
   }
 }
 

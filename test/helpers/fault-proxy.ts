@@ -27,6 +27,8 @@ export interface FaultRule {
   redirectTo?: string;
   /** Forward, but reset the client connection after this many bytes of the response body. */
   resetAfterBytes?: number;
+  /** Reset the connection after receiving this many bytes of the request body (an upload cut short). */
+  resetRequestAfterBytes?: number;
   /** Wait this long before forwarding. */
   delayMs?: number;
   /** Forward, but flip the bits of the response-body byte at this offset. */
@@ -157,6 +159,21 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
         },
       );
       upstreamReq.on("error", () => res.socket?.destroy());
+      if (rule?.resetRequestAfterBytes !== undefined) {
+        const limit = rule.resetRequestAfterBytes;
+        let received = 0;
+        req.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (received >= limit) {
+            entry.status = -1;
+            upstreamReq.destroy();
+            req.socket.destroy();
+          } else {
+            upstreamReq.write(chunk);
+          }
+        });
+        return;
+      }
       req.pipe(upstreamReq);
     };
     if (rule?.delayMs) setTimeout(forward, rule.delayMs);

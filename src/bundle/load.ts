@@ -1,0 +1,166 @@
+/**
+ * `bundle load` as a function: verify the bundle, push every image into the private registry through
+ * the copy engine (bundle → registry), then prove it arrived: `/v2/_catalog` lists every target
+ * repository and every target tag resolves to the bundle's digest.
+ */
+import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
+import { digestOf } from "../oci/verify.js";
+import { AirgapError, type Problem } from "../errors.js";
+import { parseReference } from "../reference/reference.js";
+import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import type { Registries } from "../registry/client.js";
+import { RegistryRepository } from "../registry/repository.js";
+import type { RetryOptions } from "../registry/retry.js";
+import { BundleReader } from "./reader.js";
+import { checkSidecar, verifyBundle } from "./verify.js";
+
+/** Events of a load: the copy engine's, plus phases and notices. */
+export type LoadEvent = CopyEvent | { type: "phase"; phase: "verify" | "push" | "check"; images?: number; bytes?: number } | { type: "notice"; level: "warning" | "info"; message: string };
+
+/** Options of {@link loadBundle}. */
+export interface LoadOptions {
+  bundlePath: string;
+  registry: RegistryLocation;
+  layout?: TargetLayout;
+  registries: Registries;
+  retry?: RetryOptions;
+  verify: "fast" | "deep" | "skip";
+  concurrency?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: LoadEvent) => void;
+}
+
+/** One image after the load. */
+export interface LoadedImage {
+  source: string;
+  target: string;
+  digest: string;
+  pushed: number;
+  skipped: number;
+  mounted: number;
+  /** The target tag (or digest) resolves to the bundle's digest, and the repository is listed. */
+  verified: boolean;
+  /** Why the pushed digest differs from the bundle's (an index whose platforms were filtered at save). */
+  note?: string;
+  problem?: string;
+}
+
+/** What a load did. */
+export interface LoadResult {
+  images: LoadedImage[];
+  /** Whether `/v2/_catalog` could be read (Harbor forbids it to non-admins). */
+  catalog: "checked" | "unavailable";
+  uploadedBytes: number;
+  seconds: number;
+  problems: Problem[];
+}
+
+/**
+ * A registry refuses an index whose entries it does not have, and a bundle made with a platform filter
+ * keeps the original index bytes but only the chosen platforms. Such an image is pushed as the one kept
+ * manifest, or as a new index of the kept ones (the digests of the kept manifests are unchanged).
+ */
+function withoutAbsentChildren(image: ResolvedImage): ResolvedImage {
+  if (image.absentChildren === 0) return image;
+  if (image.children.length === 1) return { ...image, top: image.children[0]!, children: [] };
+  const original = JSON.parse(image.top.bytes.toString("utf8")) as { mediaType?: string; manifests: Array<{ digest: string }> };
+  const kept = new Set(image.children.map((c) => c.descriptor.digest));
+  const bytes = Buffer.from(JSON.stringify({ ...original, manifests: original.manifests.filter((m) => kept.has(m.digest)) }));
+  return { ...image, top: { descriptor: { mediaType: image.top.descriptor.mediaType, digest: digestOf(bytes), size: bytes.length }, bytes } };
+}
+
+/** Loads a bundle into a registry. Throws before pushing anything when verification fails. */
+export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
+  const started = Date.now();
+  const layout = options.layout ?? "host";
+  const emit = (e: LoadEvent) => options.onEvent?.(e);
+  const reader = await BundleReader.open(options.bundlePath);
+  try {
+    emit({ type: "phase", phase: "verify" });
+    if (options.verify === "skip") emit({ type: "notice", level: "warning", message: "--skip-verify: the bundle's checksums were not checked" });
+    else if (options.verify === "deep") await verifyBundle(reader, { deep: true });
+    else {
+      const problems: Problem[] = [];
+      await checkSidecar(reader.path, problems);
+      if (problems.length > 0) {
+        throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was pushed`, {
+          problems, hint: "copy the bundle again from the source medium (or --skip-verify to push what verifies blob by blob)",
+        });
+      }
+    }
+
+    const images = reader.bundle.images ?? [];
+    const refs = images.map((i) => parseReference(i.source));
+    assertNoTargetCollisions(refs, layout);
+    const host = options.registries.host(options.registry.host);
+    const jobs: CopyJob[] = images.map((image, i) => {
+      const ref = refs[i]!;
+      const path = targetPath(ref, options.registry.prefix, layout);
+      return {
+        label: image.source,
+        ref,
+        source: reader,
+        sink: new RegistryRepository(host, path, options.retry),
+        ...(ref.tag !== undefined && { tagAs: ref }),
+      };
+    });
+
+    const counts = new Map(images.map((i) => [i.source, { pushed: 0, skipped: 0, mounted: 0 }]));
+    let uploadedBytes = 0;
+    const onEvent = (e: CopyEvent) => {
+      if (e.type === "blob-done") {
+        const c = counts.get(e.label);
+        if (c) c[e.how === "copied" ? "pushed" : e.how === "present" ? "skipped" : "mounted"]++;
+        if (e.how === "copied") uploadedBytes += e.size;
+      }
+      emit(e);
+    };
+    emit({ type: "phase", phase: "push", images: images.length });
+    const engine = new CopyEngine({
+      platforms: "all",
+      presentChildrenOnly: true,
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+      ...(options.signal && { signal: options.signal }),
+      onEvent,
+    });
+    const effective = new Map<string, { digest: string; note?: string }>();
+    const results = await Promise.all(jobs.map(async (job) => {
+      const r = await engine.resolve(job);
+      if ("error" in r) return r;
+      const adapted = withoutAbsentChildren(r);
+      if (adapted !== r) effective.set(job.label, { digest: adapted.top.descriptor.digest, note: adapted.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
+      return engine.transfer(adapted);
+    }));
+    if (options.signal?.aborted) throw new AirgapError("ABORTED", "load cancelled; rerun to finish: what was pushed is kept");
+    const failed = new Map(results.filter((r): r is FailedImage => "error" in r).map((f) => [f.job.label, f.error.message]));
+
+    emit({ type: "phase", phase: "check" });
+    const catalog = await host.catalog(options.signal);
+    if (!catalog) emit({ type: "notice", level: "warning", message: `${options.registry.host} does not list /v2/_catalog to us; checking each image instead` });
+    const listed = new Set(catalog ?? []);
+    const loaded: LoadedImage[] = await Promise.all(
+      images.map(async (image, i) => {
+        const job = jobs[i]!;
+        const sink = job.sink as RegistryRepository;
+        const ref = refs[i]!;
+        const target = targetReference(ref, options.registry, layout);
+        const digest = effective.get(image.source)?.digest ?? image.digest;
+        const base = { source: image.source, target, digest, ...counts.get(image.source)!, ...(effective.get(image.source)?.note && { note: effective.get(image.source)!.note }) };
+        const failure = failed.get(image.source);
+        if (failure) return { ...base, verified: false, problem: failure };
+        const repo = targetPath(ref, options.registry.prefix, layout);
+        if (catalog && !listed.has(repo)) return { ...base, verified: false, problem: `${repo} is not listed in /v2/_catalog` };
+        const got = await sink.headManifest(ref.tag ?? digest, options.signal).catch(() => undefined);
+        if (got !== digest) return { ...base, verified: false, problem: `${target} resolves to ${got ?? "nothing"}, not ${digest}` };
+        if (ref.tag !== undefined && ref.digest !== undefined && ref.digest === digest && (await sink.headManifest(ref.digest, options.signal).catch(() => undefined)) !== ref.digest) {
+          return { ...base, verified: false, problem: `${ref.digest} is not in ${repo}` };
+        }
+        return { ...base, verified: true };
+      }),
+    );
+    const problems: Problem[] = loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" }));
+    return { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Reads a bundle in place: its tar index, bundle.json, and any blob by byte range, verified as it is
+ * read. As a {@link ReadOnlyTarget} it is the source of `bundle load`.
+ */
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream";
+import { AirgapError } from "../errors.js";
+import type { ManifestData, ReadOnlyTarget } from "../content/target.js";
+import type { Descriptor } from "../oci/descriptor.js";
+import { digestHex, VerifyingStream, verifyBytes } from "../oci/verify.js";
+import { formatReference, type Reference } from "../reference/reference.js";
+import { BUNDLE_FORMAT, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
+import { bundleParts, indexTar, TarFile, type TarEntry } from "./tar-index.js";
+
+/** Largest bundle.json / index.json we read (the bundle is not trusted until verified). */
+const MAX_METADATA_BYTES = 64 * 1024 * 1024;
+
+/** An open bundle. */
+export class BundleReader implements ReadOnlyTarget {
+  readonly name: string;
+
+  private constructor(
+    /** The path given (the tar, its first part, or the base name of its parts). */
+    readonly path: string,
+    readonly tar: TarFile,
+    readonly entries: Map<string, TarEntry>,
+    readonly bundle: BundleJson,
+    /** index.json's descriptors by normalised source reference. */
+    readonly index: Map<string, Descriptor>,
+  ) {
+    this.name = `bundle:${path}`;
+  }
+
+  /** Opens and indexes a bundle; checks its format. */
+  static async open(path: string): Promise<BundleReader> {
+    const tar = await TarFile.open(await bundleParts(path));
+    try {
+      const entries = await indexTar(tar, path);
+      const readJson = async (name: string): Promise<unknown> => {
+        const e = entries.get(name);
+        if (!e) throw new AirgapError("INVALID_BUNDLE", `${path}: no ${name} in the bundle`, { hint: "is this a bundle written by bundle save?" });
+        if (e.size > MAX_METADATA_BYTES) throw new AirgapError("INVALID_BUNDLE", `${path}: ${name} is too large (${e.size} bytes)`);
+        try {
+          return JSON.parse((await tar.read(e.offset, e.size)).toString("utf8"));
+        } catch {
+          throw new AirgapError("INVALID_BUNDLE", `${path}: ${name} is not valid JSON`);
+        }
+      };
+      const bundle = (await readJson(ENTRY.bundleJson)) as BundleJson;
+      if (bundle.format !== BUNDLE_FORMAT) {
+        throw new AirgapError("INVALID_BUNDLE", `${path}: unknown bundle format "${String(bundle.format)}" (this tool reads ${BUNDLE_FORMAT})`, {
+          hint: "use the airgap-bundle version that wrote it, or a newer one",
+        });
+      }
+      const indexJson = (await readJson(ENTRY.indexJson)) as { manifests?: Array<Descriptor & { annotations?: Record<string, string> }> };
+      const index = new Map<string, Descriptor>();
+      for (const d of indexJson.manifests ?? []) {
+        const ref = d.annotations?.[REF_NAME_ANNOTATION];
+        if (ref) index.set(ref, { mediaType: d.mediaType, digest: d.digest, size: d.size });
+      }
+      return new BundleReader(path, tar, entries, bundle, index);
+    } catch (err) {
+      await tar.close();
+      throw err;
+    }
+  }
+
+  /** The entry of a blob, if the bundle has it. */
+  blobEntry(digest: string): TarEntry | undefined {
+    return this.entries.get(`${ENTRY.blobsDir}${digestHex(digest)}`);
+  }
+
+  async exists(d: Descriptor): Promise<boolean> {
+    return this.blobEntry(d.digest)?.size === d.size;
+  }
+
+  private entryFor(d: Descriptor): TarEntry {
+    const e = this.blobEntry(d.digest);
+    if (!e) throw new AirgapError("NOT_FOUND", `${d.digest} is not in ${this.path}`);
+    if (e.size !== d.size) throw new AirgapError("SIZE_MISMATCH", `${d.digest} in ${this.path} is ${e.size} bytes, want ${d.size}`);
+    return e;
+  }
+
+  /** The raw bytes of a blob by byte range (callers verify; {@link fetchVerified} does). */
+  async fetch(d: Descriptor): Promise<Readable> {
+    const e = this.entryFor(d);
+    return Readable.from(this.tar.range(e.offset, e.size), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  /** A blob's bytes, checked against its digest as they are read. */
+  async fetchVerified(d: Descriptor): Promise<Readable> {
+    return pipeline(await this.fetch(d), new VerifyingStream(d, `reading ${this.path} blob ${d.digest}`), () => undefined) as VerifyingStream;
+  }
+
+  async fetchBytes(d: Descriptor, maxBytes: number): Promise<Buffer> {
+    if (d.size > maxBytes) throw new AirgapError("INVALID_MANIFEST", `${d.digest} is ${d.size} bytes, more than the ${maxBytes}-byte limit`);
+    const e = this.entryFor(d);
+    const data = await this.tar.read(e.offset, e.size);
+    verifyBytes(data, d, `reading ${this.path} blob ${d.digest}`);
+    return data;
+  }
+
+  /** Resolves a normalised source reference through index.json. */
+  async resolve(ref: Reference): Promise<ManifestData> {
+    const name = formatReference(ref);
+    const d = this.index.get(name);
+    if (!d) throw new AirgapError("NOT_FOUND", `${name} is not in ${this.path}`);
+    return { descriptor: d, bytes: await this.fetchBytes(d, MAX_METADATA_BYTES) };
+  }
+
+  /** Reads a non-blob entry (a manifest file, SHA256SUMS…) whole. */
+  async readEntry(name: string): Promise<Buffer> {
+    const e = this.entries.get(name);
+    if (!e) throw new AirgapError("NOT_FOUND", `${name} is not in ${this.path}`);
+    return this.tar.read(e.offset, e.size);
+  }
+
+  async close(): Promise<void> {
+    await this.tar.close();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Indexes a bundle tar by walking its headers — no extraction, no full read — so that any entry can
+ * then be read by byte range. Split parts are read in place as one logical file. Unsafe or unexpected
+ * entries (absolute paths, `..`, links, devices, duplicates, names outside the format) are refused.
+ * https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13
+ */
+import { open, stat, type FileHandle } from "node:fs/promises";
+import { AirgapError, type Problem } from "../errors.js";
+import { BLOCK, padding } from "./tar-header.js";
+
+/** One file of the logical tar and the bytes of it it holds. */
+export interface TarPart {
+  path: string;
+  start: number;
+  size: number;
+}
+
+/** An entry of the tar. */
+export interface TarEntry {
+  name: string;
+  type: "file" | "directory";
+  /** Offset of the entry's data in the logical tar. */
+  offset: number;
+  size: number;
+}
+
+/** Names allowed in a bundle (DESIGN.md, format v1). */
+const ALLOWED = /^(bundle\.json|oci-layout|index\.json|imagelist|SHA256SUMS|blobs\/|blobs\/sha256\/|blobs\/sha256\/[0-9a-f]{64}|manifests\/.*)$/;
+
+/** The files that make up a bundle given as `NAME.tar`, `NAME.tar.001` or the base name of split parts. */
+export async function bundleParts(path: string): Promise<TarPart[]> {
+  const base = /\.\d{3}$/.test(path) ? path.slice(0, -4) : path;
+  const isFile = async (p: string) => stat(p).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+  if (base === path) {
+    const size = await isFile(path);
+    if (size !== undefined) return [{ path, start: 0, size }];
+  }
+  const parts: TarPart[] = [];
+  let start = 0;
+  for (let n = 1; ; n++) {
+    const p = `${base}.${String(n).padStart(3, "0")}`;
+    const size = await isFile(p);
+    if (size === undefined) break;
+    parts.push({ path: p, start, size });
+    start += size;
+  }
+  if (parts.length === 0) throw new AirgapError("FILE_NOT_FOUND", `bundle not found: ${path}`, { hint: "give the .tar file, or the first part (.tar.001) of a split bundle" });
+  return parts;
+}
+
+/** Random access to the logical tar across its parts. */
+export class TarFile {
+  private constructor(
+    readonly parts: TarPart[],
+    private readonly handles: FileHandle[],
+  ) {}
+
+  /** Opens every part. */
+  static async open(parts: TarPart[]): Promise<TarFile> {
+    const handles: FileHandle[] = [];
+    try {
+      for (const p of parts) handles.push(await open(p.path, "r"));
+    } catch (err) {
+      await Promise.all(handles.map((h) => h.close()));
+      throw new AirgapError("IO", `cannot open ${(err as NodeJS.ErrnoException).path ?? parts[0]?.path}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    return new TarFile(parts, handles);
+  }
+
+  /** Total size. */
+  get size(): number {
+    const last = this.parts.at(-1);
+    return last ? last.start + last.size : 0;
+  }
+
+  /** Reads up to `length` bytes at `offset` (fewer at the end). */
+  async read(offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
+    let got = 0;
+    while (got < out.length) {
+      const at = offset + got;
+      const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
+      const part = this.parts[i]!;
+      const n = Math.min(out.length - got, part.start + part.size - at);
+      const { bytesRead } = await this.handles[i]!.read(out, got, n, at - part.start);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return out.subarray(0, got);
+  }
+
+  /** Streams `length` bytes from `offset`, in chunks of up to 1 MiB. */
+  async *range(offset: number, length: number, chunk = 1 << 20): AsyncGenerator<Buffer> {
+    for (let done = 0; done < length; ) {
+      const buf = await this.read(offset + done, Math.min(chunk, length - done));
+      if (buf.length === 0) throw new AirgapError("IO", `unexpected end of the bundle at byte ${offset + done}`);
+      done += buf.length;
+      yield buf;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.handles.map((h) => h.close().catch(() => undefined)));
+  }
+}
+
+function cString(buf: Buffer, start: number, length: number): string {
+  const end = buf.indexOf(0, start);
+  return buf.toString("utf8", start, end >= start && end < start + length ? end : start + length);
+}
+
+function octalNumber(buf: Buffer, start: number, length: number): number {
+  // Base-256 (a set high bit) for sizes over 8 GiB, as GNU tar writes them.
+  if ((buf[start]! & 0x80) !== 0) {
+    let n = buf[start]! & 0x7f;
+    for (let i = 1; i < length; i++) n = n * 256 + buf[start + i]!;
+    return n;
+  }
+  const text = cString(buf, start, length).trim();
+  return text === "" ? 0 : parseInt(text, 8);
+}
+
+function checksumOk(header: Buffer): boolean {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
+  return sum === octalNumber(header, 148, 8);
+}
+
+function parsePax(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let at = 0;
+  while (at < data.length) {
+    const space = data.indexOf(0x20, at);
+    const length = Number(data.toString("ascii", at, space));
+    if (!Number.isFinite(length) || length <= 0 || space < 0) break;
+    const record = data.toString("utf8", space + 1, at + length - 1);
+    const eq = record.indexOf("=");
+    out[record.slice(0, eq)] = record.slice(eq + 1);
+    at += length;
+  }
+  return out;
+}
+
+/** Why a name may not be in a bundle, or undefined. */
+function unsafeName(name: string): string | undefined {
+  if (name.startsWith("/")) return "absolute path";
+  if (name.split("/").includes("..")) return "path with ..";
+  if (!ALLOWED.test(name)) return "not a name a bundle holds";
+  return undefined;
+}
+
+/** Walks the headers of a tar and returns its entries; refuses what a bundle may not hold. */
+export async function indexTar(tar: TarFile, label: string): Promise<Map<string, TarEntry>> {
+  const entries = new Map<string, TarEntry>();
+  const problems: Problem[] = [];
+  let offset = 0;
+  let pax: Record<string, string> = {};
+  let longName: string | undefined;
+  for (;;) {
+    const header = await tar.read(offset, BLOCK);
+    if (header.length < BLOCK) {
+      if (header.length === 0 && offset > 0) break;
+      throw new AirgapError("INVALID_BUNDLE", `${label}: truncated: the tar ends inside a header at byte ${offset}`, { hint: "the file is incomplete: copy it again and check it with sha256sum -c" });
+    }
+    if (header.every((b) => b === 0)) break;
+    if (!checksumOk(header)) throw new AirgapError("INVALID_BUNDLE", `${label}: not a tar, or damaged: bad header checksum at byte ${offset}`);
+    const typeflag = String.fromCharCode(header[156]!);
+    const prefix = cString(header, 345, 155);
+    const rawName = cString(header, 0, 100);
+    let size = octalNumber(header, 124, 12);
+    const dataOffset = offset + BLOCK;
+    if (typeflag === "x" || typeflag === "L") {
+      const data = await tar.read(dataOffset, size);
+      if (typeflag === "x") pax = parsePax(data);
+      else longName = cString(data, 0, data.length);
+      offset = dataOffset + size + padding(size);
+      continue;
+    }
+    if (typeflag === "g") {
+      offset = dataOffset + size + padding(size);
+      continue;
+    }
+    const name = pax.path ?? longName ?? (prefix ? `${prefix}/${rawName}` : rawName);
+    if (pax.size !== undefined) size = Number(pax.size);
+    pax = {};
+    longName = undefined;
+    const kind = typeflag === "0" || typeflag === "\0" ? "file" : typeflag === "5" ? "directory" : undefined;
+    const reason = kind === undefined ? `${{ "1": "hard link", "2": "symbolic link", "3": "character device", "4": "block device", "6": "FIFO" }[typeflag] ?? `entry type "${typeflag}"`} not allowed` : unsafeName(name);
+    if (reason) problems.push({ text: name, reason });
+    else if (entries.has(name)) problems.push({ text: name, reason: "duplicate entry" });
+    else entries.set(name, { name, type: kind!, offset: dataOffset, size });
+    offset = dataOffset + size + padding(size);
+    if (dataOffset + size > tar.size) {
+      throw new AirgapError("INVALID_BUNDLE", `${label}: truncated: ${name} needs ${size} bytes, only ${Math.max(0, tar.size - dataOffset)} are there`, {
+        hint: "the file is incomplete: copy it again and check it with sha256sum -c",
+      });
+    }
+  }
+  if (problems.length > 0) {
+    throw new AirgapError("INVALID_BUNDLE", `${label}: refusing ${problems.length} unsafe or unexpected entr${problems.length === 1 ? "y" : "ies"}`, { problems });
+  }
+  return entries;
+}

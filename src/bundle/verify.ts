@@ -1,0 +1,152 @@
+/**
+ * `bundle verify`: the fast check (the `.sha256` sidecar, as `sha256sum -c` does it) and the deep one
+ * (every blob against its name, every manifest's references present, bundle.json, index.json and
+ * SHA256SUMS agreeing). Every problem is reported, each with the entry it concerns.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { AirgapError, type Problem } from "../errors.js";
+import { isParsedIndex, parseManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
+import { isIndex, isManifest } from "../oci/media-types.js";
+import { digestHex } from "../oci/verify.js";
+import { parseChecksums } from "./checksums.js";
+import { ENTRY } from "./format.js";
+import type { BundleReader } from "./reader.js";
+
+/** What a verification looked at. */
+export interface VerifyResult {
+  /** Files checked against the sidecar. */
+  files: string[];
+  /** Blobs re-hashed (deep). */
+  blobs: number;
+  deep: boolean;
+}
+
+/** The sidecar of a bundle given as `NAME.tar`, `NAME.tar.001` or the base name. */
+export function sidecarPath(bundle: string): string {
+  return `${/\.\d{3}$/.test(bundle) ? bundle.slice(0, -4) : bundle}.sha256`;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Checks every file the sidecar lists, as `sha256sum -c` would. */
+export async function checkSidecar(bundle: string, problems: Problem[]): Promise<string[]> {
+  const path = sidecarPath(bundle);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    problems.push({ file: basename(path), reason: "checksum file missing (it belongs beside the bundle)" });
+    return [];
+  }
+  const { lines, bad } = parseChecksums(text);
+  for (const line of bad) problems.push({ file: basename(path), line, reason: "not a sha256sum line" });
+  if (lines.length === 0) problems.push({ file: basename(path), reason: "lists no file" });
+  for (const { sha256, path: name } of lines) {
+    const file = join(dirname(path), name);
+    try {
+      const got = await sha256File(file);
+      if (got !== sha256) problems.push({ file: name, reason: `checksum mismatch: got ${got}, want ${sha256}` });
+    } catch {
+      problems.push({ file: name, reason: "missing" });
+    }
+  }
+  return lines.map((l) => l.path);
+}
+
+/** Re-hashes every blob and cross-checks the bundle's own files. */
+export async function checkDeep(reader: BundleReader, problems: Problem[]): Promise<number> {
+  let blobs = 0;
+  const computed = new Map<string, string>();
+  for (const e of reader.entries.values()) {
+    if (e.type !== "file" || e.name === ENTRY.sums) continue;
+    const hash = createHash("sha256");
+    for await (const chunk of reader.tar.range(e.offset, e.size)) hash.update(chunk);
+    const hex = hash.digest("hex");
+    computed.set(e.name, hex);
+    if (e.name.startsWith(ENTRY.blobsDir)) {
+      blobs++;
+      const want = e.name.slice(ENTRY.blobsDir.length);
+      if (hex !== want) problems.push({ file: e.name, reason: `content does not match its digest: got sha256:${hex}` });
+    }
+  }
+
+  // SHA256SUMS lists every other file with its checksum.
+  let sums: Buffer | undefined;
+  try {
+    sums = await reader.readEntry(ENTRY.sums);
+  } catch {
+    problems.push({ file: ENTRY.sums, reason: "missing" });
+  }
+  if (sums) {
+    const listed = new Map(parseChecksums(sums.toString("utf8")).lines.map((l) => [l.path, l.sha256]));
+    for (const [name, hex] of computed) {
+      const want = listed.get(name);
+      if (want === undefined) problems.push({ file: name, reason: "not listed in SHA256SUMS" });
+      else if (want !== hex) problems.push({ file: name, reason: `SHA256SUMS says ${want}, the content is ${hex}` });
+    }
+    for (const name of listed.keys()) if (!computed.has(name)) problems.push({ file: name, reason: "listed in SHA256SUMS but not in the bundle" });
+  }
+
+  // bundle.json and index.json name the same images; every image's graph is there.
+  const filtered = !reader.bundle.platforms?.includes("all");
+  for (const image of reader.bundle.images ?? []) {
+    const d = reader.index.get(image.source);
+    if (!d) {
+      problems.push({ file: ENTRY.indexJson, reason: `${image.source} is in bundle.json but not in index.json` });
+      continue;
+    }
+    if (d.digest !== image.digest) problems.push({ file: ENTRY.indexJson, reason: `${image.source}: index.json says ${d.digest}, bundle.json ${image.digest}` });
+    if (!(await reader.exists(d))) {
+      problems.push({ file: `${ENTRY.blobsDir}${digestHex(d.digest)}`, reason: `manifest of ${image.source} missing` });
+      continue;
+    }
+    const wanted = new Set(Object.values(image.platformDigests ?? {}));
+    const checkManifest = async (digest: string, mediaType: string, size: number, label: string) => {
+      let bytes: Buffer;
+      try {
+        bytes = await reader.fetchBytes({ digest, mediaType, size }, MAX_MANIFEST_BYTES);
+      } catch (err) {
+        problems.push({ file: `${ENTRY.blobsDir}${digestHex(digest)}`, reason: `${label}: ${(err as Error).message}` });
+        return;
+      }
+      const m = parseManifest(bytes, mediaType, label);
+      if (isParsedIndex(m)) {
+        for (const child of m.manifests) {
+          if (!isIndex(child.mediaType) && !isManifest(child.mediaType)) continue;
+          if (await reader.exists(child)) await checkManifest(child.digest, child.mediaType, child.size, label);
+          else if (!filtered || wanted.has(child.digest)) problems.push({ file: `${ENTRY.blobsDir}${digestHex(child.digest)}`, reason: `${label}: manifest missing` });
+        }
+      } else {
+        for (const ref of [m.config, ...m.layers]) {
+          if (!(await reader.exists(ref))) problems.push({ file: `${ENTRY.blobsDir}${digestHex(ref.digest)}`, reason: `${label}: blob missing` });
+        }
+      }
+    };
+    await checkManifest(d.digest, d.mediaType, d.size, image.source);
+  }
+  for (const source of reader.index.keys()) {
+    if (!(reader.bundle.images ?? []).some((i) => i.source === source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
+  }
+  return blobs;
+}
+
+/** Verifies a bundle; throws VERIFY_FAILED listing every problem. */
+export async function verifyBundle(reader: BundleReader, options: { deep: boolean }): Promise<VerifyResult> {
+  const problems: Problem[] = [];
+  const files = await checkSidecar(reader.path, problems);
+  const blobs = options.deep ? await checkDeep(reader, problems) : 0;
+  if (problems.length > 0) {
+    throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"})`, {
+      problems,
+      hint: "copy the bundle again from the source medium; nothing was loaded",
+    });
+  }
+  return { files, blobs, deep: options.deep };
+}

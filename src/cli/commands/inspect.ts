@@ -1,0 +1,45 @@
+/**
+ * `bundle inspect`: what a bundle holds, from bundle.json and the tar index alone (instant on 10 GB).
+ */
+import { BundleReader } from "../../bundle/reader.js";
+import { ENTRY } from "../../bundle/format.js";
+import { formatBytes } from "../../util/size.js";
+import type { CommandSpec } from "../command.js";
+import { EXIT } from "../output.js";
+
+/** The `inspect` command. */
+export const inspectCommand: CommandSpec = {
+  command: "inspect <bundle>",
+  summary: "Show what a bundle holds: images, targets, platforms, manifests, sizes",
+  description: "Print a bundle's name, version, creation, tool version, platforms, every image (source, target path, digest,\nplatforms, size), the manifests and the images they use, and blob count, bytes and the deduplication ratio.",
+  examples: [["bundle inspect bundles/ai-devops-5.1.0.tar", "Describe a bundle"], ["bundle inspect bundles/ai-devops-5.1.0.tar --json", "The same as JSON"]],
+  positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
+  options: {},
+  async run(args, out) {
+    const reader = await BundleReader.open(String(args.bundle));
+    try {
+      const b = reader.bundle;
+      const blobEntries = [...reader.entries.values()].filter((e) => e.type === "file" && e.name.startsWith(ENTRY.blobsDir));
+      const blobBytes = blobEntries.reduce((n, e) => n + e.size, 0);
+      const imageBytes = b.images.reduce((n, i) => n + i.size, 0);
+      const ratio = blobBytes > 0 ? imageBytes / blobBytes : 1;
+      const lines = [
+        `bundle:     ${b.name} ${b.version}`,
+        `created:    ${b.created} by ${b.tool.name} ${b.tool.version}`,
+        `platforms:  ${b.platforms.join(", ")}`,
+        `blobs:      ${blobEntries.length}, ${formatBytes(blobBytes)} (${formatBytes(imageBytes)} without dedup, ${ratio.toFixed(2)}×)`,
+        `size:       ${formatBytes(reader.tar.size)} in ${reader.tar.parts.length} file${reader.tar.parts.length === 1 ? "" : "s"}`,
+        "",
+        `images (${b.images.length}):`,
+        ...b.images.map((i) => `  ${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}`),
+      ];
+      if (b.manifests.length > 0) {
+        lines.push("", `manifests (${b.manifests.length}):`, ...b.manifests.map((m) => `  ${m.path}${m.images.length ? `: ${m.images.join(", ")}` : ""}`));
+      }
+      out.result(lines.join("\n"), { ...b, blobs: { count: blobEntries.length, bytes: blobBytes }, imageBytes, dedupRatio: Number(ratio.toFixed(4)), files: reader.tar.parts.map((p) => p.path) });
+      return EXIT.OK;
+    } finally {
+      await reader.close();
+    }
+  },
+};

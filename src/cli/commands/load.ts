@@ -1,0 +1,80 @@
+/**
+ * `bundle load`: push a bundle into the private registry and prove every image arrived.
+ */
+import { loadBundle } from "../../bundle/load.js";
+import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
+import { AirgapError } from "../../errors.js";
+import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { formatBytes } from "../../util/size.js";
+import type { CommandSpec } from "../command.js";
+import { EXIT } from "../output.js";
+import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+
+/** The `load` command. */
+export const loadCommand: CommandSpec = {
+  command: "load <bundle>",
+  summary: "Push a bundle into the private registry and prove every image arrived",
+  description:
+    "Verify the bundle (its .sha256; --deep re-hashes every blob), push every blob and manifest to the registry\n" +
+    "(blobs it has are skipped, blobs another repository has are mounted, the rest uploaded straight from the tar;\n" +
+    "manifests keep their bytes, so digests stay valid), tag each image, then check /v2/_catalog and that every\n" +
+    "target tag resolves to the bundle's digest. A second load uploads nothing.",
+  examples: [
+    ["bundle load bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000", "Push into the private registry"],
+    ["bundle load bundles/ai-devops-5.1.0.tar.001 --registry harbor.local/ai-devops --ca-file ca.pem", "A split bundle into a Harbor project"],
+  ],
+  positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
+  options: {
+    registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX]", demandOption: true, requiresArg: true },
+    deep: { type: "boolean", describe: "Re-hash every blob before pushing (the default checks the .sha256)" },
+    "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every blob is still verified as it is read)" },
+    "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
+    concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
+    ...REGISTRY_OPTIONS,
+  },
+  async run(args, out, context) {
+    const registry = parseRegistry(String(args.registry));
+    if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");
+    const concurrency = Number(args.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new AirgapError("INVALID_ARGUMENT", "--concurrency must be a whole number from 1 to 256");
+    let progress: ProgressRenderer | undefined;
+    if (out.json) progress = new JsonProgress(out.resultStream);
+    else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
+    const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n));
+    try {
+      const result = await loadBundle({
+        bundlePath: String(args.bundle),
+        registry,
+        layout: String(args["target-layout"]) as TargetLayout,
+        registries,
+        retry,
+        verify: args["skip-verify"] ? "skip" : args.deep ? "deep" : "fast",
+        concurrency,
+        signal: context.signal,
+        onEvent: (e) => progress?.event(e),
+      });
+      progress?.stop();
+      const rows = result.images.map((i) => [i.source, i.target, i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
+      const header = ["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"];
+      const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+      const table = [header, ...rows].map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n");
+      const summary = {
+        registry: String(args.registry), images: result.images, catalog: result.catalog,
+        uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
+      };
+      if (out.json) out.jsonLine({ type: "summary", ...summary });
+      else out.result(table, summary);
+      out.info(`${result.images.length} images, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
+      if (result.problems.length > 0) {
+        throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${result.images.length} images did not arrive intact`, {
+          problems: result.problems, hint: "rerun the load: what arrived is skipped",
+        });
+      }
+      return EXIT.OK;
+    } finally {
+      progress?.stop();
+      await registries.close();
+    }
+  },
+};

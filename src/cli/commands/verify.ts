@@ -1,0 +1,34 @@
+/**
+ * `bundle verify`: check a bundle before and after carrying it.
+ */
+import { BundleReader } from "../../bundle/reader.js";
+import { verifyBundle } from "../../bundle/verify.js";
+import type { CommandSpec } from "../command.js";
+import { EXIT } from "../output.js";
+
+/** The `verify` command. */
+export const verifyCommand: CommandSpec = {
+  command: "verify <bundle>",
+  summary: "Check a bundle: its .sha256 (fast) or every blob and cross-reference (--deep)",
+  description:
+    "Check the bundle against its NAME-VERSION.tar.sha256 (the same verdict as `sha256sum -c`), for the tar or each\n" +
+    "of its parts. With --deep, also re-hash every blob against its name, check that every manifest's config and\n" +
+    "layers (and every kept index entry) are present, and that bundle.json, index.json and SHA256SUMS agree.\n" +
+    "Every problem is reported with the entry it concerns.",
+  examples: [
+    ["bundle verify bundles/ai-devops-5.1.0.tar", "The fast check"],
+    ["bundle verify bundles/ai-devops-5.1.0.tar.001 --deep", "Everything, for a split bundle"],
+  ],
+  positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
+  options: { deep: { type: "boolean", describe: "Re-hash every blob and cross-check the bundle's own files" } },
+  async run(args, out) {
+    const reader = await BundleReader.open(String(args.bundle));
+    try {
+      const result = await verifyBundle(reader, { deep: args.deep === true });
+      out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${result.blobs} blobs re-hashed, every reference present` : ""}`, { ok: true, ...result });
+      return EXIT.OK;
+    } finally {
+      await reader.close();
+    }
+  },
+};

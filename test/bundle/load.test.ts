@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import tar from "tar-stream";
+import { listTar } from "../helpers/bundle.js";
+import { runCli } from "../helpers/cli.js";
+import { faultProxy } from "../helpers/fault-proxy.js";
+import { makeImage, makeIndex, MEDIA, seedRegistry, skopeoRegistryFlags } from "../helpers/images.js";
+import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { saveCase } from "../helpers/save-case.js";
+
+const exec = promisify(execFile);
+const ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(", ");
+
+describe("bundle verify, inspect and load", () => {
+  let source: TestRegistry;
+  let work: string;
+  let bundle: string;
+  let allPlatforms: string;
+  const base = { seed: "load-base", size: 200_000 };
+  const a = makeImage({ seed: "load-a", layers: [base, 50_000] });
+  const b = makeImage({ seed: "load-b", layers: [base, 70_000] });
+  const amd64 = makeImage({ seed: "load-amd64", layers: [base, 10_000] });
+  const arm64 = makeImage({ seed: "load-arm64", layers: [20_000], platform: "linux/arm64/v8" });
+  const multi = makeIndex([amd64, arm64]);
+  const pinned = makeImage({ seed: "load-pinned", layers: [3000] });
+  const refs = () => [`${source.host}/team/a:1`, `${source.host}/team/b:1`, `${source.host}/multi/app:2`, `${source.host}/pinned/p@${pinned.manifest.digest}`];
+  const host = () => source.host.replace(":", "-");
+
+  before(async () => {
+    source = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), "airgap-load-"));
+    await seedRegistry(source, a, "team/a:1");
+    await seedRegistry(source, b, "team/b:1");
+    await seedRegistry(source, multi, "multi/app:2");
+    await seedRegistry(source, pinned, "pinned/p:tmp");
+    const c = await saveCase(work, refs());
+    assert.equal((await c.save()).code, 0);
+    bundle = c.tar;
+    const all = await saveCase(work, refs(), { name: "all" });
+    assert.equal((await all.save(["--all-platforms"])).code, 0);
+    allPlatforms = all.tar;
+  });
+  after(async () => {
+    await source.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** The digest a target tag or digest resolves to. */
+  async function digestAt(registry: TestRegistry, repo: string, reference: string): Promise<string | undefined> {
+    const res = await registry.fetch(`/v2/${repo}/manifests/${reference}`, { method: "HEAD", headers: { accept: ACCEPT }, auth: true });
+    return res.status === 200 ? String(res.headers["docker-content-digest"]) : undefined;
+  }
+
+  test("a round trip: every digest arrives, skopeo copies the images out again, and a second load uploads nothing", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", allPlatforms, "--registry", target.host]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^IMAGE +TARGET +DIGEST +PUSHED\/SKIPPED\/MOUNTED +VERIFIED$/m);
+    assert.equal(r.stdout.trim().split("\n").slice(1).filter((l) => l.endsWith("yes")).length, 4);
+    assert.match(r.stderr, /\/v2\/_catalog checked/);
+
+    assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+    assert.equal(await digestAt(target, `${host()}/multi/app`, "2"), multi.index.digest, "the index arrives with its original digest");
+    assert.equal(await digestAt(target, `${host()}/multi/app`, arm64.manifest.digest), arm64.manifest.digest);
+    assert.equal(await digestAt(target, `${host()}/pinned/p`, pinned.manifest.digest), pinned.manifest.digest);
+
+    // An independent client reads every image back, digest for digest.
+    const out = join(work, "pulled");
+    await exec("skopeo", ["copy", "--all", "--preserve-digests", ...skopeoRegistryFlags(target, "src"), `docker://${target.host}/${host()}/multi/app:2`, `oci:${out}:m`]);
+    const { stdout } = await exec("skopeo", ["inspect", "--raw", ...skopeoRegistryFlags(target, "src").map((f) => f.replace("--src-", "--")), `docker://${target.host}/${host()}/team/b:1`]);
+    assert.equal(stdout, b.manifest.data.toString());
+
+    const puts = () => countRequests(target, "PUT", /\/blobs\/uploads\//);
+    const before = await puts();
+    const again = await runCli(["load", allPlatforms, "--registry", target.host, "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await puts(), before, "nothing uploaded the second time");
+    const summary = JSON.parse(again.stdout.trim().split("\n").at(-1)!);
+    assert.equal(summary.uploadedBytes, 0);
+    assert.ok(summary.images.every((i: { pushed: number; verified: boolean }) => i.pushed === 0 && i.verified));
+  });
+
+  test("a bundle whose index was filtered to one platform is tagged to that platform's manifest", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", bundle, "--registry", target.host]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await digestAt(target, `${host()}/multi/app`, "2"), amd64.manifest.digest);
+    assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+  });
+
+  test("a /PREFIX (Harbor project) is honoured; shared layers are mounted, not uploaded again", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", bundle, "--registry", `${target.host}/project`, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await digestAt(target, `project/${host()}/team/b`, "1"), b.manifest.digest);
+    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    assert.equal(summary.images.reduce((n: number, i: { mounted: number }) => n + i.mounted, 0), 2, "the shared base is mounted into two of three repositories");
+    const catalog = JSON.parse((await target.fetch("/v2/_catalog")).body.toString()).repositories;
+    assert.ok(catalog.every((repo: string) => repo.startsWith("project/")));
+  });
+
+  test("into an htpasswd + TLS registry with --ca-file and --password-stdin", async (t) => {
+    const target = await startRegistry({ auth: "htpasswd", tls: true });
+    t.after(() => target.stop());
+    const r = await runCli(["load", bundle, "--registry", target.host, "--ca-file", target.pki!.caFile, "--username", target.username!, "--password-stdin"], { input: target.password! });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+    assert.ok(!r.stderr.includes(target.password!) && !r.stdout.includes(target.password!));
+  });
+
+  test("503s and a reset mid-upload are retried; a 429 on a manifest PUT waits for Retry-After", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const proxy = await faultProxy(target.url, [
+      { method: "POST", path: "/blobs/uploads/", status: 503, times: 2 },
+      { method: "PUT", path: `digest=${encodeURIComponent(a.layers[0]!.digest)}`, resetRequestAfterBytes: 20_000, times: 1 },
+      { method: "PUT", path: /\/manifests\/sha256:/, status: 429, retryAfter: 1, times: 1 },
+    ]);
+    t.after(() => proxy.stop());
+    const r = await runCli(["load", bundle, "--registry", proxy.host, "--retries", "4"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /retry 1 in 1\.0s: pushing manifest .* \(HTTP 429\)/);
+    assert.ok(proxy.requests.some((q) => q.method === "PUT" && q.status === -1), "an upload was cut short");
+    assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+  });
+
+  test("verify: sha256sum -c and bundle verify agree; a flipped byte is named, and load pushes nothing", async (t) => {
+    await exec("sha256sum", ["-c", "t-1.tar.sha256"], { cwd: join(bundle, "..") });
+    const ok = await runCli(["verify", bundle, "--deep"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^OK .*: t-1\.tar match their checksums; \d+ blobs re-hashed, every reference present$/m);
+
+    const dir = join(work, "corrupt");
+    await mkdir(dir);
+    const copy = join(dir, "t-1.tar");
+    await copyFile(bundle, copy);
+    await copyFile(`${bundle}.sha256`, `${copy}.sha256`);
+    const layer = (await listTarEntries(copy)).find((e) => e.name.endsWith(a.layers[1]!.digest.slice(7)))!;
+    const fh = await open(copy, "r+");
+    const one = Buffer.alloc(1);
+    await fh.read(one, 0, 1, layer.offset + 100);
+    one[0] = one[0]! ^ 0xff;
+    await fh.write(one, 0, 1, layer.offset + 100);
+    await fh.close();
+
+    await assert.rejects(exec("sha256sum", ["-c", "t-1.tar.sha256"], { cwd: dir }));
+    const fast = await runCli(["verify", copy]);
+    assert.equal(fast.code, 1);
+    assert.match(fast.stderr, /t-1\.tar: checksum mismatch/);
+    const deep = await runCli(["verify", copy, "--deep"]);
+    assert.equal(deep.code, 1);
+    assert.match(deep.stderr, new RegExp(`blobs/sha256/${a.layers[1]!.digest.slice(7)}: content does not match its digest`));
+
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", copy, "--registry", target.host]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /verification failed .*nothing was pushed/);
+    assert.equal(await countRequests(target, "POST", /\/blobs\/uploads\//), 0);
+    // Even without the check, the damaged blob is caught as it is read, and its image is reported.
+    const skipped = await runCli(["load", copy, "--registry", target.host, "--skip-verify"]);
+    assert.equal(skipped.code, 1);
+    assert.match(skipped.stderr, /team\/a:1.*digest mismatch after \d+ bytes/);
+    assert.doesNotMatch(skipped.stderr, /retry/, "bad bytes are not retried");
+  });
+
+  test("a truncated bundle is a clear error", async () => {
+    const copy = join(work, "truncated.tar");
+    await copyFile(bundle, copy);
+    await truncate(copy, Math.floor((await stat(copy)).size / 2));
+    const r = await runCli(["inspect", copy]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: .*truncated\.tar: truncated: .* needs \d+ bytes, only \d+ are there$/m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  test("entries with ../, absolute paths or links are refused", async () => {
+    const evil = join(work, "evil.tar");
+    const pack = tar.pack();
+    pack.entry({ name: "bundle.json" }, "{}");
+    pack.entry({ name: "../evil" }, "x");
+    pack.entry({ name: "blobs/sha256/link", type: "symlink", linkname: "/etc/passwd" });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    await writeFile(evil, Buffer.concat(chunks));
+    const r = await runCli(["inspect", evil]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /refusing 2 unsafe or unexpected entries/);
+    assert.match(r.stderr, /"\.\.\/evil": path with \.\./);
+    assert.match(r.stderr, /"blobs\/sha256\/link": symbolic link not allowed/);
+  });
+
+  test("split parts are verified and loaded in place, without reassembly", async (t) => {
+    const c = await saveCase(work, refs(), { name: "split" });
+    assert.equal((await c.save(["--split-size", "1Mi"])).code, 0);
+    const parts = (await readdir(c.out)).filter((f) => /\.\d{3}$/.test(f));
+    assert.ok(parts.length >= 1);
+    const first = join(c.out, "split-1.tar.001");
+    assert.equal((await runCli(["verify", first, "--deep"])).code, 0);
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", join(c.out, "split-1.tar"), "--registry", target.host]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await digestAt(target, `${host()}/team/b`, "1"), b.manifest.digest);
+  });
+
+  test("inspect shows images, targets, platforms and the dedup ratio from bundle.json alone", async () => {
+    const r = await runCli(["inspect", allPlatforms]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^bundle: {5}all 1$/m);
+    assert.match(r.stdout, /^platforms: {2}all$/m);
+    assert.match(r.stdout, new RegExp(`-> \\{\\{REGISTRY\\}\\}/${host()}/multi/app:2`));
+    assert.match(r.stdout, /linux\/amd64, linux\/arm64\/v8/);
+    assert.match(r.stdout, /without dedup, \d\.\d\d×/);
+    const json = JSON.parse((await runCli(["inspect", allPlatforms, "--json"])).stdout);
+    assert.equal(json.images.length, 4);
+  });
+
+  test("an unknown bundle format is refused with the version found", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "bundle.json" }, JSON.stringify({ format: "airgap-bundle/v9" }));
+    pack.entry({ name: "index.json" }, "{}");
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const file = join(work, "future.tar");
+    await writeFile(file, Buffer.concat(chunks));
+    const r = await runCli(["inspect", file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unknown bundle format "airgap-bundle\/v9" \(this tool reads airgap-bundle\/v1\)/);
+  });
+});
+
+/** Entries of a tar with their data offsets (for corrupting one on purpose). */
+async function listTarEntries(file: string): Promise<Array<{ name: string; offset: number }>> {
+  const entries = await listTar(file);
+  const out: Array<{ name: string; offset: number }> = [];
+  let offset = 0;
+  for (const e of entries) {
+    out.push({ name: e.name, offset: offset + 512 });
+    offset += 512 + Math.ceil(e.size / 512) * 512;
+  }
+  return out;
+}
