@@ -21,6 +21,8 @@ export interface RegistryOptions {
   tls?: boolean;
   /** Extra top-level config (YAML text appended verbatim), e.g. a token issuer's `registryConfig`. */
   extraConfig?: string;
+  /** A fixed port (default: a free one). */
+  port?: number;
 }
 
 /** A running test registry. */
@@ -91,7 +93,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
 
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const configFile = join(dir, "config.yml");
     await writeFile(configFile, configYaml(dir, port, options, pki));
     const logStream = createWriteStream(logFile, { flags: "a" });
