@@ -56,18 +56,6 @@ export class PartFiles {
     return new PartFiles(parts, handles);
   }
 
-  /** Opens the temporary files an interrupted run left, to read from them. */
-  static async openExisting(parts: PartFile[]): Promise<PartFiles> {
-    const handles: FileHandle[] = [];
-    try {
-      for (const p of parts) handles.push(await open(p.temp, "r"));
-    } catch (err) {
-      await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
-      throw err;
-    }
-    return new PartFiles(parts, handles);
-  }
-
   /** Writes `data` at tar offset `offset`, across part boundaries if it must. */
   async write(data: Buffer, offset: number): Promise<void> {
     let rest = data;
@@ -103,23 +91,6 @@ export class PartFiles {
     } catch (err) {
       throw writeError(part.temp, err);
     }
-  }
-
-  /** Reads `length` bytes at tar offset `offset` (to salvage blobs of an unfinished bundle). */
-  async read(offset: number, length: number): Promise<Buffer> {
-    const out = Buffer.alloc(length);
-    let got = 0;
-    while (got < length) {
-      const at = offset + got;
-      const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
-      const part = this.parts[i];
-      if (!part) break;
-      const n = Math.min(length - got, part.start + part.size - at);
-      const { bytesRead } = await this.handles[i]!.read(out, got, n, at - part.start);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return out.subarray(0, got);
   }
 
   /** Closes the files. */

@@ -23,6 +23,7 @@ import { formatBytes } from "../util/size.js";
 import { formatChecksums, sidecarText, type ChecksumLine } from "./checksums.js";
 import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
+import { TarFile } from "./tar-index.js";
 import { TarHasher } from "./tar-hasher.js";
 import { END_OF_ARCHIVE } from "./tar-header.js";
 import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
@@ -284,12 +285,15 @@ export class BundleWriter {
   async abort(cache?: OciLayout): Promise<void> {
     await this.hasher.stop();
     await this.journalQueue;
+    await this.files.close();
     if (cache) {
+      const tar = await TarFile.open(this.files.parts.map((p) => ({ path: p.temp, start: p.start, size: p.size })));
       for (const [i, entryIndex] of this.blobOrder.entries()) {
         if (!this.done[i]) continue;
         const entry = this.plan.entries[entryIndex]!;
-        await salvageBlob(this.files, entry.blob!, entry.dataOffset, cache).catch(() => undefined);
+        await salvageBlob(tar, entry.blob!, entry.dataOffset, cache).catch(() => undefined);
       }
+      await tar.close();
     }
     await this.files.abort();
     await unlink(journalPath(this.tarPath)).catch(() => undefined);
@@ -297,17 +301,9 @@ export class BundleWriter {
 }
 
 /** Copies one blob out of an unfinished tar into the cache, verifying it on the way. */
-async function salvageBlob(files: PartFiles, d: Descriptor, offset: number, cache: OciLayout): Promise<void> {
+async function salvageBlob(tar: TarFile, d: Descriptor, offset: number, cache: OciLayout): Promise<void> {
   if (await cache.exists(d)) return;
-  async function* chunks(): AsyncGenerator<Buffer> {
-    for (let at = 0; at < d.size; ) {
-      const buf = await files.read(offset + at, Math.min(1 << 20, d.size - at));
-      if (buf.length === 0) return;
-      at += buf.length;
-      yield buf;
-    }
-  }
-  await cache.push(d, async () => streamPipeline(Readable.from(chunks()), new VerifyingStream(d, `salvaging ${d.digest}`), () => undefined) as VerifyingStream);
+  await cache.push(d, async () => streamPipeline(Readable.from(tar.range(offset, d.size)), new VerifyingStream(d, `salvaging ${d.digest}`), () => undefined) as VerifyingStream);
 }
 
 /**
@@ -328,17 +324,18 @@ export async function recoverUnfinished(outDir: string, name: string, version: s
   if (lines[0] === JOURNAL_MAGIC && partsLine) {
     const split = Number(partsLine[1]);
     const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
-    const files = await PartFiles.openExisting(parts).catch(() => undefined);
-    if (files) {
+    const tar = await TarFile.open(parts.map((p) => ({ path: p.temp, start: p.start, size: p.size }))).catch(() => undefined);
+    if (tar) {
       for (const line of lines.slice(2)) {
         const m = /^blob (\S+) (\S+) (\d+) (\d+)$/.exec(line);
         if (!m) continue;
         const d: Descriptor = { digest: m[1]!, mediaType: m[2]!, size: Number(m[4]) };
         // A blob that does not verify (a power cut mid-write) is simply not kept.
-        if (await salvageBlob(files, d, Number(m[3]), cache).then(() => true, () => false)) kept++;
+        if (await salvageBlob(tar, d, Number(m[3]), cache).then(() => true, () => false)) kept++;
       }
-      await files.abort();
+      await tar.close();
     }
+    await Promise.all(parts.map((p) => unlink(p.temp).catch(() => undefined)));
   }
   await unlink(journalPath(tarPath)).catch(() => undefined);
   return kept;
