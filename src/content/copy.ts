@@ -51,6 +51,11 @@ export interface CopyOptions {
   checkConfigPlatform?: boolean;
   /** Take only the index entries the source has (a bundle holds the platforms chosen at save). */
   presentChildrenOnly?: boolean;
+  /**
+   * The source's bytes were just proved by a checksum over all of them (a bundle's .sha256): blobs are
+   * checked for size only, not hashed a second time. The sink must check digests itself (a registry does).
+   */
+  sourceVerified?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: CopyEvent) => void;
 }
@@ -301,7 +306,7 @@ export class CopyEngine {
             if (counted > 0) this.emit({ type: "blob-bytes", bytes: -counted });
             counted = 0;
             const raw = await job.source.fetch(d, signal);
-            const verifier = new VerifyingStream(d, `fetching ${job.source.name} blob ${d.digest}`, onBytes);
+            const verifier = new VerifyingStream(d, `fetching ${job.source.name} blob ${d.digest}`, onBytes, this.options.sourceVerified === true);
             // pipeline, not pipe: when the consumer gives up (a full disk), the download is closed too.
             return pipeline(raw, verifier, () => undefined) as VerifyingStream;
           },

@@ -39,21 +39,24 @@ export function verifyBytes(data: Buffer, d: Pick<Descriptor, "digest" | "size">
 
 /** Transform that passes bytes through while checking size and digest; fails the pipeline on a mismatch. */
 export class VerifyingStream extends Transform {
-  private readonly hash: Hash;
+  private readonly hash?: Hash;
   private seen = 0;
 
   /**
    * @param expected the descriptor to check against
    * @param what names the blob in errors, e.g. `fetching gcr.io/x/y:v1 blob sha256:…`
    * @param onBytes called with the length of every chunk (progress)
+   * @param sizeOnly check the size but not the digest: only for bytes a checksum over them already proved
+   *   (a bundle whose .sha256 was just checked; the registry checks each digest again on upload)
    */
   constructor(
     private readonly expected: Pick<Descriptor, "digest" | "size">,
     private readonly what: string,
     private readonly onBytes?: (n: number) => void,
+    sizeOnly = false,
   ) {
     super({ highWaterMark: 256 * 1024 });
-    this.hash = hashFor(expected.digest);
+    if (!sizeOnly) this.hash = hashFor(expected.digest);
   }
 
   /** Bytes seen so far. */
@@ -67,7 +70,7 @@ export class VerifyingStream extends Transform {
       done(new AirgapError("SIZE_MISMATCH", `${this.what}: more than the expected ${this.expected.size} bytes`));
       return;
     }
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.onBytes?.(chunk.length);
     done(null, chunk);
   }
@@ -77,6 +80,7 @@ export class VerifyingStream extends Transform {
       done(new AirgapError("SIZE_MISMATCH", `${this.what}: got ${this.seen} bytes, want ${this.expected.size}`));
       return;
     }
+    if (!this.hash) return done();
     const got = `${this.expected.digest.slice(0, this.expected.digest.indexOf(":"))}:${this.hash.digest("hex")}`;
     if (got !== this.expected.digest) {
       done(new AirgapError("DIGEST_MISMATCH", `${this.what}: digest mismatch after ${this.seen} bytes: got ${got}, want ${this.expected.digest}`));
