@@ -7,8 +7,11 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import tar from "tar-stream";
 import { listTar } from "../helpers/bundle.js";
-import { runCli } from "../helpers/cli.js";
-import { faultProxy } from "../helpers/fault-proxy.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CLI, runCli } from "../helpers/cli.js";
+import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { makeImage, makeIndex, MEDIA, seedRegistry, skopeoRegistryFlags } from "../helpers/images.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
@@ -130,6 +133,29 @@ describe("bundle verify, inspect and load", () => {
     assert.match(r.stderr, /retry 1 in 1\.0s: pushing manifest .* \(HTTP 429\)/);
     assert.ok(proxy.requests.some((q) => q.method === "PUT" && q.status === -1), "an upload was cut short");
     assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+  });
+
+  test("the target registry killed mid-load, restarted, and the load rerun: complete and exact", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const rules: FaultRule[] = [{ method: "PUT", path: "/blobs/uploads/", delayMs: 300 }];
+    const proxy = await faultProxy(target.url, rules);
+    t.after(() => proxy.stop());
+    const uploaded = () => proxy.requests.filter((q) => q.method === "PUT" && q.path.includes("/blobs/uploads/") && q.status === 201).length;
+    const child = spawn(process.execPath, [CLI, "load", allPlatforms, "--registry", proxy.host, "--concurrency", "1", "--retries", "0"], { stdio: "ignore" });
+    const exited = once(child, "exit");
+    for (let i = 0; i < 300 && uploaded() < 2; i++) await sleep(20);
+    await target.kill();
+    const [code] = (await exited) as [number];
+    assert.equal(code, 1, "the load fails while the registry is down");
+    rules.length = 0;
+    await target.restart();
+    const r = await runCli(["load", allPlatforms, "--registry", proxy.host, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    assert.ok(summary.images.every((i: { verified: boolean }) => i.verified));
+    assert.ok(summary.images.reduce((n: number, i: { skipped: number }) => n + i.skipped, 0) >= 1, "what arrived before the crash is not uploaded again");
+    assert.equal(await digestAt(target, `${host()}/multi/app`, "2"), multi.index.digest);
   });
 
   test("verify: sha256sum -c and bundle verify agree; a flipped byte is named, and load pushes nothing", async (t) => {

@@ -44,6 +44,10 @@ export interface TestRegistry {
   fetch(path: string, init?: { method?: string; headers?: Record<string, string>; auth?: boolean }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
   /** The registry log so far. */
   log(): Promise<string>;
+  /** Kills the registry process at once (SIGKILL), keeping its storage: a crash. */
+  kill(): Promise<void>;
+  /** Starts the registry again on the same port and storage (after kill). */
+  restart(): Promise<void>;
   /** Stops the registry and deletes its storage. */
   stop(): Promise<void>;
 }
@@ -96,10 +100,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     const port = options.port ?? (await freePort());
     const configFile = join(dir, "config.yml");
     await writeFile(configFile, configYaml(dir, port, options, pki));
-    const logStream = createWriteStream(logFile, { flags: "a" });
-    const child: ChildProcess = spawnTracked("docker-registry", ["serve", configFile], { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout?.pipe(logStream);
-    child.stderr?.pipe(logStream);
+    let logStream = createWriteStream(logFile, { flags: "a" });
+    const launch = (): ChildProcess => {
+      const c = spawnTracked("docker-registry", ["serve", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+      c.stdout?.pipe(logStream, { end: false });
+      c.stderr?.pipe(logStream, { end: false });
+      return c;
+    };
+    let child: ChildProcess = launch();
     const url = `${scheme}://127.0.0.1:${port}`;
     const registry: TestRegistry = {
       host: `127.0.0.1:${port}`,
@@ -116,6 +124,21 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
         return { status: res.statusCode, headers: res.headers, body };
       },
       log: () => readFile(logFile, "utf8"),
+      async kill() {
+        child.kill("SIGKILL");
+        await stopTracked(child);
+      },
+      async restart() {
+        logStream = createWriteStream(logFile, { flags: "a" });
+        child = launch();
+        const until = Date.now() + 15_000;
+        while (Date.now() < until) {
+          const res = await registry.fetch("/v2/").catch(() => undefined);
+          if (res && (res.status === 200 || res.status === 401)) return;
+          await sleep(50);
+        }
+        throw new Error("docker-registry did not restart");
+      },
       async stop() {
         await stopTracked(child);
         logStream.end();
