@@ -81,7 +81,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     else if (options.verify === "deep") await verifyBundle(reader, { deep: true });
     else {
       const problems: Problem[] = [];
-      await checkSidecar(reader.path, problems);
+      // A bundle verified before and unchanged since is not hashed again (a re-run is then quick).
+      await checkSidecar(reader.path, problems, true);
       if (problems.length > 0) {
         throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was pushed`, {
           problems, hint: "copy the bundle again from the source medium (or --skip-verify to push what verifies blob by blob)",

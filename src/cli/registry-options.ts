@@ -25,6 +25,7 @@ export async function registriesFrom(
   context: CommandContext,
   hosts: string[],
   onRetry?: (notice: RetryNotice) => void,
+  extra: { chunkSize?: number } = {},
 ): Promise<{ registries: Registries; retry: RetryOptions }> {
   const retries = Number(args.retries ?? DEFAULT_RETRY.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new AirgapError("INVALID_ARGUMENT", `--retries must be a whole number from 0 to 100`);
@@ -50,6 +51,7 @@ export async function registriesFrom(
     retry,
     userAgent: `airgap-bundle/${context.toolVersion}`,
     ...(onRetry && { onRetry }),
+    ...extra,
   });
   return { registries, retry };
 }

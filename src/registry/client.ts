@@ -36,6 +36,8 @@ export interface RegistryOptions {
   onRetry?: (notice: RetryNotice) => void;
   /** Max connections per registry origin. */
   connections?: number;
+  /** Upload blobs larger than this in PATCH chunks of this size (for proxies that cap request bodies). */
+  chunkSize?: number;
 }
 
 /** Options of one request. */
@@ -169,6 +171,11 @@ export class RegistryHost {
   blobHome(digest: string, except: string): string | undefined {
     const home = this.blobHomes.get(digest);
     return home !== except ? home : undefined;
+  }
+
+  /** Chunk size for uploads, if chunked uploads were asked for. */
+  get chunkSize(): number | undefined {
+    return this.options.chunkSize;
   }
 
   /** The retry settings. */

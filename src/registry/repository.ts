@@ -182,13 +182,62 @@ export class RegistryRepository implements Target {
     const location = start.headers.location;
     if (typeof location !== "string") throw new AirgapError("REGISTRY", `${what}: the registry gave no upload location`);
     const base = await this.registry.base(signal);
-    const url = new URL(location, `${base}/`);
+    const chunkSize = this.registry.chunkSize;
+    let url = new URL(location, `${base}/`);
+    const auth = (u: URL) => u.host === this.registry.apiHost;
+    const putOptions = { method: "PUT" as const, what, signal, scope: this.scope("pull,push"), noRetry: true };
+    if (chunkSize === undefined || d.size <= chunkSize) {
+      url.searchParams.set("digest", d.digest);
+      const res = await this.registry.send(url.toString(), {
+        ...putOptions,
+        headers: { "content-type": "application/octet-stream", "content-length": String(d.size) },
+        body: () => open(),
+      }, auth(url));
+      if (res.statusCode !== 201) throw await responseError(what, res);
+      res.body.resume();
+      return;
+    }
+    // Chunked: PATCH pieces of at most chunkSize bytes (for proxies that cap request bodies), then PUT ?digest=.
+    // https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-a-blob-in-chunks
+    const source = (await open())[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let carry: Buffer | undefined;
+    for (let offset = 0; offset < d.size; offset += chunkSize) {
+      const length = Math.min(chunkSize, d.size - offset);
+      async function* piece(): AsyncGenerator<Buffer> {
+        let left = length;
+        while (left > 0) {
+          let chunk = carry;
+          carry = undefined;
+          if (!chunk) {
+            const next = await source.next();
+            if (next.done) throw new AirgapError("SIZE_MISMATCH", `${what}: the blob ended ${left} bytes early`);
+            chunk = next.value;
+          }
+          if (chunk.length > left) {
+            carry = chunk.subarray(left);
+            chunk = chunk.subarray(0, left);
+          }
+          left -= chunk.length;
+          yield chunk;
+        }
+      }
+      const res = await this.registry.send(url.toString(), {
+        method: "PATCH", what, signal, scope: this.scope("pull,push"), noRetry: true,
+        headers: { "content-type": "application/octet-stream", "content-length": String(length), "content-range": `${offset}-${offset + length - 1}` },
+        body: () => Readable.from(piece()),
+      }, auth(url));
+      if (res.statusCode !== 202) throw await responseError(`${what} (chunk at ${offset})`, res);
+      res.body.resume();
+      const next = res.headers.location;
+      if (typeof next === "string") url = new URL(next, `${base}/`);
+    }
+    // Drain the source, which checks its size and digest at the end.
+    if (carry && carry.length > 0) throw new AirgapError("SIZE_MISMATCH", `${what}: more than ${d.size} bytes`);
+    for (let r = await source.next(); !r.done; r = await source.next()) {
+      throw new AirgapError("SIZE_MISMATCH", `${what}: more than ${d.size} bytes`);
+    }
     url.searchParams.set("digest", d.digest);
-    const res = await this.registry.send(url.toString(), {
-      method: "PUT", what, signal, scope: this.scope("pull,push"), noRetry: true,
-      headers: { "content-type": "application/octet-stream", "content-length": String(d.size) },
-      body: () => open(),
-    }, new URL(url).host === this.registry.apiHost);
+    const res = await this.registry.send(url.toString(), { ...putOptions, headers: { "content-length": "0" } }, auth(url));
     if (res.statusCode !== 201) throw await responseError(what, res);
     res.body.resume();
   }

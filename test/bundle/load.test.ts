@@ -135,6 +135,21 @@ describe("bundle verify, inspect and load", () => {
     assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
   });
 
+  test("--chunk-size uploads in PATCH chunks through a proxy that caps request bodies", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const proxy = await faultProxy(target.url, [{ path: "/blobs/uploads/", maxBodyBytes: 64 * 1024 }]);
+    t.after(() => proxy.stop());
+    const capped = await runCli(["load", bundle, "--registry", proxy.host, "--retries", "0"]);
+    assert.equal(capped.code, 1);
+    assert.match(capped.stderr, /HTTP 413 413 Request Entity Too Large/);
+    const r = await runCli(["load", bundle, "--registry", proxy.host, "--chunk-size", "60Ki"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(proxy.count("PATCH", "/blobs/uploads/") >= 4, "the large layers went up in chunks");
+    assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+    assert.equal(await digestAt(target, `${host()}/team/b`, "1"), b.manifest.digest);
+  });
+
   test("the target registry killed mid-load, restarted, and the load rerun: complete and exact", async (t) => {
     const target = await startRegistry();
     t.after(() => target.stop());

@@ -29,6 +29,8 @@ export interface FaultRule {
   resetAfterBytes?: number;
   /** Reset the connection after receiving this many bytes of the request body (an upload cut short). */
   resetRequestAfterBytes?: number;
+  /** Answer 413 to requests whose Content-Length exceeds this (a proxy that caps request bodies). */
+  maxBodyBytes?: number;
   /** Wait this long before forwarding. */
   delayMs?: number;
   /** Forward, but flip the bits of the response-body byte at this offset. */
@@ -104,6 +106,13 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
     const entry: ProxiedRequest = { method, path, status: 0, authorization: req.headers.authorization !== undefined, ...(ruleIndex >= 0 && { fault: ruleIndex }), ...(req.headers.range && { range: req.headers.range }) };
     requests.push(entry);
 
+    if (rule?.maxBodyBytes !== undefined && Number(req.headers["content-length"] ?? 0) > rule.maxBodyBytes) {
+      entry.status = 413;
+      req.resume();
+      res.writeHead(413, { "content-type": "text/html", connection: "close" });
+      res.end("<html><body><h1>413 Request Entity Too Large</h1></body></html>");
+      return;
+    }
     if (rule?.redirectTo !== undefined) {
       entry.status = 307;
       req.resume();

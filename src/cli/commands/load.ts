@@ -5,7 +5,7 @@ import { loadBundle } from "../../bundle/load.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
-import { formatBytes } from "../../util/size.js";
+import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
@@ -31,6 +31,7 @@ export const loadCommand: CommandSpec = {
     "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every blob is still verified as it is read)" },
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
     concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
+    "chunk-size": { type: "string", describe: "Upload blobs in PATCH chunks of this size (e.g. 50M), for proxies that cap request bodies", requiresArg: true },
     ...REGISTRY_OPTIONS,
   },
   async run(args, out, context) {
@@ -41,7 +42,9 @@ export const loadCommand: CommandSpec = {
     let progress: ProgressRenderer | undefined;
     if (out.json) progress = new JsonProgress(out.resultStream);
     else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
-    const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n));
+    const chunkSize = args["chunk-size"] === undefined ? undefined : parseSize(String(args["chunk-size"]), "--chunk-size");
+    if (chunkSize !== undefined && chunkSize < 1024) throw new AirgapError("INVALID_ARGUMENT", "--chunk-size must be at least 1Ki");
+    const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n), chunkSize === undefined ? {} : { chunkSize });
     try {
       const result = await loadBundle({
         bundlePath: String(args.bundle),

@@ -1,0 +1,55 @@
+/**
+ * Remembers files whose checksum was verified, by identity (path, inode, size, modification time), so that
+ * loading the same unchanged bundle again need not hash gigabytes again. Any change to a file (a write
+ * moves its modification time) invalidates its stamp. Kept in `$XDG_CACHE_HOME/airgap-bundle` (or
+ * `~/.cache/airgap-bundle`); losing it only costs time.
+ */
+import { mkdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+interface Stamp {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+function stampFile(): string {
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
+  return join(base, "airgap-bundle", "verified.json");
+}
+
+async function readStamps(): Promise<Record<string, Stamp>> {
+  try {
+    return JSON.parse(await readFile(stampFile(), "utf8")) as Record<string, Stamp>;
+  } catch {
+    return {};
+  }
+}
+
+/** True when `path` was verified to have `sha256` and has not changed since. */
+export async function isStamped(path: string, sha256: string): Promise<boolean> {
+  try {
+    const [s, real, stamps] = await Promise.all([stat(path), realpath(path), readStamps()]);
+    const stamp = stamps[real];
+    return stamp !== undefined && stamp.sha256 === sha256 && stamp.ino === s.ino && stamp.size === s.size && stamp.mtimeMs === s.mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+/** Records that `path` was just verified to have `sha256`. Failures are ignored (it is only a cache). */
+export async function stamp(path: string, sha256: string): Promise<void> {
+  try {
+    const [s, real, stamps] = await Promise.all([stat(path), realpath(path), readStamps()]);
+    stamps[real] = { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, sha256 };
+    const file = stampFile();
+    await mkdir(join(file, ".."), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(stamps));
+    await rename(temp, file);
+  } catch {
+    // only a cache
+  }
+}
