@@ -13,6 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CLI, runCli } from "../helpers/cli.js";
 import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { makeImage, makeIndex, MEDIA, seedRegistry, skopeoRegistryFlags } from "../helpers/images.js";
+import { dockerdUnavailable, startDockerd } from "../helpers/dockerd.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
 
@@ -87,6 +88,22 @@ describe("bundle verify, inspect and load", () => {
     const summary = JSON.parse(again.stdout.trim().split("\n").at(-1)!);
     assert.equal(summary.uploadedBytes, 0);
     assert.ok(summary.images.every((i: { pushed: number; verified: boolean }) => i.pushed === 0 && i.verified));
+  });
+
+  test("a Docker engine in the closed network pulls the loaded images by tag, digests intact", { skip: dockerdUnavailable() ?? false }, async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    assert.equal((await runCli(["load", bundle, "--registry", target.host])).code, 0);
+    const engine = await startDockerd();
+    t.after(() => engine.stop());
+    for (const [repo, image] of [["team/a:1", a], ["multi/app:2", amd64]] as const) {
+      const ref = `${target.host}/${host()}/${repo}`;
+      await engine.docker(["pull", "--quiet", ref]);
+      const digests = JSON.parse(await engine.docker(["image", "inspect", "--format", "{{json .RepoDigests}}", ref])) as string[];
+      assert.deepEqual(digests, [`${ref.slice(0, ref.lastIndexOf(":"))}@${image.manifest.digest}`]);
+      const id = (await engine.docker(["image", "inspect", "--format", "{{.Id}}", ref])).trim();
+      assert.equal(id, image.config.digest, "the engine's image ID is the config digest");
+    }
   });
 
   test("a bundle whose index was filtered to one platform is tagged to that platform's manifest", async (t) => {
