@@ -127,9 +127,14 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       onEvent,
     });
     const effective = new Map<string, { digest: string; note?: string }>();
-    const results = await Promise.all(jobs.map(async (job) => {
-      const r = await engine.resolve(job);
+    const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
+    for (const r of resolved) {
+      if ("error" in r) continue;
+      for (const c of r.contents) host.planBlob(c.descriptor.digest, (r.job.sink as RegistryRepository).path);
+    }
+    const results = await Promise.all(resolved.map(async (r) => {
       if ("error" in r) return r;
+      const job = r.job;
       const adapted = withoutAbsentChildren(r);
       if (adapted !== r) effective.set(job.label, { digest: adapted.top.descriptor.digest, note: adapted.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
       return engine.transfer(adapted);

@@ -167,10 +167,22 @@ export class RegistryHost {
     if (!this.blobHomes.has(digest)) this.blobHomes.set(digest, repository);
   }
 
-  /** A repository other than `except` known to hold `digest`, to mount from. */
+  private readonly blobPlans = new Map<string, string[]>();
+
+  /** Tells which repositories this run will put `digest` into: a rerun mounts from one that got it before. */
+  planBlob(digest: string, repository: string): void {
+    const list = this.blobPlans.get(digest) ?? [];
+    if (!list.includes(repository)) list.push(repository);
+    this.blobPlans.set(digest, list);
+  }
+
+  /** A repository other than `except` known (or, failing that, planned) to hold `digest`, to mount from. */
   blobHome(digest: string, except: string): string | undefined {
     const home = this.blobHomes.get(digest);
-    return home !== except ? home : undefined;
+    if (home !== undefined && home !== except) return home;
+    // A repository this run will fill may already hold it from an earlier, interrupted run; if not,
+    // the registry answers 202 and that upload session is used: it costs no extra request.
+    return this.blobPlans.get(digest)?.find((r) => r !== except);
   }
 
   /** Chunk size for uploads, if chunked uploads were asked for. */

@@ -147,6 +147,7 @@ export class RegistryRepository implements Target {
 
   private async pushBlob(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
     const from = this.registry.blobHome(d.digest, this.path);
+    let session: string | undefined;
     if (from) {
       const what = `mounting ${d.digest} into ${this.name} from ${from}`;
       const res = await this.registry.request(`/v2/${this.path}/blobs/uploads/?mount=${d.digest}&from=${from}`, {
@@ -157,12 +158,13 @@ export class RegistryRepository implements Target {
         this.registry.noteBlob(d.digest, this.path);
         return "mounted";
       }
-      // 202: the registry would not mount; upload instead.
+      // 202: the registry would not (or could not) mount, and opened an upload session instead: use it.
+      if (res.statusCode === 202 && typeof res.headers.location === "string") session = res.headers.location;
     }
     const retry = this.registry.retryOptions;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.upload(d, open, signal);
+        await this.upload(d, open, signal, attempt === 0 ? session : undefined);
         this.registry.noteBlob(d.digest, this.path);
         return;
       } catch (err) {
@@ -174,13 +176,17 @@ export class RegistryRepository implements Target {
     }
   }
 
-  private async upload(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void> {
+  private async upload(d: Descriptor, open: Opener, signal?: AbortSignal, session?: string): Promise<void> {
     const what = `uploading ${d.digest} to ${this.name}`;
-    const start = await this.registry.request(`/v2/${this.path}/blobs/uploads/`, { method: "POST", what, signal, scope: this.scope("pull,push"), headers: { "content-length": "0" } });
-    start.body.resume();
-    if (start.statusCode !== 202) throw await responseError(what, start);
-    const location = start.headers.location;
-    if (typeof location !== "string") throw new AirgapError("REGISTRY", `${what}: the registry gave no upload location`);
+    let location = session;
+    if (location === undefined) {
+      const start = await this.registry.request(`/v2/${this.path}/blobs/uploads/`, { method: "POST", what, signal, scope: this.scope("pull,push"), headers: { "content-length": "0" } });
+      start.body.resume();
+      if (start.statusCode !== 202) throw await responseError(what, start);
+      const given = start.headers.location;
+      if (typeof given !== "string") throw new AirgapError("REGISTRY", `${what}: the registry gave no upload location`);
+      location = given;
+    }
     const base = await this.registry.base(signal);
     const chunkSize = this.registry.chunkSize;
     let url = new URL(location, `${base}/`);
