@@ -127,6 +127,18 @@ describe("bundle verify, inspect and load", () => {
     assert.ok(catalog.every((repo: string) => repo.startsWith("project/")));
   });
 
+  test("a registry that forbids /v2/_catalog (Harbor for non-admins) gets per-image checks instead", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const proxy = await faultProxy(target.url, [{ method: "GET", path: "/v2/_catalog", status: 403 }]);
+    t.after(() => proxy.stop());
+    const r = await runCli(["load", bundle, "--registry", proxy.host]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /does not list \/v2\/_catalog to us; checking each image instead/);
+    assert.match(r.stderr, /\/v2\/_catalog unavailable/);
+    assert.equal(r.stdout.trim().split("\n").slice(1).filter((l) => l.endsWith("yes")).length, 4);
+  });
+
   test("into an htpasswd + TLS registry with --ca-file and --password-stdin", async (t) => {
     const target = await startRegistry({ auth: "htpasswd", tls: true });
     t.after(() => target.stop());
