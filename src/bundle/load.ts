@@ -120,6 +120,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     const engine = new CopyEngine({
       platforms: "all",
       presentChildrenOnly: true,
+      skipPresentImages: true,
       // After the .sha256 check every byte of the tar is proved; the registry checks each digest again.
       sourceVerified: options.verify !== "skip",
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),

@@ -51,6 +51,8 @@ export interface CopyOptions {
   checkConfigPlatform?: boolean;
   /** Take only the index entries the source has (a bundle holds the platforms chosen at save). */
   presentChildrenOnly?: boolean;
+  /** Skip an image whose top manifest the sink already has (a registry holds a manifest only with all it references). */
+  skipPresentImages?: boolean;
   /**
    * The source's bytes were just proved by a checksum over all of them (a bundle's .sha256): blobs are
    * checked for size only, not hashed a second time. The sink must check digests itself (a registry does).
@@ -161,7 +163,12 @@ export class CopyEngine {
   /** Copies a resolved image into `job.sink` (or another job's source/sink when given). */
   async transfer(image: ResolvedImage, job: CopyJob = image.job): Promise<CopiedImage | FailedImage> {
     try {
-      await Promise.all(image.contents.map((c) => (c.bytes ? this.pushBytes(job, c.descriptor, c.bytes) : this.copyBlob(job, c.descriptor))));
+      if (this.options.skipPresentImages && (await job.sink.exists(image.top.descriptor, this.options.signal))) {
+        // A registry accepts a manifest only when everything it references is there: nothing to move.
+        for (const c of image.contents) if (!c.bytes) this.emit({ type: "blob-done", label: job.label, digest: c.descriptor.digest, size: c.descriptor.size, how: "present" });
+      } else {
+        await Promise.all(image.contents.map((c) => (c.bytes ? this.pushBytes(job, c.descriptor, c.bytes) : this.copyBlob(job, c.descriptor))));
+      }
       // Children before their index, so a registry never sees an index pointing at nothing.
       for (const child of image.children) await this.pushBytes(job, child.descriptor, child.bytes);
       await this.pushBytes(job, image.top.descriptor, image.top.bytes);
@@ -188,7 +195,8 @@ export class CopyEngine {
 
   private async readSmall(job: CopyJob, d: Descriptor, max: number): Promise<Buffer> {
     const signal = this.options.signal;
-    if (await job.sink.exists(d, signal)) return job.sink.fetchBytes(d, max, signal);
+    // A local cache as the sink spares a network read; a remote sink never beats the source.
+    if (hasLocalManifests(job.sink) && (await job.sink.exists(d, signal))) return job.sink.fetchBytes(d, max, signal);
     return this.metaLimit(() => job.source.fetchBytes(d, max, signal));
   }
 

@@ -4,8 +4,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { AirgapError } from "../../errors.js";
-import { scanManifestDir } from "../../kube/files.js";
-import { rewriteManifest } from "../../kube/rewrite.js";
 import type { ImageFinding } from "../../kube/scan.js";
 import { writeError } from "../../layout/layout.js";
 import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference, type TargetLayout } from "../../reference/target.js";
@@ -38,6 +36,8 @@ export const rewriteCommand: CommandSpec = {
     if (resolve(outDir) === resolve(manifests)) {
       throw new AirgapError("INVALID_ARGUMENT", "--out must not be the manifests folder itself", { hint: "write to another folder; the originals stay as they are" });
     }
+    // Loaded on use: the YAML parsers cost start-up time that other commands need not pay.
+    const [{ scanManifestDir }, { rewriteManifest }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
     const scans = await scanManifestDir(manifests, true);
     assertNoTargetCollisions(scans.flatMap((s) => s.findings.map((f) => f.ref)), layout);
     const target = (f: ImageFinding) =>

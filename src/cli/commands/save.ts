@@ -1,7 +1,6 @@
 /**
  * `bundle save`: pull every image of the imagelist into one versioned, checksummed bundle.
  */
-import { saveBundle } from "../../bundle/save.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
 import { DEFAULT_CACHE_DIR } from "../../layout/layout.js";
@@ -60,6 +59,8 @@ export const saveCommand: CommandSpec = {
     else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
+      // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
+      const { saveBundle } = await import("../../bundle/save.js");
       const result = await saveBundle({
         imagelist,
         manifestsDir: String(args.manifests),

@@ -1,9 +1,6 @@
 /**
  * `bundle scan`: the image references the manifests use, and how they match the imagelist.
  */
-import { checkCoverage } from "../../kube/coverage.js";
-import { scanManifestDir } from "../../kube/files.js";
-import { findingName } from "../../kube/scan.js";
 import { readImagelist } from "../../reference/imagelist.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
@@ -25,6 +22,12 @@ export const scanCommand: CommandSpec = {
     imagelist: { type: "string", describe: "Image list file", default: "imagelist", requiresArg: true },
   },
   async run(args, out) {
+    // Loaded on use: the YAML parser costs start-up time that other commands need not pay.
+    const [{ checkCoverage }, { scanManifestDir }, { findingName }] = await Promise.all([
+      import("../../kube/coverage.js"),
+      import("../../kube/files.js"),
+      import("../../kube/scan.js"),
+    ]);
     const scans = await scanManifestDir(String(args.manifests), true);
     const list = await readImagelist(String(args.imagelist));
     out.warnProblems(list.warnings);
