@@ -206,6 +206,8 @@ function reportCoverage(options: SaveOptions, coverage: Coverage): void {
     });
   }
   for (const p of problems) options.onEvent?.({ type: "notice", level: "warning", message: `${p.file}:${p.line}: ${p.reason}` });
+  // With no manifests at all, every entry is "unused": say nothing.
+  if (coverage.uses.size === 0) return;
   for (const e of coverage.unused) {
     options.onEvent?.({ type: "notice", level: "info", message: `${options.imagelist.file}:${e.line}: ${e.normalized} is not used by any manifest` });
   }

@@ -143,10 +143,13 @@ export async function checkDeep(reader: BundleReader, problems: Problem[]): Prom
   return blobs;
 }
 
-/** Verifies a bundle; throws VERIFY_FAILED listing every problem. */
-export async function verifyBundle(reader: BundleReader, options: { deep: boolean }): Promise<VerifyResult> {
+/**
+ * Verifies a bundle; throws VERIFY_FAILED listing every problem. `trustStamps` skips hashing files verified
+ * before and unchanged since (what a re-load wants; `bundle verify` always hashes).
+ */
+export async function verifyBundle(reader: BundleReader, options: { deep: boolean; trustStamps?: boolean }): Promise<VerifyResult> {
   const problems: Problem[] = [];
-  const files = await checkSidecar(reader.path, problems);
+  const files = await checkSidecar(reader.path, problems, options.trustStamps ?? false);
   const blobs = options.deep ? await checkDeep(reader, problems) : 0;
   if (problems.length > 0) {
     throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"})`, {

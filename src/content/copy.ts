@@ -41,7 +41,7 @@ export type CopyEvent =
   | { type: "image-done"; label: string; digest: string; size: number; blobs: number }
   | { type: "image-failed"; label: string; error: AirgapError };
 
-/** Options for {@link copyImages}. */
+/** Options for {@link CopyEngine}. */
 export interface CopyOptions {
   /** Blob transfers at once (one limiter for the whole run). */
   concurrency?: number;
@@ -109,21 +109,6 @@ export interface ResolvedImage {
   /** Every descriptor of the selected graph (top, child manifests, configs, layers), each once. */
   blobs: Descriptor[];
   size: number;
-}
-
-/** Copies images from their sources to their sinks. Failures do not stop the other images. */
-export async function copyImages(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ copied: CopiedImage[]; failed: FailedImage[] }> {
-  const engine = new CopyEngine(options);
-  const results = await Promise.all(
-    jobs.map(async (job) => {
-      const resolved = await engine.resolve(job);
-      return "error" in resolved ? resolved : engine.transfer(resolved);
-    }),
-  );
-  return {
-    copied: results.filter((r): r is CopiedImage => "top" in r),
-    failed: results.filter((r): r is FailedImage => "error" in r),
-  };
 }
 
 /**

@@ -50,6 +50,7 @@ describe("bundle save", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), c.tar);
     assert.match(r.stderr, /4 images \(linux\/amd64\), \d+ unique blobs/);
+    assert.doesNotMatch(r.stderr, /not used by any manifest/, "no manifests: no report of unused entries");
 
     const entries = await listTar(c.tar);
     const files = entries.filter((e) => e.type === "file");
@@ -295,6 +296,13 @@ describe("bundle save", () => {
     const host = registry.host.replace(":", "-");
     assert.ok(text.includes(`image: {{REGISTRY}}/${host}/multi/app:2@${amd64.manifest.digest}\n`), text);
     assert.ok(text.includes(`image: {{REGISTRY}}/${host}/team/a:1@${a.manifest.digest}\n`), text);
+  });
+
+  test("a manifests folder the user names must exist; the default one may be absent", async () => {
+    const c = await setup([ref("team/a:1")]);
+    const r = await c.save(["--manifests", join(c.dir, "nope")]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: manifests folder not found: .*nope$/m);
   });
 
   test("invalid YAML in a manifest is an error with file and line; nothing is written", async () => {

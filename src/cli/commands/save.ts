@@ -32,7 +32,7 @@ export const saveCommand: CommandSpec = {
     name: { type: "string", describe: "Bundle name (part of the file name)", demandOption: true, requiresArg: true },
     version: { type: "string", describe: "Bundle version (part of the file name)", demandOption: true, requiresArg: true },
     imagelist: { type: "string", describe: "Image list file", default: "imagelist", requiresArg: true },
-    manifests: { type: "string", describe: "Folder of Kubernetes manifests to rewrite and carry (skipped when the default is absent)", default: "manifests", requiresArg: true },
+    manifests: { type: "string", describe: "Folder of Kubernetes manifests to rewrite and carry [default: manifests, skipped when absent]", requiresArg: true },
     "add-manifest-images": { type: "boolean", describe: "Also fetch images the manifests use that the imagelist lacks" },
     "allow-missing": { type: "boolean", describe: "Warn, instead of failing, about images the manifests use that the imagelist lacks" },
     "pin-digests": { type: "boolean", describe: "Rewrite name:tag to name:tag@sha256:… in the manifests (the digest resolved now)" },
@@ -63,8 +63,9 @@ export const saveCommand: CommandSpec = {
       const { saveBundle } = await import("../../bundle/save.js");
       const result = await saveBundle({
         imagelist,
-        manifestsDir: String(args.manifests),
-        manifestsRequired: process.argv.some((a) => a === "--manifests" || a.startsWith("--manifests=")),
+        // A folder the user names must exist; the default one may be absent.
+        manifestsDir: args.manifests === undefined ? "manifests" : String(args.manifests),
+        manifestsRequired: args.manifests !== undefined,
         addManifestImages: args["add-manifest-images"] === true,
         allowMissing: args["allow-missing"] === true,
         pinDigests: args["pin-digests"] === true,
