@@ -3,7 +3,7 @@
  * the copy engine (bundle → registry), then prove it arrived: `/v2/_catalog` lists every target
  * repository and every target tag resolves to the bundle's digest.
  */
-import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
+import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
 import { digestOf } from "../oci/verify.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
@@ -133,15 +133,30 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     }));
     if (options.signal?.aborted) throw new AirgapError("ABORTED", "load cancelled; rerun to finish: what was pushed is kept");
     const failed = new Map(results.filter((r): r is FailedImage => "error" in r).map((f) => [f.job.label, f.error.message]));
+    // Images the registry answered for during this run (tag → digest by HEAD) need not be asked again.
+    const foundInPlace = new Set(results.filter((r): r is CopiedImage => !("error" in r) && r.foundInPlace === true).map((r) => r.job.label));
 
     emit({ type: "phase", phase: "check" });
-    const catalog = await host.catalog(options.signal);
+    const catalogRequest = host.catalog(options.signal);
+    const headChecks = images.map(async (image, i): Promise<string | undefined> => {
+      const ref = refs[i]!;
+      const digest = effective.get(image.source)?.digest ?? image.digest;
+      if (failed.has(image.source)) return undefined;
+      const sink = jobs[i]!.sink as RegistryRepository;
+      if (!foundInPlace.has(image.source)) {
+        const got = await sink.headManifest(ref.tag ?? digest, options.signal).catch(() => undefined);
+        if (got !== digest) return `${targetReference(ref, options.registry, layout)} resolves to ${got ?? "nothing"}, not ${digest}`;
+      }
+      if (ref.tag !== undefined && ref.digest !== undefined && ref.digest === digest && (await sink.headManifest(ref.digest, options.signal).catch(() => undefined)) !== ref.digest) {
+        return `${ref.digest} is not in ${sink.path}`;
+      }
+      return undefined;
+    });
+    const catalog = await catalogRequest;
     if (!catalog) emit({ type: "notice", level: "warning", message: `${options.registry.host} does not list /v2/_catalog to us; checking each image instead` });
     const listed = new Set(catalog ?? []);
     const loaded: LoadedImage[] = await Promise.all(
       images.map(async (image, i) => {
-        const job = jobs[i]!;
-        const sink = job.sink as RegistryRepository;
         const ref = refs[i]!;
         const target = targetReference(ref, options.registry, layout);
         const digest = effective.get(image.source)?.digest ?? image.digest;
@@ -150,12 +165,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
         if (failure) return { ...base, verified: false, problem: failure };
         const repo = targetPath(ref, options.registry.prefix, layout);
         if (catalog && !listed.has(repo)) return { ...base, verified: false, problem: `${repo} is not listed in /v2/_catalog` };
-        const got = await sink.headManifest(ref.tag ?? digest, options.signal).catch(() => undefined);
-        if (got !== digest) return { ...base, verified: false, problem: `${target} resolves to ${got ?? "nothing"}, not ${digest}` };
-        if (ref.tag !== undefined && ref.digest !== undefined && ref.digest === digest && (await sink.headManifest(ref.digest, options.signal).catch(() => undefined)) !== ref.digest) {
-          return { ...base, verified: false, problem: `${ref.digest} is not in ${repo}` };
-        }
-        return { ...base, verified: true };
+        const problem = await headChecks[i];
+        return problem === undefined ? { ...base, verified: true } : { ...base, verified: false, problem };
       }),
     );
     const problems: Problem[] = loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" }));

@@ -73,6 +73,8 @@ export interface CopiedImage {
   blobs: Descriptor[];
   /** Sum of the sizes of `blobs`. */
   size: number;
+  /** The sink answered, during this copy, that it already held the image (and its tag, when it has one). */
+  foundInPlace?: boolean;
 }
 
 /** An image that could not be copied, with the reason. */
@@ -148,21 +150,33 @@ export class CopyEngine {
   /** Copies a resolved image into `job.sink` (or another job's source/sink when given). */
   async transfer(image: ResolvedImage, job: CopyJob = image.job): Promise<CopiedImage | FailedImage> {
     try {
-      if (this.options.skipPresentImages && (await job.sink.exists(image.top.descriptor, this.options.signal))) {
-        // A registry accepts a manifest only when everything it references is there: nothing to move.
+      const present = this.options.skipPresentImages ? await this.presentAs(image, job) : "absent";
+      if (present !== "absent") {
+        // A registry accepts a manifest only when everything it references (children, config, layers) is there.
         for (const c of image.contents) if (!c.bytes) this.emit({ type: "blob-done", label: job.label, digest: c.descriptor.digest, size: c.descriptor.size, how: "present" });
       } else {
         await Promise.all(image.contents.map((c) => (c.bytes ? this.pushBytes(job, c.descriptor, c.bytes) : this.copyBlob(job, c.descriptor))));
+        // Children before their index, so a registry never sees an index pointing at nothing.
+        for (const child of image.children) await this.pushBytes(job, child.descriptor, child.bytes);
+        await this.pushBytes(job, image.top.descriptor, image.top.bytes);
       }
-      // Children before their index, so a registry never sees an index pointing at nothing.
-      for (const child of image.children) await this.pushBytes(job, child.descriptor, child.bytes);
-      await this.pushBytes(job, image.top.descriptor, image.top.bytes);
-      if (job.tagAs) await job.sink.tag(image.top.descriptor, job.tagAs, this.options.signal);
+      if (job.tagAs && present !== "tagged") await job.sink.tag(image.top.descriptor, job.tagAs, this.options.signal);
       this.emit({ type: "image-done", label: job.label, digest: image.top.descriptor.digest, size: image.size, blobs: image.blobs.length });
-      return { job, top: image.top, platformDigests: image.platformDigests, blobs: image.blobs, size: image.size };
+      return {
+        job, top: image.top, platformDigests: image.platformDigests, blobs: image.blobs, size: image.size,
+        ...((present === "tagged" || (present === "present" && !job.tagAs)) && { foundInPlace: true }),
+      };
     } catch (err) {
       return this.fail(job, err);
     }
+  }
+
+  /** Whether the sink holds the image already: "tagged" when its tag names it too (one HEAD answers both). */
+  private async presentAs(image: ResolvedImage, job: CopyJob): Promise<"tagged" | "present" | "absent"> {
+    const signal = this.options.signal;
+    const digest = image.top.descriptor.digest;
+    if (job.tagAs?.tag !== undefined && job.sink.headManifest && (await job.sink.headManifest(job.tagAs.tag, signal)) === digest) return "tagged";
+    return (await job.sink.exists(image.top.descriptor, signal)) ? "present" : "absent";
   }
 
   private async resolveTop(job: CopyJob): Promise<ManifestData> {

@@ -35,4 +35,6 @@ export interface Target extends ReadOnlyTarget {
   push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted">;
   /** Points a reference (tag) at a stored manifest. */
   tag(d: Descriptor, ref: Reference, signal?: AbortSignal): Promise<void>;
+  /** The digest a tag or digest resolves to here, undefined when absent (one round trip, where the target has it). */
+  headManifest?(reference: string, signal?: AbortSignal): Promise<string | undefined>;
 }

@@ -5,12 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { Agent, request } from "undici";
 import type { Dispatcher } from "undici";
 import { AirgapError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import type { Credential, CredentialStore } from "./credentials.js";
 import { readCapped, redactUrl, responseError } from "./errors.js";
+import { Agent, request } from "./http.js";
 import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, parseRetryAfter, wait, type RetryOptions } from "./retry.js";
 
 /** A retry about to happen, for progress output. */
