@@ -3,8 +3,11 @@
 //   1. a local "internet" registry on localhost:5001 holding the demo images (examples/demo/imagelist),
 //   2. bundle save: the images and the rewritten manifests into ONE bundle,
 //   3. bundle verify --deep and bundle inspect (what the closed network receives),
-//   4. a second local registry standing for the closed network's, and bundle load into it,
-//   5. the manifests rendered for that registry (what the install step applies).
+//   4. a second local registry standing for the closed network's, and bundle load into it, which then
+//      installs the manifests into a cluster and waits until every workload is ready. No Kubernetes runs on
+//      this machine, so the cluster is the STAND-IN API server from test/helpers (it says so), whose pods
+//      "pull" by asking the private registry for each image; set DEMO_KUBECONFIG to use a real cluster.
+//   5. bundle uninstall.
 // Needs Debian's docker-registry and skopeo (skopeo pushes the demo images, as an independent client).
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -12,6 +15,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeImage, seedRegistry } from "../test/helpers/images.js";
+import { startStandInCluster, type StandInCluster } from "../test/helpers/kube-apiserver.js";
 import { startRegistry, type TestRegistry } from "../test/helpers/registry.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -41,6 +45,7 @@ await rm(WORK, { recursive: true, force: true });
 await mkdir(WORK, { recursive: true });
 
 const registries: TestRegistry[] = [];
+let cluster: StandInCluster | undefined;
 try {
   step("1. the internet: a local registry on localhost:5001 with the demo images");
   const internet = await startRegistry({ port: 5001 });
@@ -59,17 +64,25 @@ try {
   await bundle(["verify", join(WORK, "bundles", "demo-1.0.tar"), "--deep"]);
   await bundle(["inspect", join(WORK, "bundles", "demo-1.0.tar")]);
 
-  step("4. in the closed network: bundle load into the private registry");
+  step("4. in the closed network: bundle load pushes into the private registry, then installs");
   const closed = await startRegistry();
   registries.push(closed);
-  await bundle(["load", join(WORK, "bundles", "demo-1.0.tar"), "--registry", closed.host]);
-  process.stdout.write("\nrunning it again uploads nothing:\n");
-  await bundle(["load", join(WORK, "bundles", "demo-1.0.tar"), "--registry", closed.host, "--quiet"]);
+  let kubeconfig = process.env.DEMO_KUBECONFIG;
+  if (!kubeconfig) {
+    cluster = await startStandInCluster({ registry: closed.host });
+    kubeconfig = cluster.kubeconfig;
+    process.stdout.write(`  (cluster: the test STAND-IN API server at ${cluster.url}: no Kubernetes runs here; DEMO_KUBECONFIG=FILE uses a real one)\n`);
+  }
+  const tar = join(WORK, "bundles", "demo-1.0.tar");
+  await bundle(["load", tar, "--registry", closed.host, "--config", "examples/demo/demo.config", "--kubeconfig", kubeconfig]);
+  process.stdout.write("\nrunning it again uploads nothing and changes nothing:\n");
+  await bundle(["load", tar, "--registry", closed.host, "--config", "examples/demo/demo.config", "--kubeconfig", kubeconfig, "--quiet"]);
 
-  step("5. the manifests, pointed at the private registry");
-  await bundle(["rewrite", "--registry", closed.host, "--manifests", "examples/demo/manifests", "--out", join(WORK, "rendered"), "--quiet"]);
-  process.stdout.write(`\nrendered manifests: ${join(WORK, "rendered")} (installing them into a cluster comes with the install issue)\n`);
-  process.stdout.write("\ndemo finished: every image arrived with its digest.\n");
+  step("5. what the install applied, rendered to files (no cluster touched), then bundle uninstall");
+  await bundle(["install", tar, "--registry", closed.host, "--config", "examples/demo/demo.config", "--dry-run", "--out", join(WORK, "rendered"), "--quiet"]);
+  await bundle(["uninstall", tar, "--kubeconfig", kubeconfig, "--config", "examples/demo/demo.config"]);
+  process.stdout.write("\ndemo finished: every image arrived with its digest, and the install became ready.\n");
 } finally {
+  await cluster?.stop();
   for (const r of registries.reverse()) await r.stop();
 }

@@ -29,6 +29,12 @@ export type ErrorCode =
   | "INVALID_BUNDLE"
   | "VERIFY_FAILED"
   | "LOAD_FAILED"
+  | "UNRESOLVED_PLACEHOLDERS"
+  | "KUBE_UNREACHABLE"
+  | "KUBE_API"
+  | "INSTALL_FAILED"
+  | "NOT_READY"
+  | "SCRIPT_FAILED"
   | "ABORTED";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */
@@ -40,6 +46,7 @@ export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "FILE_NOT_FOUND",
   "INVALID_ARGUMENT",
   "BUNDLE_EXISTS",
+  "UNRESOLVED_PLACEHOLDERS",
 ]);
 
 /** One problem among several (for errors that must list every bad line, not just the first). */
@@ -62,6 +69,8 @@ export interface AirgapErrorOptions {
   problems?: Problem[];
   /** The underlying error. */
   cause?: unknown;
+  /** The HTTP status a server answered with, when the error is its answer. */
+  status?: number;
 }
 
 /** An error with a stable `code`, an optional hint and optional list of problems. */
@@ -72,6 +81,8 @@ export class AirgapError extends Error {
   readonly hint?: string;
   /** Every individual problem this error sums up. */
   readonly problems: Problem[];
+  /** The HTTP status a server answered with, when the error is its answer. */
+  readonly status?: number;
 
   constructor(code: ErrorCode, message: string, options: AirgapErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -79,6 +90,7 @@ export class AirgapError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.problems = options.problems ?? [];
+    if (options.status !== undefined) this.status = options.status;
   }
 }
 

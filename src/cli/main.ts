@@ -9,15 +9,17 @@ import { hideBin } from "yargs/helpers";
 import type { CommandSpec } from "./command.js";
 import { imagesCommand } from "./commands/images.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { installCommand } from "./commands/install.js";
 import { loadCommand } from "./commands/load.js";
 import { rewriteCommand } from "./commands/rewrite.js";
 import { verifyCommand } from "./commands/verify.js";
 import { saveCommand } from "./commands/save.js";
 import { scanCommand } from "./commands/scan.js";
+import { uninstallCommand } from "./commands/uninstall.js";
 import { EXIT, Output } from "./output.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, installCommand, uninstallCommand, rewriteCommand];
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

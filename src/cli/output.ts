@@ -31,13 +31,24 @@ export class Output {
   readonly debug: boolean;
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
+  private readonly rawStderr: NodeJS.WritableStream;
+  private redact: (text: string) => string = (t) => t;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
     this.quiet = options.quiet;
     this.debug = options.debug;
-    this.stdout = options.stdout ?? process.stdout;
-    this.stderr = options.stderr ?? process.stderr;
+    const stdout = options.stdout ?? process.stdout;
+    const stderr = options.stderr ?? process.stderr;
+    // Everything this prints passes the redactor (secret install settings are masked as "***").
+    this.stdout = { write: (text: string) => stdout.write(this.redact(text)) } as NodeJS.WritableStream;
+    this.stderr = { write: (text: string) => stderr.write(this.redact(text)) } as NodeJS.WritableStream;
+    this.rawStderr = stderr;
+  }
+
+  /** Masks secret values in everything printed from now on. */
+  setRedactor(redact: (text: string) => string): void {
+    this.redact = redact;
   }
 
   /** A message for people (stderr), hidden by --quiet. */
@@ -68,7 +79,13 @@ export class Output {
 
   /** The stream for progress display (stderr), and whether it is a terminal. */
   get progressStream(): NodeJS.WritableStream & { isTTY?: boolean } {
-    return this.stderr as NodeJS.WritableStream & { isTTY?: boolean };
+    // Progress shows sizes, rates and image names, never settings: a terminal's bar needs the real stream.
+    return this.rawStderr as NodeJS.WritableStream & { isTTY?: boolean };
+  }
+
+  /** The stderr stream, secrets masked (for a child process's errors). */
+  get errorStream(): NodeJS.WritableStream {
+    return this.stderr;
   }
 
   /** The stdout stream (for renderers that write JSON events). */

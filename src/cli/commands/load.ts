@@ -4,11 +4,12 @@
 import { loadBundle } from "../../bundle/load.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
-import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../reference/target.js";
 import { formatBytes, parseSize } from "../../util/size.js";
-import type { CommandSpec } from "../command.js";
-import { EXIT } from "../output.js";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { EXIT, type Output } from "../output.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { INSTALL_OPTIONS, performInstall, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 
 /** The `load` command. */
@@ -33,51 +34,80 @@ export const loadCommand: CommandSpec = {
     concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
     "chunk-size": { type: "string", describe: "Upload blobs in PATCH chunks of this size (e.g. 50M), for proxies that cap request bodies", requiresArg: true },
     ...REGISTRY_OPTIONS,
+    install: { type: "boolean", describe: "Install the bundle's manifests after the push (--no-install only pushes)", default: true },
+    ...INSTALL_OPTIONS,
   },
   async run(args, out, context) {
     const registry = parseRegistry(String(args.registry));
     if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");
     const concurrency = Number(args.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new AirgapError("INVALID_ARGUMENT", "--concurrency must be a whole number from 1 to 256");
-    let progress: ProgressRenderer | undefined;
-    if (out.json) progress = new JsonProgress(out.resultStream);
-    else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
     const chunkSize = args["chunk-size"] === undefined ? undefined : parseSize(String(args["chunk-size"]), "--chunk-size");
     if (chunkSize !== undefined && chunkSize < 1024) throw new AirgapError("INVALID_ARGUMENT", "--chunk-size must be at least 1Ki");
-    const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n), chunkSize === undefined ? {} : { chunkSize });
+    const layout = String(args["target-layout"]) as TargetLayout;
+    // With manifests to install, settings, rendering and the cluster are checked before a byte is pushed.
+    const { BundleReader } = await import("../../bundle/reader.js");
+    const { hasManifests } = await import("../../bundle/install.js");
+    const reader = await BundleReader.open(String(args.bundle));
     try {
-      const result = await loadBundle({
-        bundlePath: String(args.bundle),
-        registry,
-        layout: String(args["target-layout"]) as TargetLayout,
-        registries,
-        retry,
-        verify: args["skip-verify"] ? "skip" : args.deep ? "deep" : "fast",
-        concurrency,
-        signal: context.signal,
-        onEvent: (e) => progress?.event(e),
-      });
-      progress?.stop();
-      const rows = result.images.map((i) => [i.source, i.target, i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
-      const header = ["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"];
-      const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-      const table = [header, ...rows].map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n");
-      const summary = {
-        registry: String(args.registry), images: result.images, catalog: result.catalog,
-        uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
-      };
-      if (out.json) out.jsonLine({ type: "summary", ...summary });
-      else out.result(table, summary);
-      out.info(`${result.images.length} images, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
-      if (result.problems.length > 0) {
-        throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${result.images.length} images did not arrive intact`, {
-          problems: result.problems, hint: "rerun the load: what arrived is skipped",
-        });
+      let preflight: InstallPreflight | undefined;
+      if (hasManifests(reader)) {
+        if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
+        else preflight = await preflightInstall(reader, args, out, registry, layout);
       }
-      return EXIT.OK;
+      await push(args, out, context, { registry, layout, concurrency, chunkSize });
+      if (!preflight) return EXIT.OK;
+      out.info("installing the bundle's manifests");
+      return await performInstall(preflight, reader, args, out, context);
     } finally {
-      progress?.stop();
-      await registries.close();
+      await reader.close();
     }
   },
 };
+
+/** Pushes and checks every image, printing the table; throws LOAD_FAILED when any did not arrive intact. */
+async function push(
+  args: Record<string, unknown>,
+  out: Output,
+  context: CommandContext,
+  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; chunkSize: number | undefined },
+): Promise<void> {
+  const { registry, layout, concurrency, chunkSize } = settings;
+  let progress: ProgressRenderer | undefined;
+  if (out.json) progress = new JsonProgress(out.resultStream);
+  else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
+  const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n), chunkSize === undefined ? {} : { chunkSize });
+  try {
+    const result = await loadBundle({
+      bundlePath: String(args.bundle),
+      registry,
+      layout,
+      registries,
+      retry,
+      verify: args["skip-verify"] ? "skip" : args.deep ? "deep" : "fast",
+      concurrency,
+      signal: context.signal,
+      onEvent: (e) => progress?.event(e),
+    });
+    progress?.stop();
+    const rows = result.images.map((i) => [i.source, i.target, i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
+    const header = ["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"];
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+    const table = [header, ...rows].map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n");
+    const summary = {
+      registry: String(args.registry), images: result.images, catalog: result.catalog,
+      uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
+    };
+    if (out.json) out.jsonLine({ type: "summary", ...summary });
+    else out.result(table, summary);
+    out.info(`${result.images.length} images, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
+    if (result.problems.length > 0) {
+      throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${result.images.length} images did not arrive intact`, {
+        problems: result.problems, hint: "rerun the load: what arrived is skipped",
+      });
+    }
+  } finally {
+    progress?.stop();
+    await registries.close();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Install: the bundle's manifests rendered for this network (registry, settings), then applied to the cluster
+ * and waited for — or written out (`--dry-run`), or handed to the user's own installer (`--install-script`).
+ * `prepareInstall` does everything that needs no cluster, so `bundle load` can refuse bad settings before
+ * pushing a byte.
+ */
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { AirgapError, type Problem } from "../errors.js";
+import { applyPlan, type ApplyEvent, type AppliedObject } from "../kube/apply.js";
+import type { Cluster } from "../kube/cluster.js";
+import { SECRET_KEY_PATTERN, type Setting } from "../kube/config-file.js";
+import { objectKey, planInstall, type PlannedObject } from "../kube/plan.js";
+import { Redactor, renderManifests, secretValues, type ManifestText } from "../kube/render.js";
+import { runInstallScript, type TextSink } from "../kube/script.js";
+import { waitReady, type WaitEvent } from "../kube/wait.js";
+import { parseReference } from "../reference/reference.js";
+import { formatRegistry, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import { naturalCompare } from "../util/natural-sort.js";
+import { ENTRY } from "./format.js";
+import type { BundleReader } from "./reader.js";
+
+/** Default `--timeout` of the wait: ten minutes, the seed guide's "wait ten minutes". */
+export const DEFAULT_INSTALL_TIMEOUT_MS = 10 * 60_000;
+
+/** What to render with. */
+export interface RenderSettings {
+  registry: RegistryLocation;
+  layout: TargetLayout;
+  settings: ReadonlyMap<string, Setting>;
+  /** `--secret-key` names (on top of the keys that look secret). */
+  secretKeys: readonly string[];
+  /** `--allow-unresolved`: leave unknown placeholders as they are. */
+  allowUnresolved: boolean;
+}
+
+/** A rendered, planned install, not yet applied. */
+export interface PreparedInstall {
+  files: ManifestText[];
+  plan: PlannedObject[];
+  redactor: Redactor;
+  /** Notices for the user (settings that disagree, placeholders left unresolved on purpose). */
+  notices: string[];
+  /** Image references as pods will name them, for the ImagePullBackOff report. */
+  bundleImages: Set<string>;
+  settings: ReadonlyMap<string, Setting>;
+  registry: string;
+}
+
+/** True when the bundle carries manifests to install. */
+export function hasManifests(reader: BundleReader): boolean {
+  return manifestEntries(reader).length > 0;
+}
+
+function manifestEntries(reader: BundleReader): string[] {
+  return [...reader.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && /\.(ya?ml|json)$/i.test(n)).sort(naturalCompare);
+}
+
+/** Renders and plans the bundle's manifests; throws UNRESOLVED_PLACEHOLDERS listing each file:line. */
+export async function prepareInstall(reader: BundleReader, options: RenderSettings): Promise<PreparedInstall> {
+  const files = await Promise.all(
+    manifestEntries(reader).map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
+  );
+  const images = (reader.bundle.images ?? []).map((i) => parseReference(i.source));
+  const rendered = renderManifests(files, { registry: options.registry, layout: options.layout, images, settings: options.settings });
+  const redactor = new Redactor(secretValues(options.settings, options.secretKeys, SECRET_KEY_PATTERN));
+  const notices = [...rendered.notices];
+  if (rendered.unresolved.length > 0) {
+    if (!options.allowUnresolved) {
+      throw new AirgapError("UNRESOLVED_PLACEHOLDERS", `${rendered.unresolved.length} placeholder${rendered.unresolved.length === 1 ? "" : "s"} without a value`, {
+        problems: rendered.unresolved,
+        hint: "give values with --config FILE or --set KEY=VALUE (or --allow-unresolved to install them as they are)",
+      });
+    }
+    notices.push(`${rendered.unresolved.length} placeholder(s) left as they are (--allow-unresolved)`);
+  }
+  const bundleImages = new Set<string>();
+  (reader.bundle.images ?? []).forEach((image, i) => {
+    const ref = images[i]!;
+    bundleImages.add(targetReference(ref, options.registry, options.layout));
+    const repo = targetReference({ ...ref, tag: undefined, digest: undefined }, options.registry, options.layout);
+    for (const digest of [image.digest, ...Object.values(image.platformDigests ?? {})]) bundleImages.add(`${repo}@${digest}`);
+  });
+  return { files: rendered.files, plan: planInstall(rendered.files), redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry) };
+}
+
+/** Writes the rendered files below `dir`; files holding a secret value are readable by their owner only. */
+export async function writeRendered(prepared: PreparedInstall, dir: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const f of prepared.files) {
+    const path = resolve(dir, f.path);
+    if (!path.startsWith(`${resolve(dir)}/`)) throw new AirgapError("INVALID_BUNDLE", `manifest path ${f.path} leaves the output folder`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, f.text);
+    if (prepared.redactor.redact(f.text) !== f.text) await chmod(path, 0o600);
+    written.push(path);
+  }
+  return written;
+}
+
+/** Events of an install. */
+export type InstallEvent = ApplyEvent | WaitEvent | { type: "phase"; phase: "apply" | "wait" | "script"; objects?: number } | { type: "notice"; message: string };
+
+/** How to apply and wait. */
+export interface ApplyInstallOptions {
+  force: boolean;
+  wait: boolean;
+  timeoutMs: number;
+  onEvent?: (e: InstallEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The outcome of an applied install. */
+export interface InstallResult {
+  objects: AppliedObject[];
+  created: number;
+  configured: number;
+  unchanged: number;
+  waited: boolean;
+}
+
+/** Applies the plan, then (with `wait`) waits until the workloads are ready. Throws INSTALL_FAILED / NOT_READY. */
+export async function applyInstall(cluster: Cluster, prepared: PreparedInstall, options: ApplyInstallOptions): Promise<InstallResult> {
+  const deadline = Date.now() + options.timeoutMs;
+  const redact = (t: string) => prepared.redactor.redact(t);
+  options.onEvent?.({ type: "phase", phase: "apply", objects: prepared.plan.length });
+  const objects = await applyPlan(cluster, prepared.plan, {
+    force: options.force, deadline, redact,
+    ...(options.onEvent && { onEvent: options.onEvent }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  const failed = objects.filter((o) => o.outcome === "failed");
+  if (failed.length > 0) {
+    const problems: Problem[] = failed.map((o) => ({ file: o.planned.file, text: o.key, reason: o.message ?? "failed" }));
+    throw new AirgapError("INSTALL_FAILED", `${failed.length} of ${objects.length} objects could not be applied`, {
+      problems, hint: "fix them and run the install again: applying is idempotent",
+    });
+  }
+  const count = (o: string) => objects.filter((x) => x.outcome === o).length;
+  const result = { objects, created: count("created"), configured: count("configured"), unchanged: count("unchanged"), waited: false };
+  if (!options.wait) return result;
+  options.onEvent?.({ type: "phase", phase: "wait" });
+  await waitReady(cluster, objects.map((o) => o.object), {
+    deadline, bundleImages: prepared.bundleImages, registry: prepared.registry,
+    ...(options.onEvent && { onEvent: options.onEvent }),
+    ...(options.signal && { signal: options.signal }),
+  });
+  return { ...result, waited: true };
+}
+
+/** How to run the user's installer. */
+export interface ScriptInstallOptions {
+  script: string;
+  /** Where to write the rendered manifests (`--out`); a private temporary folder, removed after, if not given. */
+  out?: string;
+  bundleName: string;
+  bundleVersion: string;
+  kubeconfig?: string;
+  stdout: TextSink;
+  stderr: TextSink;
+  onEvent?: (e: InstallEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs `--install-script` with REGISTRY, BUNDLE_MANIFESTS and the settings in its environment; resolves to its exit code. */
+export async function scriptInstall(prepared: PreparedInstall, options: ScriptInstallOptions): Promise<number> {
+  const dir = options.out ?? (await mkdtemp(join(tmpdir(), "airgap-manifests-")));
+  try {
+    await writeRendered(prepared, dir);
+    const env: Record<string, string> = {};
+    for (const s of prepared.settings.values()) env[s.key] = s.value;
+    Object.assign(env, {
+      REGISTRY: prepared.settings.get("REGISTRY")?.value ?? prepared.registry,
+      BUNDLE_MANIFESTS: resolve(dir),
+      BUNDLE_NAME: options.bundleName,
+      BUNDLE_VERSION: options.bundleVersion,
+      ...(options.kubeconfig && { KUBECONFIG: resolve(options.kubeconfig) }),
+    });
+    options.onEvent?.({ type: "phase", phase: "script" });
+    return await runInstallScript({
+      path: options.script, env, stdout: options.stdout, stderr: options.stderr,
+      redact: (line) => prepared.redactor.redact(line),
+      onNotice: (message) => options.onEvent?.({ type: "notice", message }),
+      ...(options.signal && { signal: options.signal }),
+    });
+  } finally {
+    if (options.out === undefined) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A planned object's `Kind/namespace/name` (the namespace as written; the cluster may default it). */
+export function planKey(p: PlannedObject): string {
+  return objectKey(p.object);
+}
+
+/** The plan as lines for `--dry-run`: `Kind/namespace/name  (file)`. */
+export function describePlan(plan: readonly PlannedObject[]): string[] {
+  return plan.map((p) => `${planKey(p)}  (${p.file})`);
+}

@@ -1,0 +1,50 @@
+/**
+ * `bundle install`: render the bundle's manifests for this network and install them into the cluster.
+ */
+import { AirgapError } from "../../errors.js";
+import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import type { CommandSpec } from "../command.js";
+import { INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
+
+/** The `install` command. */
+export const installCommand: CommandSpec = {
+  command: "install <bundle>",
+  summary: "Render the bundle's manifests and install them into the cluster, then wait until it is ready",
+  description:
+    "Render the bundle's manifests ({{REGISTRY}} becomes --registry; {KEY} placeholders take --config and --set values;\n" +
+    "unresolved ones are refused with file:line), then apply them server-side in natural file order (1, 2, …, 10),\n" +
+    "Namespaces and CRDs first in each file, waiting for each CRD to be Established before objects of its kind.\n" +
+    "Then wait until Deployments, StatefulSets and DaemonSets are available and Jobs complete, reporting pods that\n" +
+    "cannot pull their image (and whether the bundle has it). --dry-run writes the rendered files and prints the plan.",
+  examples: [
+    ["bundle install bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000 --config ai-devops.config", "Install after `bundle load --no-install`"],
+    ["bundle install bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000 --dry-run --out rendered", "See what would be applied"],
+    ["bundle install bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000 --install-script ./install-ai-devops.sh", "Run your own installer on the rendered files"],
+  ],
+  positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
+  options: {
+    registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX] the images were loaded into", demandOption: true, requiresArg: true },
+    "target-layout": { type: "string", describe: "The layout the load used: host (REGISTRY/<host>/<path>) or strip-host (REGISTRY/<path>)", choices: ["host", "strip-host"], default: "host" },
+    "dry-run": { type: "boolean", describe: "Render into --out (default ./rendered) and print the plan; touch no cluster" },
+    "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
+    ...INSTALL_OPTIONS,
+  },
+  async run(args, out, context) {
+    const registry = parseRegistry(String(args.registry));
+    const layout = String(args["target-layout"]) as TargetLayout;
+    if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
+    const { BundleReader } = await import("../../bundle/reader.js");
+    const { verifyBundle } = await import("../../bundle/verify.js");
+    const { hasManifests } = await import("../../bundle/install.js");
+    const reader = await BundleReader.open(String(args.bundle));
+    try {
+      if (args["skip-verify"]) out.warn("--skip-verify: the bundle's checksums were not checked");
+      else await verifyBundle(reader, { deep: false, trustStamps: true });
+      if (!hasManifests(reader)) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
+      const pre = await preflightInstall(reader, args, out, registry, layout);
+      return await performInstall(pre, reader, args, out, context);
+    } finally {
+      await reader.close();
+    }
+  },
+};

@@ -1,0 +1,148 @@
+/**
+ * The install options `bundle install` and `bundle load` share, and the install run both drive:
+ * settings → render and plan (before anything is pushed or applied) → apply and wait, or the user's script.
+ */
+import { readFile } from "node:fs/promises";
+import type { InstallEvent, PreparedInstall, RenderSettings } from "../bundle/install.js";
+import type { BundleReader } from "../bundle/reader.js";
+import { AirgapError } from "../errors.js";
+import type { Cluster } from "../kube/cluster.js";
+import { describe } from "../kube/wait.js";
+import type { RegistryLocation, TargetLayout } from "../reference/target.js";
+import { formatDuration, parseDuration } from "../util/duration.js";
+import type { CommandContext, OptionSpec } from "./command.js";
+import { EXIT, type Output } from "./output.js";
+
+/** Options of the install step. */
+export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
+  config: { type: "string", describe: "Settings file of KEY=VALUE lines (like ai-devops.config) for {KEY} placeholders", requiresArg: true },
+  set: { type: "string", array: true, describe: "A setting KEY=VALUE (repeatable; wins over --config)", requiresArg: true },
+  "secret-key": { type: "string", array: true, describe: "A setting whose value is never printed (keys with SECRET, PASSWORD, TOKEN… are already)", requiresArg: true },
+  "allow-unresolved": { type: "boolean", describe: "Install placeholders that have no value as they are" },
+  kubeconfig: { type: "string", describe: "Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)", requiresArg: true },
+  context: { type: "string", describe: "Kubeconfig context (default: its current one)", requiresArg: true },
+  "force-conflicts": { type: "boolean", describe: "Take over fields another field manager (kubectl, an operator) owns" },
+  wait: { type: "boolean", describe: "Wait until Deployments, StatefulSets and DaemonSets are available and Jobs complete (--no-wait to skip)", default: true },
+  timeout: { type: "string", describe: "How long to wait for CRDs and workloads (e.g. 10m, 90s)", default: "10m", requiresArg: true },
+  "install-script": { type: "string", describe: "Run this installer instead (REGISTRY, BUNDLE_MANIFESTS and the settings in its environment)", requiresArg: true },
+  out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script)", requiresArg: true },
+};
+
+/** Reads `--config` and `--set` into render settings. */
+export async function renderSettingsFrom(args: Record<string, unknown>, registry: RegistryLocation, layout: TargetLayout): Promise<RenderSettings> {
+  const { parseConfigFile, parseSetValues, mergeSettings } = await import("../kube/config-file.js");
+  const configFile = args.config as string | undefined;
+  let fromFile: ReturnType<typeof parseConfigFile> = [];
+  if (configFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(configFile, "utf8");
+    } catch (err) {
+      throw new AirgapError("FILE_NOT_FOUND", `--config: cannot read ${configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    fromFile = parseConfigFile(text, configFile);
+  }
+  return {
+    registry, layout,
+    settings: mergeSettings(fromFile, parseSetValues((args.set as string[] | undefined) ?? [])),
+    secretKeys: (args["secret-key"] as string[] | undefined) ?? [],
+    allowUnresolved: args["allow-unresolved"] === true,
+  };
+}
+
+/** A prepared install and, unless a script or a dry run does the work, the cluster it goes to (already answering). */
+export interface InstallPreflight {
+  prepared: PreparedInstall;
+  cluster?: Cluster;
+}
+
+/**
+ * Everything that can fail before the cluster is touched: settings, rendering, the plan, and whether a cluster
+ * answers. `bundle load` runs this before pushing, so a wrong setting costs seconds, not a whole load.
+ */
+export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout): Promise<InstallPreflight> {
+  parseDuration(String(args.timeout ?? "10m"), "--timeout");
+  const { prepareInstall } = await import("../bundle/install.js");
+  const prepared = await prepareInstall(reader, await renderSettingsFrom(args, registry, layout));
+  out.setRedactor((t) => prepared.redactor.redact(t));
+  for (const n of prepared.notices) out.warn(n);
+  if (args["dry-run"] || args["install-script"] !== undefined) return { prepared };
+  const { connectCluster } = await import("../kube/cluster.js");
+  const cluster = connectCluster({
+    ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
+    ...(args.context !== undefined && { context: String(args.context) }),
+  });
+  const version = await cluster.ping();
+  out.info(`cluster: ${cluster.server} (Kubernetes ${version}), default namespace ${cluster.defaultNamespace}`);
+  return { prepared, cluster };
+}
+
+/** Runs the install (apply and wait, the script, or the dry run); returns the exit code. */
+export async function performInstall(pre: InstallPreflight, reader: BundleReader, args: Record<string, unknown>, out: Output, context: CommandContext): Promise<number> {
+  const install = await import("../bundle/install.js");
+  const { prepared } = pre;
+  const onEvent = installRenderer(out, prepared.registry);
+  if (args["dry-run"]) {
+    const dir = String(args.out ?? "rendered");
+    const written = await install.writeRendered(prepared, dir);
+    out.result(
+      [`would apply ${prepared.plan.length} objects, in this order:`, ...install.describePlan(prepared.plan).map((l) => `  ${l}`), `rendered ${written.length} files into ${dir}`].join("\n"),
+      { dryRun: true, out: dir, files: written, plan: prepared.plan.map((p) => ({ file: p.file, document: p.document, object: install.planKey(p) })) },
+    );
+    return EXIT.OK;
+  }
+  if (args["install-script"] !== undefined) {
+    const code = await install.scriptInstall(prepared, {
+      script: String(args["install-script"]),
+      ...(args.out !== undefined && { out: String(args.out) }),
+      bundleName: reader.bundle.name, bundleVersion: reader.bundle.version,
+      ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
+      stdout: out.resultStream, stderr: out.errorStream,
+      onEvent, signal: context.signal,
+    });
+    if (code !== 0) out.info(`install script exited with ${code}`);
+    return code;
+  }
+  if (!pre.cluster) throw new AirgapError("KUBE_UNREACHABLE", "no cluster to install into");
+  const result = await install.applyInstall(pre.cluster, prepared, {
+    force: args["force-conflicts"] === true,
+    wait: args.wait !== false,
+    timeoutMs: parseDuration(String(args.timeout ?? "10m"), "--timeout"),
+    onEvent, signal: context.signal,
+  });
+  const summary = `${result.objects.length} objects: ${result.created} created, ${result.configured} configured, ${result.unchanged} unchanged${result.waited ? "; every workload ready" : ""}`;
+  if (out.json) out.jsonLine({ type: "install-summary", created: result.created, configured: result.configured, unchanged: result.unchanged, ready: result.waited });
+  else out.info(summary);
+  return EXIT.OK;
+}
+
+/** Prints install events: one line per object (stdout), waiting reports (stderr), or JSON lines. */
+function installRenderer(out: Output, registry: string): (e: InstallEvent) => void {
+  return (e) => {
+    if (out.json) {
+      out.jsonLine(e);
+      return;
+    }
+    switch (e.type) {
+      case "applied":
+        out.result(`${e.key} ${e.outcome}${e.message ? `: ${e.message}` : ""}`, e);
+        break;
+      case "crd-wait":
+        out.info(`waiting for CustomResourceDefinition ${e.crd} to be Established (before the first ${e.kind})`);
+        break;
+      case "phase":
+        if (e.phase === "wait") out.info("waiting until every workload is ready");
+        break;
+      case "ready":
+        out.info(`ready: ${e.key}`);
+        break;
+      case "waiting":
+        out.info(`not ready yet (${formatDuration(e.secondsLeft * 1000)} left):`);
+        for (const n of e.notReady) out.info(`  ${n.key}: ${describe(n, registry)}`);
+        break;
+      case "notice":
+        out.warn(e.message);
+        break;
+    }
+  };
+}

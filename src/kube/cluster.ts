@@ -1,0 +1,203 @@
+/**
+ * The Kubernetes API as install and uninstall use it: the only file that imports @kubernetes/client-node.
+ * Server-side apply (PATCH application/apply-patch+yaml), create, read, list and delete of any kind, with
+ * discovery (which kinds exist, which are namespaced) done by the client library.
+ * https://kubernetes.io/docs/reference/using-api/server-side-apply/
+ */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type KubernetesObject } from "@kubernetes/client-node";
+import { AirgapError } from "../errors.js";
+import type { KubeObject } from "./plan.js";
+
+/** The field manager our applies own their fields as. */
+export const FIELD_MANAGER = "airgap-bundle";
+
+/** Where to find the cluster. */
+export interface ClusterOptions {
+  /** `--kubeconfig`; else `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
+  kubeconfig?: string;
+  /** `--context`; else the kubeconfig's current context. */
+  context?: string;
+}
+
+/** What an apply did to an object. */
+export type ApplyOutcome = "created" | "configured" | "unchanged";
+
+/** The operations install, wait and uninstall need. */
+export interface Cluster {
+  /** The API server's address, for messages. */
+  readonly server: string;
+  /** The namespace of namespaced objects that name none (the context's, else `default`). */
+  readonly defaultNamespace: string;
+  /** Checks that the API server answers; throws KUBE_UNREACHABLE otherwise. */
+  ping(): Promise<string>;
+  /** Whether the kind is namespaced, or undefined when the API server does not serve it (yet). */
+  scope(apiVersion: string, kind: string): Promise<"namespaced" | "cluster" | undefined>;
+  /** Server-side apply as {@link FIELD_MANAGER}; `force` takes over fields other managers own. */
+  apply(object: KubeObject, force: boolean): Promise<ApplyOutcome>;
+  /** Creates an object (for `generateName`); returns it with the name the server chose. */
+  create(object: KubeObject): Promise<KubeObject>;
+  /** Reads one object; undefined when it does not exist. */
+  get(apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | undefined>;
+  /** Lists objects of a kind, optionally in a namespace and matching a label selector (`a=b,c=d`). */
+  list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeObject[]>;
+  /** Deletes an object (dependents in the background); "absent" when it was not there. */
+  delete(object: KubeObject): Promise<"deleted" | "absent">;
+}
+
+/** KubernetesObjectApi with its discovery lookup made reachable. */
+class ObjectApi extends KubernetesObjectApi {
+  async kindInfo(apiVersion: string, kind: string): Promise<{ namespaced: boolean } | undefined> {
+    try {
+      return await this.resource(apiVersion, kind);
+    } catch (err) {
+      // A group/version the server does not serve (yet: a CRD not Established) answers 404.
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  useDefaultNamespaceOf(kc: KubeConfig): string {
+    return this.setDefaultNamespace(kc);
+  }
+}
+
+/** Loads the kubeconfig and returns the cluster it names (nothing is contacted yet). */
+export function connectCluster(options: ClusterOptions): Cluster {
+  const kc = new KubeConfig();
+  try {
+    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+    else if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
+    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else {
+      throw new AirgapError("KUBE_UNREACHABLE", "no Kubernetes cluster configured: no --kubeconfig, no KUBECONFIG, no ~/.kube/config, and not running in a pod", {
+        hint: "pass --kubeconfig FILE, or --no-install to only push the images",
+      });
+    }
+  } catch (err) {
+    if (err instanceof AirgapError) throw err;
+    throw new AirgapError("KUBE_UNREACHABLE", `cannot read the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ""}: ${firstLine(err)}`, { cause: err });
+  }
+  if (options.context) {
+    if (!kc.getContextObject(options.context)) {
+      const known = kc.getContexts().map((c) => c.name);
+      throw new AirgapError("INVALID_ARGUMENT", `--context ${options.context}: no such context in the kubeconfig (it has: ${known.join(", ") || "none"})`);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new AirgapError("KUBE_UNREACHABLE", "the kubeconfig's current context names no cluster", { hint: "pick one with --context NAME" });
+  const api = kc.makeApiClient(ObjectApi);
+  const defaultNamespace = api.useDefaultNamespaceOf(kc);
+  const version = kc.makeApiClient(VersionApi);
+  return new ClientNodeCluster(server, defaultNamespace || "default", api, version);
+}
+
+class ClientNodeCluster implements Cluster {
+  constructor(
+    readonly server: string,
+    readonly defaultNamespace: string,
+    private readonly api: ObjectApi,
+    private readonly version: VersionApi,
+  ) {}
+
+  async ping(): Promise<string> {
+    try {
+      const info = await this.version.getCode();
+      return info.gitVersion;
+    } catch (err) {
+      throw new AirgapError("KUBE_UNREACHABLE", `no Kubernetes API server answers at ${this.server}: ${apiMessage(err)}`, {
+        hint: "check the kubeconfig and --context, or pass --no-install to only push the images",
+        cause: err,
+      });
+    }
+  }
+
+  async scope(apiVersion: string, kind: string): Promise<"namespaced" | "cluster" | undefined> {
+    const info = await this.call(`looking up ${kind} (${apiVersion})`, () => this.api.kindInfo(apiVersion, kind));
+    return info === undefined ? undefined : info.namespaced ? "namespaced" : "cluster";
+  }
+
+  async apply(object: KubeObject, force: boolean): Promise<ApplyOutcome> {
+    const md = object.metadata;
+    const before = await this.get(object.apiVersion, object.kind, md.name!, md.namespace);
+    const after = await this.call(`applying ${object.kind} ${md.name}`, () =>
+      this.api.patch(object as KubernetesObject, undefined, undefined, FIELD_MANAGER, force, PatchStrategy.ServerSideApply),
+    );
+    if (!before) return "created";
+    return before.metadata.resourceVersion === after.metadata?.resourceVersion ? "unchanged" : "configured";
+  }
+
+  async create(object: KubeObject): Promise<KubeObject> {
+    return (await this.call(`creating ${object.kind} ${object.metadata.generateName ?? object.metadata.name}`, () =>
+      this.api.create(object as KubernetesObject, undefined, undefined, FIELD_MANAGER),
+    )) as KubeObject;
+  }
+
+  async get(apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | undefined> {
+    try {
+      return (await this.api.read({ apiVersion, kind, metadata: { name, ...(namespace && { namespace }) } })) as KubeObject;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw this.failure(`reading ${kind} ${name}`, err);
+    }
+  }
+
+  async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeObject[]> {
+    const res = await this.call(`listing ${kind}`, () => this.api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector));
+    return res.items as KubeObject[];
+  }
+
+  async delete(object: KubeObject): Promise<"deleted" | "absent"> {
+    try {
+      await this.api.delete(object as KubernetesObject, undefined, undefined, undefined, undefined, "Background");
+      return "deleted";
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return "absent";
+      throw this.failure(`deleting ${object.kind} ${object.metadata.name}`, err);
+    }
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.failure(what, err);
+    }
+  }
+
+  private failure(what: string, err: unknown): AirgapError {
+    if (err instanceof AirgapError) return err;
+    if (err instanceof ApiException) {
+      return new AirgapError("KUBE_API", `${what}: ${apiMessage(err)}`, { cause: err, status: err.code });
+    }
+    return new AirgapError("KUBE_UNREACHABLE", `${what}: ${this.server} did not answer: ${firstLine(err)}`, { cause: err });
+  }
+}
+
+/** The API server's own message (a Status object's `message`), else the HTTP code; capped to one line. */
+function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = typeof err.body === "string" ? safeJson(err.body) : err.body;
+    const message = typeof body === "object" && body !== null ? (body as { message?: unknown }).message : undefined;
+    return typeof message === "string" && message !== "" ? `${message.split("\n")[0]!.slice(0, 500)} (HTTP ${err.code})` : `HTTP ${err.code}`;
+  }
+  return firstLine(err);
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+function firstLine(err: unknown): string {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  const msg = (e.message ?? String(err)).split("\n")[0]!;
+  return cause && !msg.includes(cause) ? `${msg} (${cause})` : msg;
+}

@@ -1,0 +1,82 @@
+/**
+ * Uninstalling: deleting what a plan defines, in reverse order (so a file's Namespaces and CRDs go after what
+ * they hold), NotFound counted as done, then optionally waiting until the namespaces are gone.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { AirgapError } from "../errors.js";
+import type { Cluster } from "./cluster.js";
+import { objectKey, planUninstall, type PlannedObject } from "./plan.js";
+
+/** Events while uninstalling. */
+export type UninstallEvent =
+  | { type: "deleted"; key: string; outcome: "deleted" | "absent" | "skipped" | "failed"; message?: string }
+  | { type: "namespaces-wait"; namespaces: string[] };
+
+/** The outcome of an uninstall. */
+export interface UninstallResult {
+  deleted: number;
+  absent: number;
+  failed: Array<{ key: string; message: string }>;
+}
+
+/** How to uninstall. */
+export interface UninstallOptions {
+  /** Wait until every Namespace the plan defines is gone, until `deadline`. */
+  wait: boolean;
+  deadline: number;
+  onEvent?: (e: UninstallEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** Deletes every object of the install plan, last first. */
+export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObject[], options: UninstallOptions): Promise<UninstallResult> {
+  const result: UninstallResult = { deleted: 0, absent: 0, failed: [] };
+  const namespaces: string[] = [];
+  for (const { object: planned } of planUninstall(plan)) {
+    if (options.signal?.aborted) throw new AirgapError("ABORTED", "uninstall cancelled; rerun it: what is gone stays gone");
+    const object = structuredClone(planned);
+    if (object.metadata.name === undefined) {
+      // A generateName object has a name only the cluster knows; it goes with its namespace.
+      options.onEvent?.({ type: "deleted", key: objectKey(object), outcome: "skipped", message: "generateName: the cluster chose its name" });
+      continue;
+    }
+    try {
+      const scope = await cluster.scope(object.apiVersion, object.kind);
+      // A kind the cluster no longer serves (its CRD deleted above) has no objects left.
+      let outcome: "deleted" | "absent" = "absent";
+      if (scope) {
+        if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = cluster.defaultNamespace;
+        if (scope === "cluster") delete object.metadata.namespace;
+        outcome = await cluster.delete(object);
+      }
+      result[outcome]++;
+      if (object.kind === "Namespace" && object.apiVersion === "v1") namespaces.push(object.metadata.name);
+      options.onEvent?.({ type: "deleted", key: objectKey(object), outcome });
+    } catch (err) {
+      if (!(err instanceof AirgapError) || err.code !== "KUBE_API") throw err;
+      result.failed.push({ key: objectKey(object), message: err.message });
+      options.onEvent?.({ type: "deleted", key: objectKey(object), outcome: "failed", message: err.message });
+    }
+  }
+  if (options.wait && namespaces.length > 0) await waitGone(cluster, namespaces, options);
+  return result;
+}
+
+async function waitGone(cluster: Cluster, names: string[], options: UninstallOptions): Promise<void> {
+  let left = names;
+  let reported = "";
+  for (let delay = 250; ; delay = Math.min(delay * 1.5, 2000)) {
+    const present = await Promise.all(left.map(async (n) => ((await cluster.get("v1", "Namespace", n)) ? n : undefined)));
+    left = present.filter((n): n is string => n !== undefined);
+    if (left.length === 0) return;
+    if (left.join() !== reported) options.onEvent?.({ type: "namespaces-wait", namespaces: left });
+    reported = left.join();
+    if (Date.now() + delay > options.deadline) {
+      throw new AirgapError("NOT_READY", `namespace${left.length === 1 ? "" : "s"} still terminating: ${left.join(", ")}`, {
+        hint: "kubectl get namespace NAME -o yaml shows what holds it (often a finalizer)",
+      });
+    }
+    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+    if (options.signal?.aborted) throw new AirgapError("ABORTED", "stopped waiting; the deletions are requested");
+  }
+}

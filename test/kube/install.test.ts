@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { runCli } from "../helpers/cli.js";
+import { makeImage, seedRegistry } from "../helpers/images.js";
+import { startStandInCluster, type StandInCluster } from "../helpers/kube-apiserver.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { saveCase } from "../helpers/save-case.js";
+
+const SECRET = "s3cr3t-Value-93f1";
+
+/** The test manifests: natural order matters (2 before 10), a CRD after its CR in the file, placeholders. */
+function manifests(src: string): Record<string, string> {
+  return {
+    "1-namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n",
+    "2-crd.yaml": [
+      "apiVersion: example.com/v1",
+      "kind: Widget",
+      "metadata:",
+      "  name: first",
+      "  namespace: demo",
+      "spec:",
+      "  size: 3",
+      "---",
+      "apiVersion: apiextensions.k8s.io/v1",
+      "kind: CustomResourceDefinition",
+      "metadata:",
+      "  name: widgets.example.com",
+      "spec:",
+      "  group: example.com",
+      "  scope: Namespaced",
+      "  names: {plural: widgets, singular: widget, kind: Widget}",
+      "  versions:",
+      "  - name: v1",
+      "    served: true",
+      "    storage: true",
+      "    schema:",
+      "      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}",
+      "",
+    ].join("\n"),
+    "10-app.yaml": [
+      "apiVersion: apps/v1",
+      "kind: Deployment",
+      "metadata:",
+      "  name: web",
+      "  namespace: demo",
+      "spec:",
+      "  replicas: 1",
+      "  selector:",
+      "    matchLabels: {app: web}",
+      "  template:",
+      "    metadata:",
+      "      labels: {app: web}",
+      "    spec:",
+      "      containers:",
+      "      - name: web",
+      `        image: ${src}/team/web:1`,
+      "---",
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "metadata:",
+      "  name: settings",
+      "  namespace: demo",
+      "data:",
+      "  secret: \"{CLIENT_SECRET}\"",
+      "  url: https://app.{DOMAIN}/login",
+      "  script: echo ${HOME}",
+      "---",
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "metadata:",
+      "  name: in-default",
+      "data: {a: b}",
+      "---",
+      "apiVersion: batch/v1",
+      "kind: Job",
+      "metadata:",
+      "  generateName: migrate-",
+      "  namespace: demo",
+      "spec:",
+      "  template:",
+      "    spec:",
+      "      restartPolicy: Never",
+      "      containers:",
+      "      - name: migrate",
+      `        image: ${src}/team/job:1`,
+      "",
+    ].join("\n"),
+  };
+}
+
+describe("bundle install and uninstall (against a stand-in API server)", () => {
+  let source: TestRegistry;
+  let target: TestRegistry;
+  let work: string;
+  let bundle: string;
+  let config: string;
+  const web = makeImage({ seed: "install-web", layers: [30_000] });
+  const job = makeImage({ seed: "install-job", layers: [20_000] });
+
+  before(async () => {
+    [source, target] = await Promise.all([startRegistry(), startRegistry()]);
+    work = await mkdtemp(join(tmpdir(), "airgap-install-"));
+    await seedRegistry(source, web, "team/web:1");
+    await seedRegistry(source, job, "team/job:1");
+    const c = await saveCase(work, [`${source.host}/team/web:1`, `${source.host}/team/job:1`]);
+    const dir = join(c.dir, "manifests");
+    await mkdir(dir);
+    for (const [name, text] of Object.entries(manifests(source.host))) await writeFile(join(dir, name), text);
+    const saved = await c.save(["--manifests", dir]);
+    assert.equal(saved.code, 0, saved.stderr);
+    bundle = c.tar;
+    config = join(work, "ai-devops.config");
+    await writeFile(config, `# like the seed's ai-devops.config\nCLIENT_SECRET=${SECRET}\nREGISTRY={REGISTRY}\nexport DOMAIN="example.org"\n`);
+  });
+  after(async () => {
+    await Promise.all([source.stop(), target.stop()]);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  /** The order of the stand-in's writes, as `Kind name`, from its request log. */
+  function writes(cluster: StandInCluster): string[] {
+    return cluster.requests.filter((r) => r.method === "PATCH" || r.method === "POST").map((r) => r.path.split("?")[0]!.split("/").slice(-2).join(" "));
+  }
+
+  test("load pushes, then installs in order: namespace first, CRD Established before its CR, 2 before 10; workloads ready", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    try {
+      const r = await runCli(["load", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--config", config]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const line of ["Namespace/demo created", "CustomResourceDefinition/widgets.example.com created", "Widget/demo/first created", "Deployment/demo/web created", "ConfigMap/demo/settings created", "ConfigMap/default/in-default created"]) {
+        assert.match(r.stdout, new RegExp(`^${line}$`, "m"), line);
+      }
+      assert.match(r.stdout, /^Job\/demo\/migrate-\w+ created$/m);
+      assert.match(r.stderr, /waiting for CustomResourceDefinition widgets\.example\.com to be Established/);
+      assert.match(r.stderr, /every workload ready/);
+      const order = writes(cluster);
+      const at = (s: string) => order.findIndex((w) => w.startsWith(s));
+      assert.ok(at("namespaces demo") < at("customresourcedefinitions"), order.join(", "));
+      assert.ok(at("customresourcedefinitions") < at("widgets first"), "the CRD goes before its CR although the file lists it after");
+      assert.ok(at("widgets first") < at("deployments web"), "2-crd.yaml before 10-app.yaml");
+      // The CR was applied only once the CRD was Established (the stand-in serves the kind only then).
+      assert.equal((cluster.object("widgets", "first", "demo")?.spec as { size?: number }).size, 3);
+      const cm = cluster.object("configmaps", "settings", "demo")!.data as Record<string, string>;
+      assert.deepEqual(cm, { secret: SECRET, url: "https://app.example.org/login", script: "echo ${HOME}" });
+      const image = ((cluster.object("deployments", "web", "demo")!.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image);
+      assert.equal(image, `${target.host}/${source.host.replace(":", "-")}/team/web:1`);
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET), "the secret value is never printed");
+      assert.ok(cluster.requests.filter((q) => q.method === "PATCH").every((q) => q.contentType === "application/apply-patch+yaml" && q.path.includes("fieldManager=airgap-bundle")));
+
+      const again = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--json"]);
+      assert.equal(again.code, 0, again.stderr);
+      const events = again.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; outcome?: string; key?: string });
+      const applied = events.filter((e) => e.type === "applied");
+      assert.ok(applied.filter((e) => !e.key!.startsWith("Job/")).every((e) => e.outcome === "unchanged"), JSON.stringify(applied));
+      assert.ok(!again.stdout.includes(SECRET));
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test("a field another manager owns is a conflict naming --force-conflicts; with it, the install takes the field", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    try {
+      const args = ["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--no-wait"];
+      assert.equal((await runCli(args)).code, 0);
+      // Someone edits the ConfigMap with kubectl (another field manager).
+      const edit = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "settings", namespace: "demo" }, data: { url: "https://edited" } };
+      const path = "/api/v1/namespaces/demo/configmaps/settings";
+      assert.equal(await cluster.applyAs("kubectl", path, edit), 409, "the stand-in reports the conflict to kubectl too");
+      assert.equal(await cluster.applyAs("kubectl", path, edit, true), 200);
+      const r = await runCli(args);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /^ConfigMap\/demo\/settings failed: .*conflict.*--force-conflicts/m);
+      assert.match(r.stderr, /error: 1 of \d+ objects could not be applied/);
+      const f = await runCli([...args, "--force-conflicts"]);
+      assert.equal(f.code, 0, f.stderr);
+      assert.match(f.stdout, /^ConfigMap\/demo\/settings configured$/m);
+      assert.equal((cluster.object("configmaps", "settings", "demo")!.data as Record<string, string>).url, "https://app.example.org/login");
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test("--context picks the kubeconfig context (and its default namespace); an API refusal is shown per object", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    try {
+      const r = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--context", "elsewhere", "--config", config, "--no-wait"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /^ConfigMap\/elsewhere\/in-default failed: applying ConfigMap in-default: namespaces "elsewhere" not found \(HTTP 404\)$/m);
+      assert.match(r.stdout, /^Deployment\/demo\/web created$/m, "the other objects were applied");
+      assert.match(r.stderr, /^ {2}10-app\.yaml: "ConfigMap\/elsewhere\/in-default": /m);
+      const bad = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--context", "nope", "--config", config]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--context nope: no such context in the kubeconfig \(it has: standin, elsewhere\)/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test("pods that cannot pull are reported with the image and whether the bundle has it; timeout exits non-zero", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    const empty = await startRegistry();
+    try {
+      // Installed against a registry the images were never loaded into: the bundle has them, the nodes cannot pull.
+      const r = await runCli(["install", bundle, "--registry", empty.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--timeout", "3s"]);
+      assert.equal(r.code, 1);
+      const wanted = `${empty.host}/${source.host.replace(":", "-")}/team/web:1`;
+      assert.match(r.stderr, new RegExp(`Deployment/demo/web: 0/1 replicas available; (ImagePullBackOff|ErrImagePull) for ${wanted.replace(/[.]/g, "\\.")} \\(the bundle has it: can the nodes pull from ${empty.host.replace(/[.]/g, "\\.")}\\?`));
+      assert.match(r.stderr, /error: 2 workloads are not ready in time/);
+      assert.match(r.stderr, /hint: rerun with a longer --timeout/);
+    } finally {
+      await Promise.all([cluster.stop(), empty.stop()]);
+    }
+  });
+
+  test("an image the bundle does not carry is named as such", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    try {
+      const c = await saveCase(work, [`${source.host}/team/web:1`]);
+      const dir = join(c.dir, "manifests");
+      await mkdir(dir);
+      await writeFile(join(dir, "app.yaml"), manifests(source.host)["10-app.yaml"]!.split("---")[0]!.replace("namespace: demo", "namespace: default"));
+      await writeFile(join(dir, "job.yaml"), `apiVersion: batch/v1\nkind: Job\nmetadata: {name: extra}\nspec:\n  template:\n    spec:\n      containers: [{name: x, image: "${source.host}/team/absent:1"}]\n`);
+      assert.equal((await c.save(["--manifests", dir, "--allow-missing"])).code, 0);
+      const r = await runCli(["load", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "3s"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`Job/default/extra: 0/1 completions; (ImagePullBackOff|ErrImagePull) for ${target.host.replace(/[.]/g, "\\.")}/${source.host.replace(":", "-").replace(/[.]/g, "\\.")}/team/absent:1 \\(NOT in the bundle`));
+      assert.match(r.stderr, /ready: Deployment\/default\/web/);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test("unresolved placeholders are listed with file:line before anything is pushed or applied", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    const fresh = await startRegistry();
+    try {
+      const r = await runCli(["load", bundle, "--registry", fresh.host, "--kubeconfig", cluster.kubeconfig, "--set", `CLIENT_SECRET=${SECRET}`]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /error: 1 placeholder without a value/);
+      assert.match(r.stderr, /^ {2}10-app\.yaml:25: "\{DOMAIN\}": no value for DOMAIN$/m);
+      assert.match(r.stderr, /hint: give values with --config FILE or --set KEY=VALUE/);
+      assert.equal(cluster.requests.length, 0, "the cluster was not contacted");
+      const catalog = JSON.parse((await fresh.fetch("/v2/_catalog")).body.toString()) as { repositories: string[] };
+      assert.deepEqual(catalog.repositories, [], "nothing was pushed");
+      assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET));
+      // A config value that is still its seed template is named too.
+      const templ = join(work, "templ.config");
+      await writeFile(templ, "DISCOVERY_URL=https://{{HyperAuth_URL}}/auth/realms/tmax\nDOMAIN=x\nCLIENT_SECRET=y\n");
+      const t = await runCli(["install", bundle, "--registry", fresh.host, "--config", templ, "--dry-run", "--out", join(work, "never")]);
+      assert.equal(t.code, 2);
+      assert.match(t.stderr, /templ\.config:1: "DISCOVERY_URL": its value still holds the template \{\{HyperAuth_URL\}\}: edit it/);
+      const allowed = await runCli(["install", bundle, "--registry", fresh.host, "--dry-run", "--allow-unresolved", "--out", join(work, "unresolved")]);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      assert.match(await readFile(join(work, "unresolved", "10-app.yaml"), "utf8"), /url: https:\/\/app\.\{DOMAIN\}\/login/);
+    } finally {
+      await Promise.all([cluster.stop(), fresh.stop()]);
+    }
+  });
+
+  test("--dry-run writes the rendered files and prints the plan without touching the cluster", async () => {
+    const cluster = await startStandInCluster();
+    try {
+      const out = join(work, "rendered");
+      const r = await runCli(["install", bundle, "--registry", `${target.host}/proj`, "--kubeconfig", cluster.kubeconfig, "--config", config, "--dry-run", "--out", out]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(cluster.requests.length, 0);
+      assert.deepEqual((await readdir(out)).sort(), ["1-namespace.yaml", "10-app.yaml", "2-crd.yaml"]);
+      const app = await readFile(join(out, "10-app.yaml"), "utf8");
+      assert.match(app, new RegExp(`image: ${target.host}/proj/${source.host.replace(":", "-")}/team/web:1`));
+      assert.match(app, new RegExp(`secret: "${SECRET}"`));
+      assert.equal((await stat(join(out, "10-app.yaml"))).mode & 0o777, 0o600, "a file holding a secret is private");
+      const plan = r.stdout.split("\n").filter((l) => l.startsWith("  ")).map((l) => l.trim().split("  ")[0]);
+      assert.deepEqual(plan, [
+        "Namespace/demo", "CustomResourceDefinition/widgets.example.com", "Widget/demo/first",
+        "Deployment/demo/web", "ConfigMap/demo/settings", "ConfigMap/in-default", "Job/demo/migrate-*",
+      ]);
+      assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET));
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test("uninstall deletes in reverse order, ignores what is gone, and waits for the namespace", async () => {
+    const cluster = await startStandInCluster({ registry: target.host, namespaceDeleteDelayMs: 500 });
+    try {
+      assert.equal((await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--no-wait"])).code, 0);
+      const r = await runCli(["uninstall", bundle, "--kubeconfig", cluster.kubeconfig, "--config", config]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(cluster.deletions, [
+        "ConfigMap/default/in-default", "ConfigMap/demo/settings", "Deployment/demo/web",
+        "Widget/demo/first", "CustomResourceDefinition/widgets.example.com", "Namespace/demo",
+      ]);
+      assert.match(r.stdout, /^Job\/demo\/migrate-\* skipped: generateName/m);
+      assert.match(r.stderr, /waiting for namespace to go: demo/);
+      assert.equal(cluster.object("namespaces", "demo"), undefined, "the namespace is gone when uninstall returns");
+      const again = await runCli(["uninstall", bundle, "--kubeconfig", cluster.kubeconfig, "--config", config]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^Namespace\/demo already gone$/m);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test("--install-script runs the user's installer with the rendered manifests and settings; its exit code is ours", async () => {
+    const script = join(work, "install.sh");
+    await writeFile(script, [
+      "#!/bin/sh",
+      'echo "registry=$REGISTRY"',
+      'echo "domain=$DOMAIN"',
+      'echo "secret=$CLIENT_SECRET"',
+      'ls "$BUNDLE_MANIFESTS"',
+      'grep -c "image: $REGISTRY/" "$BUNDLE_MANIFESTS/10-app.yaml"',
+      "echo oops >&2",
+      "exit 3",
+      "",
+    ].join("\n"));
+    await chmod(script, 0o755);
+    const r = await runCli(["install", bundle, "--registry", target.host, "--config", config, "--install-script", script, "--secret-key", "DOMAIN"]);
+    assert.equal(r.code, 3);
+    assert.match(r.stdout, new RegExp(`^registry=${target.host}$`, "m"));
+    assert.match(r.stdout, /^domain=\*\*\*$/m, "--secret-key DOMAIN keeps its value from the output");
+    assert.match(r.stdout, /^secret=\*\*\*$/m, "the script's output is masked too");
+    assert.match(r.stdout, /^1-namespace\.yaml\n10-app\.yaml\n2-crd\.yaml$/m);
+    assert.match(r.stdout, /^2$/m, "both images point at the registry");
+    assert.match(r.stderr, /^oops$/m);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET));
+  });
+
+  test("with no reachable cluster, load stops before pushing and suggests --no-install, which only pushes", async () => {
+    const fresh = await startRegistry();
+    try {
+      const dead = join(work, "dead.kubeconfig");
+      await writeFile(dead, "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n");
+      const r = await runCli(["load", bundle, "--registry", fresh.host, "--config", config], { env: { KUBECONFIG: dead } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^error: no Kubernetes API server answers at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/m);
+      assert.match(r.stderr, /--no-install/);
+      assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("    at ")).length, 0, "no stack trace");
+      const catalog = JSON.parse((await fresh.fetch("/v2/_catalog")).body.toString()) as { repositories: string[] };
+      assert.deepEqual(catalog.repositories, []);
+      const only = await runCli(["load", bundle, "--registry", fresh.host, "--no-install"], { env: { KUBECONFIG: dead } });
+      assert.equal(only.code, 0, only.stderr);
+      assert.match(only.stderr, /not installing the bundle's manifests \(--no-install\)/);
+      const none = await runCli(["install", bundle, "--registry", fresh.host, "--config", config], { env: { KUBECONFIG: "", HOME: work } });
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /error: no Kubernetes cluster configured/);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
