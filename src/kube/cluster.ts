@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type KubernetesObject } from "@kubernetes/client-node";
+import { ApiException, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type KubernetesObject } from "@kubernetes/client-node";
 import { AirgapError } from "../errors.js";
 import type { KubeObject } from "./plan.js";
 
@@ -61,6 +61,22 @@ class ObjectApi extends KubernetesObjectApi {
 
   useDefaultNamespaceOf(kc: KubeConfig): string {
     return this.setDefaultNamespace(kc);
+  }
+
+  /**
+   * Server-side apply (or create) of the object exactly as written. The library's own `patch`/`create`
+   * pass objects of built-in kinds through its typed models, which silently drop every field the models do
+   * not know (a newer API field, a typo the server would reject); the API server must see what the manifest says.
+   */
+  async sendAsWritten(object: KubernetesObject, how: "apply" | "create", force = false): Promise<KubernetesObject> {
+    const path = await this.specUriPath(object, how === "apply" ? "patch" : "create");
+    const request = this.configuration.baseServer.makeRequestContext(path, how === "apply" ? HttpMethod.PATCH : HttpMethod.POST);
+    request.setHeaderParam("Accept", "application/json, */*;q=0.8");
+    request.setHeaderParam("Content-Type", how === "apply" ? PatchStrategy.ServerSideApply : "application/json");
+    request.setQueryParam("fieldManager", FIELD_MANAGER);
+    if (how === "apply") request.setQueryParam("force", String(force));
+    request.setBody(JSON.stringify(object));
+    return this.requestPromise(request);
   }
 }
 
@@ -123,17 +139,13 @@ class ClientNodeCluster implements Cluster {
   async apply(object: KubeObject, force: boolean): Promise<ApplyOutcome> {
     const md = object.metadata;
     const before = await this.get(object.apiVersion, object.kind, md.name!, md.namespace);
-    const after = await this.call(`applying ${object.kind} ${md.name}`, () =>
-      this.api.patch(object as KubernetesObject, undefined, undefined, FIELD_MANAGER, force, PatchStrategy.ServerSideApply),
-    );
+    const after = await this.call(`applying ${object.kind} ${md.name}`, () => this.api.sendAsWritten(object as KubernetesObject, "apply", force));
     if (!before) return "created";
     return before.metadata.resourceVersion === after.metadata?.resourceVersion ? "unchanged" : "configured";
   }
 
   async create(object: KubeObject): Promise<KubeObject> {
-    return (await this.call(`creating ${object.kind} ${object.metadata.generateName ?? object.metadata.name}`, () =>
-      this.api.create(object as KubernetesObject, undefined, undefined, FIELD_MANAGER),
-    )) as KubeObject;
+    return (await this.call(`creating ${object.kind} ${object.metadata.generateName ?? object.metadata.name}`, () => this.api.sendAsWritten(object as KubernetesObject, "create"))) as KubeObject;
   }
 
   async get(apiVersion: string, kind: string, name: string, namespace?: string): Promise<KubeObject | undefined> {

@@ -57,6 +57,7 @@ function manifests(src: string): Record<string, string> {
       "      containers:",
       "      - name: web",
       `        image: ${src}/team/web:1`,
+      "        futureField: kept",
       "---",
       "apiVersion: v1",
       "kind: ConfigMap",
@@ -147,6 +148,8 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       assert.deepEqual(cm, { secret: SECRET, url: "https://app.example.org/login", script: "echo ${HOME}" });
       const image = ((cluster.object("deployments", "web", "demo")!.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image);
       assert.equal(image, `${target.host}/${source.host.replace(":", "-")}/team/web:1`);
+      const container = (cluster.object("deployments", "web", "demo")!.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec.containers[0]!;
+      assert.equal(container.futureField, "kept", "the API server gets every field as written (client-node's typed models would drop this one)");
       assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET), "the secret value is never printed");
       assert.ok(cluster.requests.filter((q) => q.method === "PATCH").every((q) => q.contentType === "application/apply-patch+yaml" && q.path.includes("fieldManager=airgap-bundle")));
 
@@ -241,7 +244,7 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       const r = await runCli(["load", bundle, "--registry", fresh.host, "--kubeconfig", cluster.kubeconfig, "--set", `CLIENT_SECRET=${SECRET}`]);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /error: 1 placeholder without a value/);
-      assert.match(r.stderr, /^ {2}10-app\.yaml:25: "\{DOMAIN\}": no value for DOMAIN$/m);
+      assert.match(r.stderr, /^ {2}10-app\.yaml:26: "\{DOMAIN\}": no value for DOMAIN$/m);
       assert.match(r.stderr, /hint: give values with --config FILE or --set KEY=VALUE/);
       assert.equal(cluster.requests.length, 0, "the cluster was not contacted");
       const catalog = JSON.parse((await fresh.fetch("/v2/_catalog")).body.toString()) as { repositories: string[] };
