@@ -35,6 +35,8 @@ export type ErrorCode =
   | "INSTALL_FAILED"
   | "NOT_READY"
   | "SCRIPT_FAILED"
+  | "DOCKER_UNREACHABLE"
+  | "DOCKER"
   | "ABORTED";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */

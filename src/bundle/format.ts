@@ -35,6 +35,8 @@ export interface BundleImage {
   size: number;
   /** Where it goes under the private registry: `<source host>/<path>[:tag][@digest]`. */
   target: string;
+  /** `docker-daemon` when the image was read from a local Docker engine (absent: from its registry). */
+  transport?: "docker-daemon";
 }
 
 /** A manifest file carried in the bundle and the images it uses. */

@@ -18,6 +18,8 @@ import { scanManifestDir } from "../kube/files.js";
 import { rewriteManifest } from "../kube/rewrite.js";
 import { findingName, type FileScan, type ImageFinding } from "../kube/scan.js";
 import type { ImagelistEntry } from "../reference/imagelist.js";
+import type { DockerEngine } from "../daemon/engine.js";
+import { DaemonSource } from "../daemon/source.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "./format.js";
 import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "./writer.js";
 
@@ -53,6 +55,8 @@ export interface SaveOptions {
   toolVersion: string;
   signal?: AbortSignal;
   onEvent?: (event: SaveEvent) => void;
+  /** The local Docker engine, for `docker-daemon:` lines (and every line with `all`, i.e. `--from-daemon`). */
+  docker?: { connect: () => Promise<DockerEngine>; all: boolean };
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -113,12 +117,19 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     ...(signal && { signal }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   });
+  let daemon: DaemonSource | undefined;
+  const fromDaemon = (e: ImagelistEntry) => e.transport === "docker-daemon" || options.docker?.all === true;
+  const daemonSource = (): DaemonSource => {
+    if (!options.docker) throw new AirgapError("INVALID_ARGUMENT", "docker-daemon: images need a Docker engine");
+    return (daemon ??= new DaemonSource(options.docker.connect, layout));
+  };
   const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,
     ref: e.ref,
-    source: new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path, options.retry),
+    source: fromDaemon(e) ? daemonSource() : new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path, options.retry),
     sink: layout,
   }));
+  const transportOf = new Map(entries.filter(fromDaemon).map((e) => [e.normalized, "docker-daemon" as const]));
   const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
   const ok = resolved.filter((r): r is ResolvedImage => !("error" in r));
   const failed = resolved.filter((r): r is FailedImage => "error" in r);
@@ -137,7 +148,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
   const manifests = rewriteForBundle(scans, coverage, ok, options.pinDigests ?? false);
-  const json = bundleJson(options, ok, lineOf, manifests, blobs.size, uniqueBytes);
+  const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
 
   const writer = await BundleWriter.open({
     outDir: options.outDir,
@@ -241,6 +252,7 @@ function bundleJson(
   options: SaveOptions,
   images: ResolvedImage[],
   lineOf: Map<string, number>,
+  transportOf: Map<string, "docker-daemon">,
   manifests: Array<ManifestFileInput & { images?: string[] }>,
   count: number,
   bytes: number,
@@ -262,6 +274,7 @@ function bundleJson(
         platformDigests: i.platformDigests,
         size: i.size,
         target: relativeTarget(i.job.ref),
+        ...(transportOf.has(i.job.label) && { transport: transportOf.get(i.job.label)! }),
       };
     }),
     manifests: manifests.map((m) => ({ path: m.path, images: m.images ?? [] })),

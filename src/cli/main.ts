@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import yargs, { type Argv, type Options, type PositionalOptions } from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { CommandSpec } from "./command.js";
+import { exportCommand } from "./commands/export.js";
 import { imagesCommand } from "./commands/images.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { installCommand } from "./commands/install.js";
@@ -19,7 +20,7 @@ import { uninstallCommand } from "./commands/uninstall.js";
 import { EXIT, Output } from "./output.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, installCommand, uninstallCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, installCommand, uninstallCommand, exportCommand, rewriteCommand];
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };

@@ -4,10 +4,11 @@
  * so whatever carries a digest's name is complete; a rerun finds it and fetches nothing again.
  * https://github.com/opencontainers/image-spec/blob/main/image-layout.md
  */
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AirgapError } from "../errors.js";
 import type { Descriptor } from "../oci/descriptor.js";
@@ -102,6 +103,38 @@ export class OciLayout implements Target {
     try {
       await pipeline(await open(), createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 }));
       await rename(temp, final);
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw writeError(temp, err);
+    }
+  }
+
+  /**
+   * Stores a stream whose digest is not known in advance (an engine's image export): written to a temporary
+   * name while hashed, then renamed to its digest. With `expected`, a different digest is an error and nothing
+   * is kept. Resolves to the digest, the size and the first bytes (to tell a compressed layer from a plain one).
+   */
+  async ingest(stream: Readable, what: string, expected?: string): Promise<{ digest: string; size: number; head: Buffer }> {
+    const temp = join(this.dir, "blobs", "sha256", `.tmp-ingest-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+    const hash = createHash("sha256");
+    let size = 0;
+    let head = Buffer.alloc(0);
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (head.length < 8) head = Buffer.concat([head, chunk.subarray(0, 8 - head.length)]);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(stream, tap, createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 }));
+      const digest = `sha256:${hash.digest("hex")}`;
+      if (expected !== undefined && digest !== expected) {
+        throw new AirgapError("DIGEST_MISMATCH", `${what}: its bytes hash to ${digest}, not ${expected}`);
+      }
+      await rename(temp, this.blobPath({ digest }));
+      return { digest, size, head };
     } catch (err) {
       await unlink(temp).catch(() => undefined);
       throw writeError(temp, err);

@@ -16,7 +16,12 @@ export interface ImagelistEntry {
   readonly ref: Reference;
   /** 1-based line number. */
   readonly line: number;
+  /** `docker-daemon` for a line written `docker-daemon:NAME:TAG`: the image comes from the local Docker engine. */
+  readonly transport?: "docker-daemon";
 }
+
+/** The prefix of imagelist lines read from the local Docker engine instead of a registry. */
+export const DAEMON_PREFIX = "docker-daemon:";
 
 /** A parsed imagelist: its entries in file order and what was worth a warning. */
 export interface Imagelist {
@@ -44,9 +49,10 @@ export function parseImagelist(text: string, file: string): Imagelist {
     const hash = raw.indexOf("#");
     const source = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
     if (source === "") return;
+    const fromDaemon = source.startsWith(DAEMON_PREFIX);
     let ref: Reference;
     try {
-      ref = parseReference(source);
+      ref = parseReference(fromDaemon ? source.slice(DAEMON_PREFIX.length) : source);
     } catch (err) {
       problems.push({ file, line, text: source, reason: referenceErrorReason(err) });
       return;
@@ -58,7 +64,7 @@ export function parseImagelist(text: string, file: string): Imagelist {
       return;
     }
     firstLine.set(normalized, line);
-    entries.push({ source, normalized, ref, line });
+    entries.push({ source, normalized, ref, line, ...(fromDaemon && { transport: "docker-daemon" as const }) });
   });
 
   if (problems.length > 0) {

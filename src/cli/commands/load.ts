@@ -8,7 +8,9 @@ import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../r
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { EXIT, type Output } from "../output.js";
+import { formatTable } from "../table.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { INSTALL_OPTIONS, performInstall, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 
@@ -24,10 +26,13 @@ export const loadCommand: CommandSpec = {
   examples: [
     ["bundle load bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000", "Push into the private registry"],
     ["bundle load bundles/ai-devops-5.1.0.tar.001 --registry harbor.local/ai-devops --ca-file ca.pem", "A split bundle into a Harbor project"],
+    ["bundle load bundles/ai-devops-5.1.0.tar --docker --registry 10.0.0.5:5000", "Into this node's Docker engine, tagged with source and target names"],
   ],
   positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
   options: {
-    registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX]", demandOption: true, requiresArg: true },
+    registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX] (with --docker: also tag the images with their names there)", requiresArg: true },
+    docker: { type: "boolean", describe: "Load the images into a Docker engine instead of a registry (for nodes without one)" },
+    ...DOCKER_OPTIONS,
     deep: { type: "boolean", describe: "Re-hash every blob before pushing (the default checks the .sha256)" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every blob is still verified as it is read)" },
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
@@ -38,6 +43,8 @@ export const loadCommand: CommandSpec = {
     ...INSTALL_OPTIONS,
   },
   async run(args, out, context) {
+    if (args.docker) return loadIntoDocker(args, out);
+    if (args.registry === undefined) throw new AirgapError("INVALID_ARGUMENT", "--registry is required", { hint: "name the private registry, e.g. --registry 10.0.0.5:5000 (or --docker to load into a Docker engine)" });
     const registry = parseRegistry(String(args.registry));
     if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");
     const concurrency = Number(args.concurrency);
@@ -91,9 +98,7 @@ async function push(
     });
     progress?.stop();
     const rows = result.images.map((i) => [i.source, i.target, i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
-    const header = ["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"];
-    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-    const table = [header, ...rows].map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ")).join("\n");
+    const table = formatTable(["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"], rows);
     const summary = {
       registry: String(args.registry), images: result.images, catalog: result.catalog,
       uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
@@ -109,5 +114,29 @@ async function push(
   } finally {
     progress?.stop();
     await registries.close();
+  }
+}
+
+/** `--docker`: every image into a Docker engine; a table of image, ID, tags. */
+async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promise<number> {
+  const registry = args.registry === undefined ? undefined : parseRegistry(String(args.registry));
+  const { BundleReader } = await import("../../bundle/reader.js");
+  const { verifyBundle } = await import("../../bundle/verify.js");
+  const { hasManifests } = await import("../../bundle/install.js");
+  const { loadIntoEngine } = await import("../../bundle/load-docker.js");
+  const reader = await BundleReader.open(String(args.bundle));
+  try {
+    if (args["skip-verify"]) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
+    else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
+    const docker = await engine(args);
+    const loaded = await loadIntoEngine(reader, docker, { ...(registry && { registry }), layout: String(args["target-layout"]) as TargetLayout });
+    const rows = loaded.map((l) => [l.source, l.id.slice(0, 19), l.tags.join(" ") || "(by ID only: no tag)", l.verified ? "yes" : `NO: ${l.problem}`]);
+    const table = formatTable(["IMAGE", "IMAGE ID", "TAGS", "VERIFIED"], rows);
+    out.result(table, { engine: docker.address, images: loaded });
+    out.info(`${loaded.length} images loaded into the Docker engine at ${docker.address}`);
+    if (hasManifests(reader)) out.info(`the manifests are not installed by --docker; with a registry: bundle install ${String(args.bundle)} --registry R`);
+    return EXIT.OK;
+  } finally {
+    await reader.close();
   }
 }

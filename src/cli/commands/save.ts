@@ -10,6 +10,7 @@ import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 
 /** The `save` command. */
@@ -27,6 +28,7 @@ export const saveCommand: CommandSpec = {
     ["bundle save --name ai-devops --version 5.1.0", "Bundle ./imagelist and ./manifests into bundles/ai-devops-5.1.0.tar"],
     ["bundle save --name ai-devops --version 5.1.0 --split-size 4G", "Split into parts that fit on FAT32 media"],
     ["bundle save --name app --version 1 --platform linux/amd64 --platform linux/arm64", "Keep two platforms of multi-platform images"],
+    ["bundle save --name app --version 1 --from-daemon", "Images built on this host: read them from the Docker engine"],
   ],
   options: {
     name: { type: "string", describe: "Bundle name (part of the file name)", demandOption: true, requiresArg: true },
@@ -43,6 +45,8 @@ export const saveCommand: CommandSpec = {
     platform: { type: "string", array: true, describe: "Platform to keep from multi-platform images; repeatable", default: [...DEFAULT_PLATFORMS], requiresArg: true },
     "all-platforms": { type: "boolean", describe: "Keep every platform of multi-platform images" },
     concurrency: { type: "number", describe: "Blob downloads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
+    "from-daemon": { type: "boolean", describe: "Read every image from the local Docker engine (as if each line were docker-daemon:NAME:TAG)" },
+    ...DOCKER_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
   async run(args, out, context) {
@@ -78,6 +82,7 @@ export const saveCommand: CommandSpec = {
         platforms,
         concurrency,
         registries,
+        docker: { connect: () => engine(args), all: args["from-daemon"] === true },
         retry,
         toolVersion: context.toolVersion,
         signal: context.signal,
