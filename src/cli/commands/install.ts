@@ -5,6 +5,7 @@ import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
 import { INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
+import { openVerifiedBundle } from "../open-bundle.js";
 
 /** The `install` command. */
 export const installCommand: CommandSpec = {
@@ -33,13 +34,9 @@ export const installCommand: CommandSpec = {
     const registry = parseRegistry(String(args.registry));
     const layout = String(args["target-layout"]) as TargetLayout;
     if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
-    const { BundleReader } = await import("../../bundle/reader.js");
-    const { verifyBundle } = await import("../../bundle/verify.js");
     const { hasManifests } = await import("../../bundle/install.js");
-    const reader = await BundleReader.open(String(args.bundle));
+    const reader = await openVerifiedBundle(args, out);
     try {
-      if (args["skip-verify"]) out.warn("--skip-verify: the bundle's checksums were not checked");
-      else await verifyBundle(reader, { deep: false, trustStamps: true });
       if (!hasManifests(reader)) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
       const pre = await preflightInstall(reader, args, out, registry, layout);
       return await performInstall(pre, reader, args, out, context);

@@ -8,6 +8,7 @@ import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../r
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { EXIT, type Output } from "../output.js";
+import { openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
@@ -120,14 +121,10 @@ async function push(
 /** `--docker`: every image into a Docker engine; a table of image, ID, tags. */
 async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promise<number> {
   const registry = args.registry === undefined ? undefined : parseRegistry(String(args.registry));
-  const { BundleReader } = await import("../../bundle/reader.js");
-  const { verifyBundle } = await import("../../bundle/verify.js");
   const { hasManifests } = await import("../../bundle/install.js");
   const { loadIntoEngine } = await import("../../bundle/load-docker.js");
-  const reader = await BundleReader.open(String(args.bundle));
+  const reader = await openVerifiedBundle(args, out);
   try {
-    if (args["skip-verify"]) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
-    else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
     const docker = await engine(args);
     const loaded = await loadIntoEngine(reader, docker, { ...(registry && { registry }), layout: String(args["target-layout"]) as TargetLayout });
     const rows = loaded.map((l) => [l.source, l.id.slice(0, 19), l.tags.join(" ") || "(by ID only: no tag)", l.verified ? "yes" : `NO: ${l.problem}`]);

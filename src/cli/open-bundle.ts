@@ -1,0 +1,21 @@
+/**
+ * Opening the bundle a command works on, checked first: its `.sha256` (a bundle verified before and unchanged
+ * since is trusted), every blob with `--deep`, nothing with `--skip-verify` (said aloud).
+ */
+import type { BundleReader } from "../bundle/reader.js";
+import type { Output } from "./output.js";
+
+/** Opens and verifies `args.bundle`; the caller closes the reader. */
+export async function openVerifiedBundle(args: Record<string, unknown>, out: Output): Promise<BundleReader> {
+  const { BundleReader } = await import("../bundle/reader.js");
+  const { verifyBundle } = await import("../bundle/verify.js");
+  const reader = await BundleReader.open(String(args.bundle));
+  try {
+    if (args["skip-verify"]) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
+    else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
+    return reader;
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+}
