@@ -26,6 +26,7 @@ import { PartFiles, partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";
 import { TarHasher } from "./tar-hasher.js";
 import { END_OF_ARCHIVE } from "./tar-header.js";
+import { stamp } from "./verified-stamp.js";
 import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
 
 /** A file to carry under `manifests/`. */
@@ -278,6 +279,9 @@ export class BundleWriter {
       await unlink(tempSidecar).catch(() => undefined);
       throw writeError(sidecarPath, err);
     }
+    // The hashes were taken by reading the finished file back, as `bundle verify` would: a load or verify of
+    // this unchanged file on this host need not hash it again (any change to it voids the stamp).
+    for (const f of files) await stamp(f.path, f.sha256);
     return { tarPath: this.tarPath, sidecarPath, files, size: this.plan.size, sha256: digests.whole };
   }
 

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AirgapError } from "../errors.js";
 import type { ApplyOutcome, Cluster } from "./cluster.js";
-import { apiGroup, objectKey, type KubeObject, type PlannedObject } from "./plan.js";
+import { apiGroup, objectKey, type KubeObject } from "./object.js";
+import type { PlannedObject } from "./plan.js";
 
 /** What happened to one object. */
 export interface AppliedObject {

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { ApiException, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type KubernetesObject } from "@kubernetes/client-node";
 import { AirgapError } from "../errors.js";
-import type { KubeObject } from "./plan.js";
+import type { KubeObject } from "./object.js";
 
 /** The field manager our applies own their fields as. */
 export const FIELD_MANAGER = "airgap-bundle";

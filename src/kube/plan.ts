@@ -6,15 +6,10 @@
 import yaml from "js-yaml";
 import { AirgapError, type Problem } from "../errors.js";
 import { naturalCompare } from "../util/natural-sort.js";
+import type { KubeObject } from "./object.js";
 import type { ManifestText } from "./render.js";
 
-/** A Kubernetes object as written in a manifest. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name?: string; generateName?: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
+export { apiGroup, objectKey, type KubeObject } from "./object.js";
 
 /** One object to apply, with where it came from. */
 export interface PlannedObject {
@@ -78,18 +73,6 @@ function invalidObject(o: unknown): string | undefined {
   if (typeof md !== "object" || md === null) return `${obj.kind}: no metadata`;
   if (typeof md.name !== "string" && typeof md.generateName !== "string") return `${obj.kind}: neither metadata.name nor metadata.generateName`;
   return undefined;
-}
-
-/** `Kind/namespace/name` (or `Kind/name` for cluster objects; `generateName` shows as `prefix*`). */
-export function objectKey(o: KubeObject, namespace = o.metadata.namespace): string {
-  const name = o.metadata.name ?? `${o.metadata.generateName ?? ""}*`;
-  return namespace ? `${o.kind}/${namespace}/${name}` : `${o.kind}/${name}`;
-}
-
-/** The API group of an apiVersion (`apps/v1` → `apps`, `v1` → ``). */
-export function apiGroup(apiVersion: string): string {
-  const slash = apiVersion.indexOf("/");
-  return slash < 0 ? "" : apiVersion.slice(0, slash);
 }
 
 /** The order to delete in: the install order reversed (so Namespaces and CRDs of a file go after what they hold). */

@@ -5,7 +5,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AirgapError } from "../errors.js";
 import type { Cluster } from "./cluster.js";
-import { objectKey, planUninstall, type PlannedObject } from "./plan.js";
+import { objectKey } from "./object.js";
+import { planUninstall, type PlannedObject } from "./plan.js";
 
 /** Events while uninstalling. */
 export type UninstallEvent =

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AirgapError, type Problem } from "../errors.js";
 import type { Cluster } from "./cluster.js";
-import { objectKey, type KubeObject } from "./plan.js";
+import { objectKey, type KubeObject } from "./object.js";
 
 /** A workload not ready yet, and why. */
 export interface NotReady {
