@@ -20,7 +20,7 @@ import tar from "tar-stream";
 import { startDockerd } from "../test/helpers/dockerd.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(ROOT, "dist", "bin", "main.js");
 const SIZE = Number(process.env.SIZE_MB ?? 256) * 1e6;
 
 if (process.getuid?.() !== 0) {

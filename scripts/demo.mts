@@ -19,7 +19,7 @@ import { startStandInCluster, type StandInCluster } from "../test/helpers/kube-a
 import { startRegistry, type TestRegistry } from "../test/helpers/registry.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const CLI = join(ROOT, "dist", "bin", "main.js");
 const WORK = process.env.DEMO_WORK ?? "/tmp/airgap-demo";
 
 function step(title: string): void {

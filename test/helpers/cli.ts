@@ -1,12 +1,12 @@
 /**
- * Runs the built CLI (dist/cli/main.js, what users run) as a child process and captures its output.
+ * Runs the built CLI (dist/bin/main.js, the bundled entry point users run) as a child process and captures its output.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** Absolute path of the built CLI entry point. */
-export const CLI = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../../dist/bin/main.js", import.meta.url));
 
 /** What one CLI run printed and how it exited. */
 export interface CliResult {
