@@ -192,8 +192,15 @@ export async function startStandInCluster(options: StandInOptions = {}): Promise
       };
       stuck("ErrImagePull");
       later(Math.min(readyDelay, 200), () => stuck("ImagePullBackOff"));
+      // The controller has seen the spec and scheduled the pod (one node), which does not become available.
       const live = store.get(key);
-      if (live) live.status = { ...live.status, observedGeneration: live.metadata.generation };
+      const replicas = (live?.spec?.replicas as number | undefined) ?? 1;
+      const gen = live?.metadata.generation;
+      if (live?.kind === "Deployment") live.status = { observedGeneration: gen, replicas, updatedReplicas: replicas, unavailableReplicas: replicas };
+      if (live?.kind === "StatefulSet") live.status = { observedGeneration: gen, replicas, currentReplicas: replicas, updatedReplicas: replicas };
+      if (live?.kind === "DaemonSet") live.status = { observedGeneration: gen, desiredNumberScheduled: 1, currentNumberScheduled: 1, updatedNumberScheduled: 1, numberAvailable: 0, numberUnavailable: 1 };
+      if (live?.kind === "Job") live.status = { active: 1 };
+      if (live) bump(live);
       return;
     }
     later(readyDelay, () => {

@@ -87,6 +87,24 @@ function manifests(src: string): Record<string, string> {
       "      containers:",
       "      - name: migrate",
       `        image: ${src}/team/job:1`,
+      "---",
+      "apiVersion: apps/v1",
+      "kind: StatefulSet",
+      "metadata: {name: db, namespace: demo}",
+      "spec:",
+      "  selector: {matchLabels: {app: db}}",
+      "  template:",
+      "    metadata: {labels: {app: db}}",
+      `    spec: {containers: [{name: db, image: "${src}/team/job:1"}]}`,
+      "---",
+      "apiVersion: apps/v1",
+      "kind: DaemonSet",
+      "metadata: {name: agent, namespace: demo}",
+      "spec:",
+      "  selector: {matchLabels: {app: agent}}",
+      "  template:",
+      "    metadata: {labels: {app: agent}}",
+      `    spec: {containers: [{name: agent, image: "${src}/team/web:1"}]}`,
       "",
     ].join("\n"),
   };
@@ -137,6 +155,7 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       assert.match(r.stdout, /^Job\/demo\/migrate-\w+ created$/m);
       assert.match(r.stderr, /waiting for CustomResourceDefinition widgets\.example\.com to be Established/);
       assert.match(r.stderr, /every workload ready/);
+      for (const w of ["Deployment/demo/web", "StatefulSet/demo/db", "DaemonSet/demo/agent"]) assert.match(r.stderr, new RegExp(`^ready: ${w}$`, "m"));
       const order = writes(cluster);
       const at = (s: string) => order.findIndex((w) => w.startsWith(s));
       assert.ok(at("namespaces demo") < at("customresourcedefinitions"), order.join(", "));
@@ -212,7 +231,9 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       assert.equal(r.code, 1);
       const wanted = `${empty.host}/${source.host.replace(":", "-")}/team/web:1`;
       assert.match(r.stderr, new RegExp(`Deployment/demo/web: 0/1 replicas available; (ImagePullBackOff|ErrImagePull) for ${wanted.replace(/[.]/g, "\\.")} \\(the bundle has it: can the nodes pull from ${empty.host.replace(/[.]/g, "\\.")}\\?`));
-      assert.match(r.stderr, /error: 2 workloads are not ready in time/);
+      assert.match(r.stderr, /error: 4 workloads are not ready in time/);
+      assert.match(r.stderr, /StatefulSet\/demo\/db: 0\/1 replicas ready; (ImagePullBackOff|ErrImagePull) for /);
+      assert.match(r.stderr, /DaemonSet\/demo\/agent: 0\/1 pods available; (ImagePullBackOff|ErrImagePull) for /);
       assert.match(r.stderr, /hint: rerun with a longer --timeout/);
     } finally {
       await Promise.all([cluster.stop(), empty.stop()]);
@@ -280,6 +301,7 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       assert.deepEqual(plan, [
         "Namespace/demo", "CustomResourceDefinition/widgets.example.com", "Widget/demo/first",
         "Deployment/demo/web", "ConfigMap/demo/settings", "ConfigMap/in-default", "Job/demo/migrate-*",
+        "StatefulSet/demo/db", "DaemonSet/demo/agent",
       ]);
       assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET));
     } finally {
@@ -294,7 +316,7 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       const r = await runCli(["uninstall", bundle, "--kubeconfig", cluster.kubeconfig, "--config", config]);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(cluster.deletions, [
-        "ConfigMap/default/in-default", "ConfigMap/demo/settings", "Deployment/demo/web",
+        "DaemonSet/demo/agent", "StatefulSet/demo/db", "ConfigMap/default/in-default", "ConfigMap/demo/settings", "Deployment/demo/web",
         "Widget/demo/first", "CustomResourceDefinition/widgets.example.com", "Namespace/demo",
       ]);
       assert.match(r.stdout, /^Job\/demo\/migrate-\* skipped: generateName/m);
