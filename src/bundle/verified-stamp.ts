@@ -43,6 +43,9 @@ export async function isStamped(path: string, sha256: string): Promise<boolean> 
 export async function stamp(path: string, sha256: string): Promise<void> {
   try {
     const [s, real, stamps] = await Promise.all([stat(path), realpath(path), readStamps()]);
+    // Stamps of files that are gone are dropped, so the cache stays the size of what is on disk.
+    const gone = await Promise.all(Object.keys(stamps).map(async (p) => ((await stat(p).then(() => true, () => false)) ? undefined : p)));
+    for (const p of gone) if (p !== undefined) delete stamps[p];
     stamps[real] = { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, sha256 };
     const file = stampFile();
     await mkdir(join(file, ".."), { recursive: true });
