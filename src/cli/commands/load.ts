@@ -18,12 +18,14 @@ import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 /** The `load` command. */
 export const loadCommand: CommandSpec = {
   command: "load <bundle>",
-  summary: "Push a bundle into the private registry and prove every image arrived",
+  summary: "Push a bundle into the private registry, prove every image arrived, then install its manifests",
   description:
     "Verify the bundle (its .sha256; --deep re-hashes every blob), push every blob and manifest to the registry\n" +
     "(blobs it has are skipped, blobs another repository has are mounted, the rest uploaded straight from the tar;\n" +
     "manifests keep their bytes, so digests stay valid), tag each image, then check /v2/_catalog and that every\n" +
-    "target tag resolves to the bundle's digest. A second load uploads nothing.",
+    "target tag resolves to the bundle's digest. A second load uploads nothing. When the bundle carries manifests,\n" +
+    "they are then installed as `bundle install` does (settings and the cluster are checked before the push;\n" +
+    "--no-install only pushes). --docker loads into a Docker engine instead of a registry.",
   examples: [
     ["bundle load bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000", "Push into the private registry"],
     ["bundle load bundles/ai-devops-5.1.0.tar.001 --registry harbor.local/ai-devops --ca-file ca.pem", "A split bundle into a Harbor project"],
