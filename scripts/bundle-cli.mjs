@@ -3,7 +3,11 @@
 // ~80 modules, which cuts ~60 ms from every start (measured: `bundle --version` 0.32 s → 0.26 s); commands
 // still load their heavy parts on use (split chunks). dockerode and @kubernetes/client-node stay in
 // node_modules: large, loaded only by the commands that need them, and dockerode's dependencies hold native code.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
+
+// Chunk names carry content hashes: start from an empty folder so no stale chunk is left behind.
+rmSync("dist/bin", { recursive: true, force: true });
 
 await build({
   entryPoints: { main: "dist/cli/main.js" },
