@@ -74,6 +74,10 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const started = Date.now();
   const layout = options.layout ?? "host";
   const emit = (e: LoadEvent) => options.onEvent?.(e);
+  const host = options.registries.host(options.registry.host);
+  // Reach the registry (scheme, auth challenge) while the bundle is opened and checked; nothing is sent to
+  // it but GET /v2/ until the check has passed. A failure here surfaces at the first real request.
+  void host.base(options.signal).catch(() => undefined);
   const reader = await BundleReader.open(options.bundlePath);
   try {
     emit({ type: "phase", phase: "verify" });
@@ -84,7 +88,6 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     const images = reader.bundle.images ?? [];
     const refs = images.map((i) => parseReference(i.source));
     assertNoTargetCollisions(refs, layout);
-    const host = options.registries.host(options.registry.host);
     const jobs: CopyJob[] = images.map((image, i) => {
       const ref = refs[i]!;
       const path = targetPath(ref, options.registry.prefix, layout);
