@@ -24,7 +24,7 @@ export interface LoadOptions {
   layout?: TargetLayout;
   registries: Registries;
   retry?: RetryOptions;
-  verify: "fast" | "deep" | "skip";
+  verify: "fast" | "deep" | "skip" | "verified";
   concurrency?: number;
   signal?: AbortSignal;
   onEvent?: (event: LoadEvent) => void;
@@ -82,6 +82,10 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   try {
     emit({ type: "phase", phase: "verify" });
     if (options.verify === "skip") emit({ type: "notice", level: "warning", message: "--skip-verify: the bundle's checksums were not checked" });
+    // "verified": the caller checked this bundle already (bundle load does, before rendering its manifests).
+    else if (options.verify === "verified") {
+      /* nothing to do */
+    }
     // A bundle verified before and unchanged since is not hashed again by the fast check (a re-run is quick).
     else await verifyBundle(reader, { deep: options.verify === "deep", trustStamps: options.verify === "fast" });
 

@@ -5,14 +5,15 @@
 import type { BundleReader } from "../bundle/reader.js";
 import type { Output } from "./output.js";
 
-/** Opens and verifies `args.bundle`; the caller closes the reader. */
-export async function openVerifiedBundle(args: Record<string, unknown>, out: Output): Promise<BundleReader> {
+/** Opens and verifies `args.bundle`; the caller closes the reader (and, with `announceSkip: false`, says `--skip-verify` itself). */
+export async function openVerifiedBundle(args: Record<string, unknown>, out: Output, options: { announceSkip?: boolean } = {}): Promise<BundleReader> {
   const { BundleReader } = await import("../bundle/reader.js");
   const { verifyBundle } = await import("../bundle/verify.js");
   const reader = await BundleReader.open(String(args.bundle));
   try {
-    if (args["skip-verify"]) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
-    else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
+    if (args["skip-verify"]) {
+      if (options.announceSkip !== false) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
+    } else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
     return reader;
   } catch (err) {
     await reader.close();

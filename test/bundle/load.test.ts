@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import tar from "tar-stream";
-import { listTar } from "../helpers/bundle.js";
+import { tarEntryOffsets } from "../helpers/bundle.js";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -218,7 +218,7 @@ describe("bundle verify, inspect and load", () => {
     const copy = join(dir, "t-1.tar");
     await copyFile(bundle, copy);
     await copyFile(`${bundle}.sha256`, `${copy}.sha256`);
-    const layer = (await listTarEntries(copy)).find((e) => e.name.endsWith(a.layers[1]!.digest.slice(7)))!;
+    const layer = (await tarEntryOffsets(copy)).find((e) => e.name.endsWith(a.layers[1]!.digest.slice(7)))!;
     const fh = await open(copy, "r+");
     const one = Buffer.alloc(1);
     await fh.read(one, 0, 1, layer.offset + 100);
@@ -316,13 +316,3 @@ describe("bundle verify, inspect and load", () => {
 });
 
 /** Entries of a tar with their data offsets (for corrupting one on purpose). */
-async function listTarEntries(file: string): Promise<Array<{ name: string; offset: number }>> {
-  const entries = await listTar(file);
-  const out: Array<{ name: string; offset: number }> = [];
-  let offset = 0;
-  for (const e of entries) {
-    out.push({ name: e.name, offset: offset + 512 });
-    offset += 512 + Math.ceil(e.size / 512) * 512;
-  }
-  return out;
-}

@@ -55,3 +55,14 @@ export function bundleJsonOf(entries: TarEntry[]): {
   if (!e?.data) throw new Error("no bundle.json in the tar");
   return JSON.parse(e.data.toString());
 }
+
+/** Each entry's name and the offset of its data in the tar (headers of 512 bytes, data padded to 512). */
+export async function tarEntryOffsets(file: string): Promise<Array<{ name: string; offset: number }>> {
+  const out: Array<{ name: string; offset: number }> = [];
+  let offset = 0;
+  for (const e of await listTar(file)) {
+    out.push({ name: e.name, offset: offset + 512 });
+    offset += 512 + Math.ceil(e.size / 512) * 512;
+  }
+  return out;
+}

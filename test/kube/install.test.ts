@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { tarEntryOffsets } from "../helpers/bundle.js";
 import { runCli } from "../helpers/cli.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { startStandInCluster, type StandInCluster } from "../helpers/kube-apiserver.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
 
 const SECRET = "s3cr3t-Value-93f1";
@@ -280,6 +281,30 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       const allowed = await runCli(["install", bundle, "--registry", fresh.host, "--dry-run", "--allow-unresolved", "--out", join(work, "unresolved")]);
       assert.equal(allowed.code, 0, allowed.stderr);
       assert.match(await readFile(join(work, "unresolved", "10-app.yaml"), "utf8"), /url: https:\/\/app\.\{DOMAIN\}\/login/);
+    } finally {
+      await Promise.all([cluster.stop(), fresh.stop()]);
+    }
+  });
+
+  test("a damaged manifest in the bundle is a verification error before anything is rendered, pushed or applied", async () => {
+    const cluster = await startStandInCluster({ registry: target.host });
+    const fresh = await startRegistry();
+    try {
+      const dir = join(work, "damaged");
+      await mkdir(dir);
+      const copy = join(dir, "t-1.tar");
+      await copyFile(bundle, copy);
+      await copyFile(`${bundle}.sha256`, `${copy}.sha256`);
+      const entry = (await tarEntryOffsets(copy)).find((e) => e.name === "manifests/10-app.yaml")!;
+      const fh = await open(copy, "r+");
+      await fh.write(Buffer.from("b"), 0, 1, entry.offset); // apiVersion → bpiVersion
+      await fh.close();
+      const r = await runCli(["load", copy, "--registry", fresh.host, "--kubeconfig", cluster.kubeconfig, "--config", config]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /t-1\.tar: checksum mismatch/);
+      assert.doesNotMatch(r.stderr, /apiVersion/);
+      assert.equal(cluster.requests.length, 0);
+      assert.equal(await countRequests(fresh, "POST", /\/blobs\/uploads\//), 0);
     } finally {
       await Promise.all([cluster.stop(), fresh.stop()]);
     }

@@ -56,9 +56,9 @@ export const loadCommand: CommandSpec = {
     if (chunkSize !== undefined && chunkSize < 1024) throw new AirgapError("INVALID_ARGUMENT", "--chunk-size must be at least 1Ki");
     const layout = String(args["target-layout"]) as TargetLayout;
     // With manifests to install, settings, rendering and the cluster are checked before a byte is pushed.
-    const { BundleReader } = await import("../../bundle/reader.js");
     const { hasManifests } = await import("../../bundle/install.js");
-    const reader = await BundleReader.open(String(args.bundle));
+    // Checked first: the manifests are rendered from the bundle, and a damaged one must say so, not fail to parse.
+    const reader = await openVerifiedBundle(args, out, { announceSkip: false });
     try {
       let preflight: InstallPreflight | undefined;
       if (hasManifests(reader)) {
@@ -94,7 +94,7 @@ async function push(
       layout,
       registries,
       retry,
-      verify: args["skip-verify"] ? "skip" : args.deep ? "deep" : "fast",
+      verify: args["skip-verify"] ? "skip" : "verified",
       concurrency,
       signal: context.signal,
       onEvent: (e) => progress?.event(e),
