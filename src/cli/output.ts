@@ -24,13 +24,18 @@ export interface OutputOptions {
   stderr?: NodeJS.WritableStream;
 }
 
+/** Where text goes: a stream, or the redacting front of one. */
+export interface TextOut {
+  write(text: string): unknown;
+}
+
 /** Writes results, messages and errors according to --json / --quiet / --debug. */
 export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly debug: boolean;
-  private readonly stdout: NodeJS.WritableStream;
-  private readonly stderr: NodeJS.WritableStream;
+  private readonly stdout: TextOut;
+  private readonly stderr: TextOut;
   private readonly rawStderr: NodeJS.WritableStream;
   private redact: (text: string) => string = (t) => t;
 
@@ -41,8 +46,8 @@ export class Output {
     const stdout = options.stdout ?? process.stdout;
     const stderr = options.stderr ?? process.stderr;
     // Everything this prints passes the redactor (secret install settings are masked as "***").
-    this.stdout = { write: (text: string) => stdout.write(this.redact(text)) } as NodeJS.WritableStream;
-    this.stderr = { write: (text: string) => stderr.write(this.redact(text)) } as NodeJS.WritableStream;
+    this.stdout = { write: (text: string) => stdout.write(this.redact(text)) };
+    this.stderr = { write: (text: string) => stderr.write(this.redact(text)) };
     this.rawStderr = stderr;
   }
 
@@ -84,12 +89,12 @@ export class Output {
   }
 
   /** The stderr stream, secrets masked (for a child process's errors). */
-  get errorStream(): NodeJS.WritableStream {
+  get errorStream(): TextOut {
     return this.stderr;
   }
 
   /** The stdout stream (for renderers that write JSON events). */
-  get resultStream(): NodeJS.WritableStream {
+  get resultStream(): TextOut {
     return this.stdout;
   }
 

@@ -7,6 +7,7 @@ import type { SaveEvent as SaveOnlyEvent } from "../bundle/save.js";
 type SaveEvent = SaveOnlyEvent | LoadEvent;
 import type { RetryNotice } from "../registry/client.js";
 import { formatBytes } from "../util/size.js";
+import type { TextOut } from "./output.js";
 
 /** Something that shows progress. */
 export interface ProgressRenderer {
@@ -148,7 +149,7 @@ export class JsonProgress implements ProgressRenderer {
   private readonly timer: NodeJS.Timeout;
   private dirty = false;
 
-  constructor(private readonly stream: NodeJS.WritableStream) {
+  constructor(private readonly stream: TextOut) {
     this.timer = setInterval(() => this.flush(), 500);
     this.timer.unref();
   }
