@@ -126,6 +126,7 @@ describe("a Docker engine as source and sink (real dockerd)", { skip: dockerdUna
     const r = await again.save(["--docker-host", engine.host, "--from-daemon"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await bundleJson(again.tar)).images[0]!.digest, app.digest, "deterministic conversion");
+    assert.match((await runCli(["inspect", bundle])).stdout, /^ {2}docker-daemon:docker\.io\/local\/app:dev$/m, "inspect says where it came from");
     // The config is the engine's own: its digest is the engine's image ID.
     const { stdout } = await exec("skopeo", ["inspect", "--raw", `oci-archive:${bundle}:docker.io/local/app:dev`]);
     assert.equal((JSON.parse(stdout) as { config: { digest: string } }).config.digest, engineId);
