@@ -10,7 +10,7 @@ import { dockerArchive, ociArchive } from "../daemon/archive-export.js";
 import { engineName } from "../daemon/source.js";
 import { AirgapError } from "../errors.js";
 import { writeError } from "../layout/layout.js";
-import { parsePlatform, type Platform } from "../oci/platform.js";
+import { parsePlatform } from "../oci/platform.js";
 import { formatReference, parseReference } from "../reference/reference.js";
 import { pickImage } from "./pick.js";
 import { BundleReader } from "./reader.js";
@@ -48,12 +48,7 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
       const near = names.filter((n) => n.includes(ref.path.split("/").pop() ?? ref.path));
       throw new AirgapError("NOT_FOUND", `${source} is not in ${reader.path}`, { hint: `it has ${near.length > 0 ? `e.g. ${near.slice(0, 3).join(", ")}` : `${names.length} images; see bundle inspect`}` });
     }
-    let platform: Platform | undefined = options.platform === undefined ? undefined : parsePlatform(options.platform);
-    const image = await pickImage(reader, ref, source, platform).catch((err: unknown) => {
-      // Several platforms kept and none asked for: the usual one.
-      if (platform === undefined && err instanceof AirgapError && err.code === "PLATFORM_NOT_FOUND") return pickImage(reader, ref, source, (platform = parsePlatform("linux/amd64")));
-      throw err;
-    });
+    const image = await pickImage(reader, ref, source, options.platform === undefined ? undefined : parsePlatform(options.platform));
     const tags = ref.tag === undefined ? [] : [options.format === "docker-archive" ? engineName(ref) : ref.tag];
     const stream = (options.format === "docker-archive" ? dockerArchive : ociArchive)([{ image, tags }], (d) => reader.fetchVerified(d));
     const temp = join(dirname(options.output), `.${Math.random().toString(36).slice(2, 10)}.export-tmp`);

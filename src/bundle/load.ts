@@ -11,7 +11,7 @@ import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLoc
 import type { Registries } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
-import { BundleReader } from "./reader.js";
+import type { BundleReader } from "./reader.js";
 import { verifyBundle } from "./verify.js";
 
 /** Events of a load: the copy engine's, plus phases and notices. */
@@ -19,11 +19,13 @@ export type LoadEvent = CopyEvent | { type: "phase"; phase: "verify" | "push" | 
 
 /** Options of {@link loadBundle}. */
 export interface LoadOptions {
-  bundlePath: string;
+  /** The bundle, open; the caller closes it (and may have read its manifests already). */
+  reader: BundleReader;
   registry: RegistryLocation;
   layout?: TargetLayout;
   registries: Registries;
   retry?: RetryOptions;
+  /** "verified": the caller checked the bundle already (bundle load does, before rendering its manifests). */
   verify: "fast" | "deep" | "skip" | "verified";
   concurrency?: number;
   signal?: AbortSignal;
@@ -78,107 +80,99 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   // Reach the registry (scheme, auth challenge) while the bundle is opened and checked; nothing is sent to
   // it but GET /v2/ until the check has passed. A failure here surfaces at the first real request.
   void host.base(options.signal).catch(() => undefined);
-  const reader = await BundleReader.open(options.bundlePath);
-  try {
-    emit({ type: "phase", phase: "verify" });
-    if (options.verify === "skip") emit({ type: "notice", level: "warning", message: "--skip-verify: the bundle's checksums were not checked" });
-    // "verified": the caller checked this bundle already (bundle load does, before rendering its manifests).
-    else if (options.verify === "verified") {
-      /* nothing to do */
-    }
-    // A bundle verified before and unchanged since is not hashed again by the fast check (a re-run is quick).
-    else await verifyBundle(reader, { deep: options.verify === "deep", trustStamps: options.verify === "fast" });
+  const reader = options.reader;
+  emit({ type: "phase", phase: "verify" });
+  if (options.verify === "skip") emit({ type: "notice", level: "warning", message: "--skip-verify: the bundle's checksums were not checked" });
+  // A bundle verified before and unchanged since is not hashed again by the fast check (a re-run is quick).
+  else if (options.verify !== "verified") await verifyBundle(reader, { deep: options.verify === "deep", trustStamps: options.verify === "fast" });
 
-    const images = reader.bundle.images ?? [];
-    const refs = images.map((i) => parseReference(i.source));
-    assertNoTargetCollisions(refs, layout);
-    const jobs: CopyJob[] = images.map((image, i) => {
-      const ref = refs[i]!;
-      const path = targetPath(ref, options.registry.prefix, layout);
-      return {
-        label: image.source,
-        ref,
-        source: reader,
-        sink: new RegistryRepository(host, path, options.retry),
-        ...(ref.tag !== undefined && { tagAs: ref }),
-      };
-    });
-
-    const counts = new Map(images.map((i) => [i.source, { pushed: 0, skipped: 0, mounted: 0 }]));
-    let uploadedBytes = 0;
-    const onEvent = (e: CopyEvent) => {
-      if (e.type === "blob-done") {
-        const c = counts.get(e.label);
-        if (c) c[e.how === "copied" ? "pushed" : e.how === "present" ? "skipped" : "mounted"]++;
-        if (e.how === "copied") uploadedBytes += e.size;
-      }
-      emit(e);
+  const images = reader.bundle.images ?? [];
+  const refs = images.map((i) => parseReference(i.source));
+  assertNoTargetCollisions(refs, layout);
+  const jobs: CopyJob[] = images.map((image, i) => {
+    const ref = refs[i]!;
+    const path = targetPath(ref, options.registry.prefix, layout);
+    return {
+      label: image.source,
+      ref,
+      source: reader,
+      sink: new RegistryRepository(host, path, options.retry),
+      ...(ref.tag !== undefined && { tagAs: ref }),
     };
-    emit({ type: "phase", phase: "push", images: images.length });
-    const engine = new CopyEngine({
-      platforms: "all",
-      presentChildrenOnly: true,
-      skipPresentImages: true,
-      // After the .sha256 check every byte of the tar is proved; the registry checks each digest again.
-      sourceVerified: options.verify !== "skip",
-      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
-      ...(options.signal && { signal: options.signal }),
-      onEvent,
-    });
-    const effective = new Map<string, { digest: string; note?: string }>();
-    const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
-    for (const r of resolved) {
-      if ("error" in r) continue;
-      for (const c of r.contents) host.planBlob(c.descriptor.digest, (r.job.sink as RegistryRepository).path);
-    }
-    const results = await Promise.all(resolved.map(async (r) => {
-      if ("error" in r) return r;
-      const job = r.job;
-      const adapted = withoutAbsentChildren(r);
-      if (adapted !== r) effective.set(job.label, { digest: adapted.top.descriptor.digest, note: adapted.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
-      return engine.transfer(adapted);
-    }));
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "load cancelled; rerun to finish: what was pushed is kept");
-    const failed = new Map(results.filter((r): r is FailedImage => "error" in r).map((f) => [f.job.label, f.error.message]));
-    // Images the registry answered for during this run (tag → digest by HEAD) need not be asked again.
-    const foundInPlace = new Set(results.filter((r): r is CopiedImage => !("error" in r) && r.foundInPlace === true).map((r) => r.job.label));
+  });
 
-    emit({ type: "phase", phase: "check" });
-    const catalogRequest = host.catalog(options.signal);
-    const headChecks = images.map(async (image, i): Promise<string | undefined> => {
-      const ref = refs[i]!;
-      const digest = effective.get(image.source)?.digest ?? image.digest;
-      if (failed.has(image.source)) return undefined;
-      const sink = jobs[i]!.sink as RegistryRepository;
-      if (!foundInPlace.has(image.source)) {
-        const got = await sink.headManifest(ref.tag ?? digest, options.signal).catch(() => undefined);
-        if (got !== digest) return `${targetReference(ref, options.registry, layout)} resolves to ${got ?? "nothing"}, not ${digest}`;
-      }
-      if (ref.tag !== undefined && ref.digest !== undefined && ref.digest === digest && (await sink.headManifest(ref.digest, options.signal).catch(() => undefined)) !== ref.digest) {
-        return `${ref.digest} is not in ${sink.path}`;
-      }
-      return undefined;
-    });
-    const catalog = await catalogRequest;
-    if (!catalog) emit({ type: "notice", level: "warning", message: `${options.registry.host} does not list /v2/_catalog to us; checking each image instead` });
-    const listed = new Set(catalog ?? []);
-    const loaded: LoadedImage[] = await Promise.all(
-      images.map(async (image, i) => {
-        const ref = refs[i]!;
-        const target = targetReference(ref, options.registry, layout);
-        const digest = effective.get(image.source)?.digest ?? image.digest;
-        const base = { source: image.source, target, digest, ...counts.get(image.source)!, ...(effective.get(image.source)?.note && { note: effective.get(image.source)!.note }) };
-        const failure = failed.get(image.source);
-        if (failure) return { ...base, verified: false, problem: failure };
-        const repo = targetPath(ref, options.registry.prefix, layout);
-        if (catalog && !listed.has(repo)) return { ...base, verified: false, problem: `${repo} is not listed in /v2/_catalog` };
-        const problem = await headChecks[i];
-        return problem === undefined ? { ...base, verified: true } : { ...base, verified: false, problem };
-      }),
-    );
-    const problems: Problem[] = loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" }));
-    return { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
-  } finally {
-    await reader.close();
+  const counts = new Map(images.map((i) => [i.source, { pushed: 0, skipped: 0, mounted: 0 }]));
+  let uploadedBytes = 0;
+  const onEvent = (e: CopyEvent) => {
+    if (e.type === "blob-done") {
+      const c = counts.get(e.label);
+      if (c) c[e.how === "copied" ? "pushed" : e.how === "present" ? "skipped" : "mounted"]++;
+      if (e.how === "copied") uploadedBytes += e.size;
+    }
+    emit(e);
+  };
+  emit({ type: "phase", phase: "push", images: images.length });
+  const engine = new CopyEngine({
+    platforms: "all",
+    presentChildrenOnly: true,
+    skipPresentImages: true,
+    // After the .sha256 check every byte of the tar is proved; the registry checks each digest again.
+    sourceVerified: options.verify !== "skip",
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(options.signal && { signal: options.signal }),
+    onEvent,
+  });
+  const effective = new Map<string, { digest: string; note?: string }>();
+  const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
+  for (const r of resolved) {
+    if ("error" in r) continue;
+    for (const c of r.contents) host.planBlob(c.descriptor.digest, (r.job.sink as RegistryRepository).path);
   }
+  const results = await Promise.all(resolved.map(async (r) => {
+    if ("error" in r) return r;
+    const job = r.job;
+    const adapted = withoutAbsentChildren(r);
+    if (adapted !== r) effective.set(job.label, { digest: adapted.top.descriptor.digest, note: adapted.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
+    return engine.transfer(adapted);
+  }));
+  if (options.signal?.aborted) throw new AirgapError("ABORTED", "load cancelled; rerun to finish: what was pushed is kept");
+  const failed = new Map(results.filter((r): r is FailedImage => "error" in r).map((f) => [f.job.label, f.error.message]));
+  // Images the registry answered for during this run (tag → digest by HEAD) need not be asked again.
+  const foundInPlace = new Set(results.filter((r): r is CopiedImage => !("error" in r) && r.foundInPlace === true).map((r) => r.job.label));
+
+  emit({ type: "phase", phase: "check" });
+  const catalogRequest = host.catalog(options.signal);
+  const headChecks = images.map(async (image, i): Promise<string | undefined> => {
+    const ref = refs[i]!;
+    const digest = effective.get(image.source)?.digest ?? image.digest;
+    if (failed.has(image.source)) return undefined;
+    const sink = jobs[i]!.sink as RegistryRepository;
+    if (!foundInPlace.has(image.source)) {
+      const got = await sink.headManifest(ref.tag ?? digest, options.signal).catch(() => undefined);
+      if (got !== digest) return `${targetReference(ref, options.registry, layout)} resolves to ${got ?? "nothing"}, not ${digest}`;
+    }
+    if (ref.tag !== undefined && ref.digest !== undefined && ref.digest === digest && (await sink.headManifest(ref.digest, options.signal).catch(() => undefined)) !== ref.digest) {
+      return `${ref.digest} is not in ${sink.path}`;
+    }
+    return undefined;
+  });
+  const catalog = await catalogRequest;
+  if (!catalog) emit({ type: "notice", level: "warning", message: `${options.registry.host} does not list /v2/_catalog to us; checking each image instead` });
+  const listed = new Set(catalog ?? []);
+  const loaded: LoadedImage[] = await Promise.all(
+    images.map(async (image, i) => {
+      const ref = refs[i]!;
+      const target = targetReference(ref, options.registry, layout);
+      const digest = effective.get(image.source)?.digest ?? image.digest;
+      const base = { source: image.source, target, digest, ...counts.get(image.source)!, ...(effective.get(image.source)?.note && { note: effective.get(image.source)!.note }) };
+      const failure = failed.get(image.source);
+      if (failure) return { ...base, verified: false, problem: failure };
+      const repo = targetPath(ref, options.registry.prefix, layout);
+      if (catalog && !listed.has(repo)) return { ...base, verified: false, problem: `${repo} is not listed in /v2/_catalog` };
+      const problem = await headChecks[i];
+      return problem === undefined ? { ...base, verified: true } : { ...base, verified: false, problem };
+    }),
+  );
+  const problems: Problem[] = loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" }));
+  return { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
 }

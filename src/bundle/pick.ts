@@ -5,7 +5,7 @@
 import type { ManifestData } from "../content/target.js";
 import { AirgapError } from "../errors.js";
 import { isParsedIndex, MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type ImageManifest } from "../oci/descriptor.js";
-import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
+import { DEFAULT_PLATFORMS, formatPlatform, parsePlatform, platformMatches, type Platform } from "../oci/platform.js";
 import type { Reference } from "../reference/reference.js";
 import type { BundleReader } from "./reader.js";
 
@@ -20,7 +20,7 @@ export interface PickedImage {
 }
 
 /**
- * The image of `ref` for `platform` (else the only platform the bundle kept). An index whose wanted platform
+ * The image of `ref` for `platform` (else the only platform the bundle kept, else linux/amd64). An index whose wanted platform
  * the bundle lacks → an error naming those it has.
  */
 export async function pickImage(reader: BundleReader, ref: Reference, source: string, platform?: Platform): Promise<PickedImage> {
@@ -29,10 +29,12 @@ export async function pickImage(reader: BundleReader, ref: Reference, source: st
   const parsed = parseManifest(top.bytes, top.descriptor.mediaType, source);
   if (isParsedIndex(parsed)) {
     const kept = parsed.manifests.filter((m) => reader.blobEntry(m.digest) !== undefined);
-    const match = platform ? kept.find((m) => platformMatches(platform, m.platform)) : kept.length === 1 ? kept[0] : undefined;
+    // Asked for a platform: that one. Otherwise the only one kept, else the usual one.
+    const wanted = platform ?? (kept.length === 1 ? undefined : parsePlatform(DEFAULT_PLATFORMS[0]!));
+    const match = wanted ? kept.find((m) => platformMatches(wanted, m.platform)) : kept[0];
     if (!match) {
       const has = kept.map((m) => (m.platform ? formatPlatform(m.platform) : m.digest)).join(", ") || "none";
-      throw new AirgapError("PLATFORM_NOT_FOUND", `${source}: the bundle has no ${platform ? formatPlatform(platform) : "single"} platform of it (it has: ${has})`, {
+      throw new AirgapError("PLATFORM_NOT_FOUND", `${source}: the bundle has no ${wanted ? formatPlatform(wanted) : "single"} platform of it (it has: ${has})`, {
         hint: "choose one with --platform",
       });
     }

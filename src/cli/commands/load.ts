@@ -7,6 +7,7 @@ import { AirgapError } from "../../errors.js";
 import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../reference/target.js";
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandContext, CommandSpec } from "../command.js";
+import type { BundleReader } from "../../bundle/reader.js";
 import { EXIT, type Output } from "../output.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
@@ -65,7 +66,7 @@ export const loadCommand: CommandSpec = {
         if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
         else preflight = await preflightInstall(reader, args, out, registry, layout);
       }
-      await push(args, out, context, { registry, layout, concurrency, chunkSize });
+      await push(reader, args, out, context, { registry, layout, concurrency, chunkSize });
       if (!preflight) return EXIT.OK;
       out.info("installing the bundle's manifests");
       return await performInstall(preflight, reader, args, out, context);
@@ -77,6 +78,7 @@ export const loadCommand: CommandSpec = {
 
 /** Pushes and checks every image, printing the table; throws LOAD_FAILED when any did not arrive intact. */
 async function push(
+  reader: BundleReader,
   args: Record<string, unknown>,
   out: Output,
   context: CommandContext,
@@ -89,7 +91,7 @@ async function push(
   const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n), chunkSize === undefined ? {} : { chunkSize });
   try {
     const result = await loadBundle({
-      bundlePath: String(args.bundle),
+      reader,
       registry,
       layout,
       registries,
