@@ -17,7 +17,6 @@ import { runInstallScript, type TextSink } from "../kube/script.js";
 import { waitReady, type WaitEvent } from "../kube/wait.js";
 import { parseReference } from "../reference/reference.js";
 import { formatRegistry, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
-import { naturalCompare } from "../util/natural-sort.js";
 import { ENTRY } from "./format.js";
 import type { BundleReader } from "./reader.js";
 
@@ -48,19 +47,10 @@ export interface PreparedInstall {
   registry: string;
 }
 
-/** True when the bundle carries manifests to install. */
-export function hasManifests(reader: BundleReader): boolean {
-  return manifestEntries(reader).length > 0;
-}
-
-function manifestEntries(reader: BundleReader): string[] {
-  return [...reader.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && /\.(ya?ml|json)$/i.test(n)).sort(naturalCompare);
-}
-
 /** Renders and plans the bundle's manifests; throws UNRESOLVED_PLACEHOLDERS listing each file:line. */
 export async function prepareInstall(reader: BundleReader, options: RenderSettings): Promise<PreparedInstall> {
   const files = await Promise.all(
-    manifestEntries(reader).map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
+    reader.manifestFiles().map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
   );
   const images = (reader.bundle.images ?? []).map((i) => parseReference(i.source));
   const rendered = renderManifests(files, { registry: options.registry, layout: options.layout, images, settings: options.settings });

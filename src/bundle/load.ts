@@ -77,8 +77,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const layout = options.layout ?? "host";
   const emit = (e: LoadEvent) => options.onEvent?.(e);
   const host = options.registries.host(options.registry.host);
-  // Reach the registry (scheme, auth challenge) while the bundle is opened and checked; nothing is sent to
-  // it but GET /v2/ until the check has passed. A failure here surfaces at the first real request.
+  // Reach the registry (scheme, auth challenge) while the bundle is checked (the CLI starts this earlier
+  // still, before the bundle is opened); a failure here surfaces at the first real request.
   void host.base(options.signal).catch(() => undefined);
   const reader = options.reader;
   emit({ type: "phase", phase: "verify" });
@@ -123,25 +123,38 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     onEvent,
   });
   const effective = new Map<string, { digest: string; note?: string }>();
+  // When every image turns out to be in place already (a re-load), nothing is pushed, so the catalog read
+  // now proves as much as one read after the push: ask for it alongside the first checks, and stop it as
+  // soon as an image needs pushing (a registry's catalog may span many pages).
+  const early = new AbortController();
+  const stopEarly = () => early.abort();
+  options.signal?.addEventListener("abort", stopEarly, { once: true });
+  const earlyCatalog = host.catalog(early.signal).catch(() => null);
   const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
   for (const r of resolved) {
     if ("error" in r) continue;
     for (const c of r.contents) host.planBlob(c.descriptor.digest, (r.job.sink as RegistryRepository).path);
   }
   const results = await Promise.all(resolved.map(async (r) => {
-    if ("error" in r) return r;
+    if ("error" in r) {
+      early.abort();
+      return r;
+    }
     const job = r.job;
     const adapted = withoutAbsentChildren(r);
     if (adapted !== r) effective.set(job.label, { digest: adapted.top.descriptor.digest, note: adapted.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
-    return engine.transfer(adapted);
+    const result = await engine.transfer(adapted);
+    if ("error" in result || result.foundInPlace !== true) early.abort();
+    return result;
   }));
+  options.signal?.removeEventListener("abort", stopEarly);
   if (options.signal?.aborted) throw new AirgapError("ABORTED", "load cancelled; rerun to finish: what was pushed is kept");
   const failed = new Map(results.filter((r): r is FailedImage => "error" in r).map((f) => [f.job.label, f.error.message]));
   // Images the registry answered for during this run (tag → digest by HEAD) need not be asked again.
   const foundInPlace = new Set(results.filter((r): r is CopiedImage => !("error" in r) && r.foundInPlace === true).map((r) => r.job.label));
 
   emit({ type: "phase", phase: "check" });
-  const catalogRequest = host.catalog(options.signal);
+  const catalogRequest = early.signal.aborted ? host.catalog(options.signal) : earlyCatalog.then((c) => (c === null ? host.catalog(options.signal) : c));
   const headChecks = images.map(async (image, i): Promise<string | undefined> => {
     const ref = refs[i]!;
     const digest = effective.get(image.source)?.digest ?? image.digest;

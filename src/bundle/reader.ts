@@ -9,6 +9,7 @@ import type { ManifestData, ReadOnlyTarget } from "../content/target.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { digestHex, VerifyingStream, verifyBytes } from "../oci/verify.js";
 import { formatReference, type Reference } from "../reference/reference.js";
+import { naturalCompare } from "../util/natural-sort.js";
 import { BUNDLE_FORMAT, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
 import { bundleParts, indexTar, TarFile, type TarEntry } from "./tar-index.js";
 
@@ -29,6 +30,11 @@ export class BundleReader implements ReadOnlyTarget {
     readonly index: Map<string, Descriptor>,
   ) {
     this.name = `bundle:${path}`;
+  }
+
+  /** The Kubernetes manifest files the bundle carries (YAML or JSON under manifests/), in natural order. */
+  manifestFiles(): string[] {
+    return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && /\.(ya?ml|json)$/i.test(n)).sort(naturalCompare);
   }
 
   /** Opens and indexes a bundle; checks its format. */

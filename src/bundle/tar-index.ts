@@ -4,6 +4,7 @@
  * entries (absolute paths, `..`, links, devices, duplicates, names outside the format) are refused.
  * https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13
  */
+import { readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { AirgapError, type Problem } from "../errors.js";
 import { BLOCK, padding } from "./tar-header.js";
@@ -89,6 +90,25 @@ export class TarFile {
     return out.subarray(0, got);
   }
 
+  /**
+   * Reads like {@link read}, synchronously: for the header walk, hundreds of 512-byte reads one after the
+   * other, each a round trip through the thread pool when asynchronous (~25 ms of opening a bundle; ~1 ms so).
+   */
+  readSync(offset: number, length: number): Buffer {
+    const out = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
+    let got = 0;
+    while (got < out.length) {
+      const at = offset + got;
+      const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
+      const part = this.parts[i]!;
+      const n = Math.min(out.length - got, part.start + part.size - at);
+      const bytesRead = readSync(this.handles[i]!.fd, out, got, n, at - part.start);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return out.subarray(0, got);
+  }
+
   /** Streams `length` bytes from `offset`, in chunks of up to 1 MiB. */
   async *range(offset: number, length: number, chunk = 1 << 20): AsyncGenerator<Buffer> {
     for (let done = 0; done < length; ) {
@@ -149,6 +169,9 @@ function unsafeName(name: string): string | undefined {
   return undefined;
 }
 
+/** Largest pax or GNU long-name header read. */
+const MAX_EXTENDED_HEADER = 1024 * 1024;
+
 /** Walks the headers of a tar and returns its entries; refuses what a bundle may not hold. */
 export async function indexTar(tar: TarFile, label: string): Promise<Map<string, TarEntry>> {
   const entries = new Map<string, TarEntry>();
@@ -157,7 +180,7 @@ export async function indexTar(tar: TarFile, label: string): Promise<Map<string,
   let pax: Record<string, string> = {};
   let longName: string | undefined;
   for (;;) {
-    const header = await tar.read(offset, BLOCK);
+    const header = tar.readSync(offset, BLOCK);
     if (header.length < BLOCK) {
       if (header.length === 0 && offset > 0) break;
       throw new AirgapError("INVALID_BUNDLE", `${label}: truncated: the tar ends inside a header at byte ${offset}`, { hint: "the file is incomplete: copy it again and check it with sha256sum -c" });
@@ -170,7 +193,9 @@ export async function indexTar(tar: TarFile, label: string): Promise<Map<string,
     let size = octalNumber(header, 124, 12);
     const dataOffset = offset + BLOCK;
     if (typeflag === "x" || typeflag === "L") {
-      const data = await tar.read(dataOffset, size);
+      // The size is the file's to decide: a long name or a few pax records never need more.
+      if (size > MAX_EXTENDED_HEADER) throw new AirgapError("INVALID_BUNDLE", `${label}: an extended header of ${size} bytes at byte ${offset} (at most ${MAX_EXTENDED_HEADER})`);
+      const data = tar.readSync(dataOffset, size);
       if (typeflag === "x") pax = parsePax(data);
       else longName = cString(data, 0, data.length);
       offset = dataOffset + size + padding(size);

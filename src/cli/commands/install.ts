@@ -34,10 +34,9 @@ export const installCommand: CommandSpec = {
     const registry = parseRegistry(String(args.registry));
     const layout = String(args["target-layout"]) as TargetLayout;
     if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
-    const { hasManifests } = await import("../../bundle/install.js");
     const reader = await openVerifiedBundle(args, out);
     try {
-      if (!hasManifests(reader)) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
+      if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
       const pre = await preflightInstall(reader, args, out, registry, layout);
       return await performInstall(pre, reader, args, out, context);
     } finally {

@@ -15,6 +15,8 @@ import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } 
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { INSTALL_OPTIONS, performInstall, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import type { Registries } from "../../registry/client.js";
+import type { RetryOptions } from "../../registry/retry.js";
 
 /** The `load` command. */
 export const loadCommand: CommandSpec = {
@@ -57,21 +59,29 @@ export const loadCommand: CommandSpec = {
     if (chunkSize !== undefined && chunkSize < 1024) throw new AirgapError("INVALID_ARGUMENT", "--chunk-size must be at least 1Ki");
     const layout = String(args["target-layout"]) as TargetLayout;
     // With manifests to install, settings, rendering and the cluster are checked before a byte is pushed.
-    const { hasManifests } = await import("../../bundle/install.js");
-    // Checked first: the manifests are rendered from the bundle, and a damaged one must say so, not fail to parse.
-    const reader = await openVerifiedBundle(args, out, { announceSkip: false });
+    const progress: { renderer?: ProgressRenderer } = {};
+    const connection = await registriesFrom(args, context, [registry.host], (n) => progress.renderer?.retry(n), chunkSize === undefined ? {} : { chunkSize });
     try {
-      let preflight: InstallPreflight | undefined;
-      if (hasManifests(reader)) {
-        if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
-        else preflight = await preflightInstall(reader, args, out, registry, layout);
+      // Reach the registry (scheme, auth challenge) while the bundle is opened and checked; nothing is sent to
+      // it but GET /v2/ until the check has passed. A failure here surfaces at the first real request.
+      void connection.registries.host(registry.host).base(context.signal).catch(() => undefined);
+      // Checked first: the manifests are rendered from the bundle, and a damaged one must say so, not fail to parse.
+      const reader = await openVerifiedBundle(args, out, { announceSkip: false });
+      try {
+        let preflight: InstallPreflight | undefined;
+        if (reader.manifestFiles().length > 0) {
+          if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
+          else preflight = await preflightInstall(reader, args, out, registry, layout);
+        }
+        await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress });
+        if (!preflight) return EXIT.OK;
+        out.info("installing the bundle's manifests");
+        return await performInstall(preflight, reader, args, out, context);
+      } finally {
+        await reader.close();
       }
-      await push(reader, args, out, context, { registry, layout, concurrency, chunkSize });
-      if (!preflight) return EXIT.OK;
-      out.info("installing the bundle's manifests");
-      return await performInstall(preflight, reader, args, out, context);
     } finally {
-      await reader.close();
+      await connection.registries.close();
     }
   },
 };
@@ -82,13 +92,13 @@ async function push(
   args: Record<string, unknown>,
   out: Output,
   context: CommandContext,
-  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; chunkSize: number | undefined },
+  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer } },
 ): Promise<void> {
-  const { registry, layout, concurrency, chunkSize } = settings;
+  const { registry, layout, concurrency, registries, retry } = settings;
   let progress: ProgressRenderer | undefined;
   if (out.json) progress = new JsonProgress(out.resultStream);
   else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
-  const { registries, retry } = await registriesFrom(args, context, [registry.host], (n) => progress?.retry(n), chunkSize === undefined ? {} : { chunkSize });
+  settings.progress.renderer = progress;
   try {
     const result = await loadBundle({
       reader,
@@ -118,14 +128,12 @@ async function push(
     }
   } finally {
     progress?.stop();
-    await registries.close();
   }
 }
 
 /** `--docker`: every image into a Docker engine; a table of image, ID, tags. */
 async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promise<number> {
   const registry = args.registry === undefined ? undefined : parseRegistry(String(args.registry));
-  const { hasManifests } = await import("../../bundle/install.js");
   const { loadIntoEngine } = await import("../../bundle/load-docker.js");
   const reader = await openVerifiedBundle(args, out);
   try {
@@ -135,7 +143,7 @@ async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promi
     const table = formatTable(["IMAGE", "IMAGE ID", "TAGS", "VERIFIED"], rows);
     out.result(table, { engine: docker.address, images: loaded });
     out.info(`${loaded.length} images loaded into the Docker engine at ${docker.address}`);
-    if (hasManifests(reader)) out.info(`the manifests are not installed by --docker; with a registry: bundle install ${String(args.bundle)} --registry R`);
+    if (reader.manifestFiles().length > 0) out.info(`the manifests are not installed by --docker; with a registry: bundle install ${String(args.bundle)} --registry R`);
     return EXIT.OK;
   } finally {
     await reader.close();

@@ -30,12 +30,12 @@ export const uninstallCommand: CommandSpec = {
   async run(args, out, context) {
     const timeoutMs = parseDuration(String(args.timeout), "--timeout");
     const { BundleReader } = await import("../../bundle/reader.js");
-    const { hasManifests, prepareInstall } = await import("../../bundle/install.js");
+    const { prepareInstall } = await import("../../bundle/install.js");
     const { connectCluster } = await import("../../kube/cluster.js");
     const { uninstallPlan } = await import("../../kube/uninstall.js");
     const reader = await BundleReader.open(String(args.bundle));
     try {
-      if (!hasManifests(reader)) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests`);
+      if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests`);
       // Identities (kind, namespace, name) are what matter here: placeholders elsewhere may stay unresolved.
       const settings = await renderSettingsFrom({ ...args, "allow-unresolved": true }, parseRegistry(String(args.registry)), "host" as TargetLayout);
       const prepared = await prepareInstall(reader, settings);

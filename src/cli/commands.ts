@@ -1,0 +1,17 @@
+/**
+ * Every command of the CLI, in the order `bundle --help` lists them.
+ */
+import type { CommandSpec } from "./command.js";
+import { exportCommand } from "./commands/export.js";
+import { imagesCommand } from "./commands/images.js";
+import { inspectCommand } from "./commands/inspect.js";
+import { installCommand } from "./commands/install.js";
+import { loadCommand } from "./commands/load.js";
+import { rewriteCommand } from "./commands/rewrite.js";
+import { verifyCommand } from "./commands/verify.js";
+import { saveCommand } from "./commands/save.js";
+import { scanCommand } from "./commands/scan.js";
+import { uninstallCommand } from "./commands/uninstall.js";
+
+/** Every command, in the order `bundle --help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, installCommand, uninstallCommand, exportCommand, rewriteCommand];
