@@ -113,6 +113,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const engine = new CopyEngine({
     platforms: options.platforms,
     checkConfigPlatform: true,
+    largestFirst: true,
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(signal && { signal }),
     ...(options.onEvent && { onEvent: options.onEvent }),
@@ -145,6 +146,14 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
 
   const blobs = new Map<string, Descriptor>();
   for (const image of ok) for (const d of image.blobs) if (!blobs.has(d.digest)) blobs.set(d.digest, d);
+  // Laid out as they will be written: what is in memory already (manifests, configs), then the rest
+  // largest first, the order the engine starts them in (first seen first among equals).
+  // Manifests and configs have been in memory (verified) since the resolve: written with the headers, so the
+  // bundle's hash need not wait for each image's manifest, which the copy writes after its layers.
+  const inMemory = new Map<string, Buffer>();
+  for (const image of ok) for (const m of [image.top, ...image.children, ...image.contents]) if (m.bytes) inMemory.set(m.descriptor.digest, m.bytes);
+  const order = [...blobs.values()].map((d, i) => ({ d, i, early: inMemory.has(d.digest) }));
+  order.sort((a, b) => Number(b.early) - Number(a.early) || (a.early ? 0 : b.d.size - a.d.size) || a.i - b.i);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
   const manifests = rewriteForBundle(scans, coverage, ok, options.pinDigests ?? false);
@@ -155,12 +164,13 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     contents: {
       bundle: json,
       index: ok.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })),
-      blobs: [...blobs.values()],
+      blobs: order.map((l) => l.d),
       manifests,
       imagelistText: `${entries.map((e) => e.normalized).join("\n")}\n`,
     },
     ...(options.force !== undefined && { force: options.force }),
     ...(options.splitSize !== undefined && { splitSize: options.splitSize }),
+    known: inMemory,
   });
   let bundle: WrittenBundle;
   try {

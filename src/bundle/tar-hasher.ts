@@ -52,13 +52,18 @@ export interface TarDigests {
   parts: string[];
 }
 
+/** How far the written prefix must grow before the worker is told (one message per step). */
+const STEP = 2 << 20;
+
 /** A worker hashing the parts as their prefix completes. */
 export class TarHasher {
   private readonly worker: Worker;
   private readonly result: Promise<TarDigests>;
   private sent = 0;
+  private readonly total: number;
 
   constructor(parts: PartFile[]) {
+    this.total = parts.reduce((n, p) => n + p.size, 0);
     this.worker = new Worker(WORKER, { eval: true, workerData: { parts } });
     this.result = new Promise((resolve, reject) => {
       this.worker.on("message", (m: { whole?: string; parts?: string[]; error?: string }) => {
@@ -70,9 +75,9 @@ export class TarHasher {
     this.result.catch(() => undefined);
   }
 
-  /** Every byte before `end` is written: hash up to there. */
+  /** Every byte before `end` is written: hash up to there (told in steps of at least {@link STEP}). */
   advance(end: number): void {
-    if (end > this.sent) {
+    if (end >= this.sent + STEP || (end > this.sent && end === this.total)) {
       this.sent = end;
       this.worker.postMessage({ end });
     }

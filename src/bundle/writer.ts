@@ -10,8 +10,7 @@
  */
 import { appendFile, mkdir, readdir, readFile, rename, statfs, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { pipeline as streamPipeline, Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { pipeline as streamPipeline, Readable } from "node:stream";
 import { AirgapError } from "../errors.js";
 import type { ManifestData, Opener, Target } from "../content/target.js";
 import { writeError, type OciLayout } from "../layout/layout.js";
@@ -25,7 +24,7 @@ import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./f
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";
 import { TarHasher } from "./tar-hasher.js";
-import { END_OF_ARCHIVE } from "./tar-header.js";
+import { END_OF_ARCHIVE, padding } from "./tar-header.js";
 import { stamp } from "./verified-stamp.js";
 import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
 
@@ -57,6 +56,8 @@ export interface BundleWriterOptions {
   splitSize?: number;
   /** Called with the size of every blob chunk written (progress). */
   onBytes?: (n: number) => void;
+  /** Blobs already in memory and verified (manifests, configs), by digest: written with the headers. */
+  known?: ReadonlyMap<string, Buffer>;
 }
 
 /** A finished file: where it is, its size and sha256 (hex). */
@@ -149,6 +150,8 @@ export class BundleWriter {
   readonly sink: Target;
   private readonly byDigest = new Map<string, { entry: PlannedEntry; index: number }>();
   private readonly done: boolean[];
+  /** Bytes of each blob written so far (from its start, in order). */
+  private readonly written: number[];
   private readonly blobOrder: number[];
   private nextPending = 0;
   private journalQueue: Promise<void> = Promise.resolve();
@@ -163,6 +166,7 @@ export class BundleWriter {
   ) {
     this.blobOrder = plan.entries.flatMap((e, i) => (e.blob ? [i] : []));
     this.done = this.blobOrder.map(() => false);
+    this.written = this.blobOrder.map(() => 0);
     this.blobOrder.forEach((entryIndex, i) => {
       const entry = plan.entries[entryIndex]!;
       this.byDigest.set(entry.blob!.digest, { entry, index: i });
@@ -193,19 +197,30 @@ export class BundleWriter {
     }
     const parts = partLayout(tarPath, plan.size, options.splitSize);
     const files = await PartFiles.create(parts);
+    // The hash worker starts while everything but the blobs to download is written.
+    const hasher = new TarHasher(parts);
+    const known = options.known ?? new Map<string, Buffer>();
     try {
-      for (const e of plan.entries) {
-        await files.write(e.header, e.headerOffset);
-        if (e.content && e.content.length > 0) await files.write(e.content, e.dataOffset);
-      }
-      await files.write(END_OF_ARCHIVE, plan.endOffset);
+      for (const run of contiguousRuns(plan, known)) await files.writev(run.buffers, run.offset);
       const journal = [JOURNAL_MAGIC, `parts ${options.splitSize ?? 0} ${plan.size}`, ""].join("\n");
       await writeFile(journalPath(tarPath), journal);
     } catch (err) {
+      await hasher.stop();
       await files.abort();
       throw writeError(parts[0]!.temp, err);
     }
-    return new BundleWriter(tarPath, plan, files, new TarHasher(parts), existing, options);
+    const writer = new BundleWriter(tarPath, plan, files, hasher, existing, options);
+    writer.markWritten([...known.keys()]);
+    return writer;
+  }
+
+  /** Notes blobs written with the headers (not journalled: a rerun has them in memory again). */
+  private markWritten(digests: string[]): void {
+    for (const digest of digests) {
+      const slot = this.byDigest.get(digest);
+      if (slot) this.done[slot.index] = true;
+    }
+    this.advance();
   }
 
   /** True when a blob is already in place. */
@@ -227,24 +242,18 @@ export class BundleWriter {
     let at = entry.dataOffset;
     const files = this.files;
     const onBytes = this.options.onBytes;
-    const place = async (buffers: Buffer[]) => {
-      const n = buffers.reduce((sum, b) => sum + b.length, 0);
+    const place = async (buffers: Buffer[], n: number) => {
       if (at + n > end) throw new AirgapError("SIZE_MISMATCH", `${d.digest}: more than ${entry.size} bytes`);
+      // Writes of all blobs run at once: one at a time (earliest place first) was measured too, fairer between
+      // blobs but ~0.3 s more CPU per save and no faster.
       await files.writev(buffers, at);
       at += n;
+      this.written[slot.index] = at - entry.dataOffset;
       onBytes?.(n);
+      // The blob holding back the tar's hash is hashed as it arrives, not once it is complete.
+      if (slot.index === this.nextPending) this.advance();
     };
-    // Chunks that queue up while a write is under way go out together in one writev.
-    const sink = new Writable({
-      highWaterMark: 1 << 20,
-      write(chunk: Buffer, _encoding, done) {
-        place([chunk]).then(() => done(), done);
-      },
-      writev(chunks, done) {
-        place(chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
-      },
-    });
-    await pipeline(source, sink);
+    await drainInto(source, place);
     if (at !== end) throw new AirgapError("SIZE_MISMATCH", `${d.digest}: ${at - entry.dataOffset} bytes, want ${entry.size}`);
     this.done[slot.index] = true;
     const line = `blob ${d.digest} ${d.mediaType} ${entry.dataOffset} ${entry.size}\n`;
@@ -252,11 +261,11 @@ export class BundleWriter {
     this.advance();
   }
 
-  /** Tells the hasher how far the tar is complete. */
+  /** Tells the hasher how far the tar is written without a gap. */
   private advance(): void {
     while (this.nextPending < this.blobOrder.length && this.done[this.nextPending]) this.nextPending++;
     const next = this.blobOrder[this.nextPending];
-    this.hasher.advance(next === undefined ? this.plan.size : this.plan.entries[next]!.dataOffset);
+    this.hasher.advance(next === undefined ? this.plan.size : this.plan.entries[next]!.dataOffset + this.written[this.nextPending]!);
   }
 
   /** Completes the bundle: checks every blob is in place, renames the files, writes the sidecar. */
@@ -302,6 +311,90 @@ export class BundleWriter {
     await this.files.abort();
     await unlink(journalPath(this.tarPath)).catch(() => undefined);
   }
+}
+
+/**
+ * Everything of the tar but the blobs still to download, as runs of adjacent bytes (one write each):
+ * headers, small files, blobs given in memory, padding and the end-of-archive blocks.
+ */
+function contiguousRuns(plan: TarPlan, known: ReadonlyMap<string, Buffer>): Array<{ offset: number; buffers: Buffer[] }> {
+  const runs: Array<{ offset: number; buffers: Buffer[]; end: number }> = [];
+  const put = (offset: number, data: Buffer) => {
+    if (data.length === 0) return;
+    const last = runs.at(-1);
+    if (last && last.end === offset) {
+      last.buffers.push(data);
+      last.end += data.length;
+    } else {
+      runs.push({ offset, buffers: [data], end: offset + data.length });
+    }
+  };
+  for (const e of plan.entries) {
+    put(e.headerOffset, e.header);
+    const data = e.content ?? (e.blob ? known.get(e.blob.digest) : undefined);
+    if (data === undefined) continue;
+    if (data.length !== e.size) throw new AirgapError("SIZE_MISMATCH", `${e.name}: ${data.length} bytes, want ${e.size}`);
+    put(e.dataOffset, data);
+    put(e.dataOffset + e.size, Buffer.alloc(padding(e.size)));
+  }
+  put(plan.endOffset, END_OF_ARCHIVE);
+  return runs;
+}
+
+/** Most bytes queued for writing before the source is paused. */
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * Reads `source` to its end and hands its chunks to `write`, one write at a time: chunks that arrive
+ * meanwhile go out together in the next one (one system call per batch), and the source is paused while
+ * a batch is full. Leaner than a Writable in a pipeline (measured: ~0.3 s of CPU per GB less).
+ */
+function drainInto(source: Readable, write: (buffers: Buffer[], n: number) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let queue: Buffer[] = [];
+    let queued = 0;
+    let writing = false;
+    let ended = false;
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      source.destroy();
+      reject(err);
+    };
+    const flush = () => {
+      if (writing || failed) return;
+      if (queue.length === 0) {
+        if (ended) resolve();
+        return;
+      }
+      const buffers = queue;
+      const n = queued;
+      queue = [];
+      queued = 0;
+      writing = true;
+      write(buffers, n).then(() => {
+        writing = false;
+        if (source.isPaused() && !ended) source.resume();
+        flush();
+      }, fail);
+    };
+    source.on("data", (chunk: Buffer) => {
+      queue.push(chunk);
+      queued += chunk.length;
+      if (queued >= WRITE_BATCH) source.pause();
+      flush();
+    });
+    source.once("end", () => {
+      ended = true;
+      flush();
+    });
+    source.once("error", fail);
+    // Destroyed without an error before its end (a consumer elsewhere gave up): not a complete blob.
+    source.once("close", () => {
+      if (!ended) fail(new AirgapError("IO", "the blob's stream closed before its end"));
+    });
+  });
 }
 
 /** Copies one blob out of an unfinished tar into the cache, verifying it on the way. */

@@ -5,6 +5,7 @@
  */
 import { pipeline, Readable } from "node:stream";
 import pLimit, { type LimitFunction } from "p-limit";
+import { priorityLimit, type PriorityLimit } from "../util/priority-limit.js";
 import { AirgapError } from "../errors.js";
 import { isParsedIndex, parseManifest, type Descriptor, type ImageManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
 import { isImageConfig, isIndex, isManifest } from "../oci/media-types.js";
@@ -45,6 +46,11 @@ export type CopyEvent =
 export interface CopyOptions {
   /** Blob transfers at once (one limiter for the whole run). */
   concurrency?: number;
+  /**
+   * Start the largest waiting blob first (else first come, first served). A bundle lays its blobs out in
+   * the same order, so they finish close to the order its checksum reads them in.
+   */
+  largestFirst?: boolean;
   /** Platforms to keep from an index, or "all". */
   platforms: Platform[] | "all";
   /** Read single-platform images' configs and refuse those of another platform. */
@@ -119,12 +125,12 @@ export interface ResolvedImage {
  * once per sink whatever the number of images sharing them), then its manifests, then the tag.
  */
 export class CopyEngine {
-  private readonly blobLimit: LimitFunction;
+  private readonly blobLimit: PriorityLimit;
   private readonly metaLimit: LimitFunction;
   private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(private readonly options: CopyOptions) {
-    this.blobLimit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.blobLimit = priorityLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
     this.metaLimit = pLimit(DEFAULT_METADATA_CONCURRENCY);
   }
 
@@ -294,7 +300,7 @@ export class CopyEngine {
   /** Copies one blob through the limiter, once per sink however many images share it. */
   private copyBlob(job: CopyJob, d: Descriptor): Promise<void> {
     return this.once(job, d, () =>
-      this.blobLimit(async () => {
+      this.blobLimit(this.options.largestFirst ? d.size : 0, async () => {
         const signal = this.options.signal;
         if (signal?.aborted) throw new AirgapError("ABORTED", `${job.label}: cancelled`);
         if (await job.sink.exists(d, signal)) {

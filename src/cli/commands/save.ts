@@ -63,6 +63,10 @@ export const saveCommand: CommandSpec = {
     else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
+      // Reach each registry (scheme, auth challenge) while the rest of the tool loads; a failure here
+      // surfaces at the first real request, with the image that made it.
+      const hosts = new Set(imagelist.entries.filter((e) => e.transport === undefined && args["from-daemon"] !== true).map((e) => e.ref.domain));
+      for (const host of hosts) void registries.host(host).base(context.signal).catch(() => undefined);
       // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
       const { saveBundle } = await import("../../bundle/save.js");
       const result = await saveBundle({
