@@ -130,6 +130,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const stopEarly = () => early.abort();
   options.signal?.addEventListener("abort", stopEarly, { once: true });
   const earlyCatalog = host.catalog(early.signal).catch(() => null);
+  // Whether each tag is in place already is asked while the graphs are read from the bundle.
+  for (const job of jobs) if (job.tagAs?.tag !== undefined) (job.sink as RegistryRepository).askEarly(job.tagAs.tag, options.signal);
   const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
   for (const r of resolved) {
     if ("error" in r) continue;

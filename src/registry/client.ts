@@ -118,22 +118,42 @@ export class RegistryHost {
 
   private async detect(signal?: AbortSignal): Promise<string> {
     const apiHost = this.apiHost;
-    const schemes = this.plainHttp() ? ["http"] : this.mayFallBackToHttp() ? ["https", "http"] : ["https"];
+    // A registry on this machine is asked in plain HTTP first: nothing leaves the host, the ping carries no
+    // credentials, and most local registries speak HTTP (a TLS one answers 400 or breaks off, then TLS is
+    // used). That spares a TLS set-up and a round trip on every run. Other hosts allowed to fall back to
+    // HTTP (--insecure-registry) are asked in TLS first.
+    if (!this.plainHttp() && LOOPBACK.test(this.host)) {
+      const origin = await this.ping(`http://${apiHost}`, signal, true).catch((err: unknown) => {
+        // An HTTP server that is not a registry says so better than a failed TLS handshake would.
+        if (err instanceof AirgapError && err.code === "REGISTRY") throw err;
+        return undefined;
+      });
+      if (origin) return origin;
+    }
+    const schemes = this.plainHttp() ? ["http"] : this.mayFallBackToHttp() && !LOOPBACK.test(this.host) ? ["https", "http"] : ["https"];
     let lastError: unknown;
     for (const scheme of schemes) {
-      const origin = `${scheme}://${apiHost}`;
       try {
-        const res = await this.send(`${origin}/v2/`, { what: `connecting to ${this.host}`, signal, passStatuses: [401, 404] }, false);
-        res.body.resume();
-        if (res.statusCode === 404) throw new AirgapError("REGISTRY", `${this.host} does not speak the registry v2 API (GET /v2/ gave 404)`);
-        if (res.statusCode === 401) this.challenge = this.pickChallenge(res.headers["www-authenticate"]);
-        return origin;
+        return (await this.ping(`${scheme}://${apiHost}`, signal, false))!;
       } catch (err) {
         lastError = err;
         if (!(scheme === "https" && schemes.length > 1 && isTlsProtocolError(err))) break;
       }
     }
     throw lastError;
+  }
+
+  /**
+   * `GET /v2/` at `origin`: the origin when a registry answers there (learning its auth challenge). With
+   * `probe`, anything but a registry's answer (another status, a broken connection) gives `undefined`, without retries.
+   */
+  private async ping(origin: string, signal: AbortSignal | undefined, probe: boolean): Promise<string | undefined> {
+    const res = await this.send(`${origin}/v2/`, { what: `connecting to ${this.host}`, signal, passStatuses: probe ? [200, 401, 404] : [401, 404], noRetry: probe }, false);
+    res.body.resume();
+    if (probe && res.statusCode !== 200 && res.statusCode !== 401 && res.statusCode !== 404) return undefined;
+    if (res.statusCode === 404) throw new AirgapError("REGISTRY", `${this.host} does not speak the registry v2 API (GET /v2/ gave 404)`);
+    if (res.statusCode === 401) this.challenge = this.pickChallenge(res.headers["www-authenticate"]);
+    return origin;
   }
 
   private pickChallenge(header: string | string[] | undefined): Challenge | undefined {

@@ -3,7 +3,6 @@
  * from the command line. Credentials are never logged, never part of an error, never written anywhere.
  * https://docs.docker.com/reference/cli/docker/login/#credential-stores
  */
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +39,8 @@ function helperServer(host: string): string {
 /** Runs `docker-credential-NAME get` with the server on stdin and parses `{Username, Secret}`. */
 async function runHelper(helper: string, server: string): Promise<Credential | undefined> {
   const program = `docker-credential-${helper}`;
+  // Loaded on use: most runs have no credential helper, and child_process costs every start-up.
+  const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = spawn(program, ["get"], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";

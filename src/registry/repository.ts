@@ -275,8 +275,25 @@ export class RegistryRepository implements Target {
     await this.putManifest(tag, known.mediaType, known.bytes, signal);
   }
 
+  private readonly asked = new Map<string, Promise<string | undefined>>();
+
+  /**
+   * Sends the HEAD of `reference` now, for the next {@link headManifest} of it to take (once): a load asks
+   * whether each image is there while it reads the images' graphs from the bundle.
+   */
+  askEarly(reference: string, signal?: AbortSignal): void {
+    const answer = this.headManifest(reference, signal);
+    answer.catch(() => undefined);
+    this.asked.set(reference, answer);
+  }
+
   /** The digest a tag (or digest) resolves to, by HEAD; undefined when it is not there. */
   async headManifest(reference: string, signal?: AbortSignal): Promise<string | undefined> {
+    const early = this.asked.get(reference);
+    if (early) {
+      this.asked.delete(reference);
+      return early;
+    }
     const res = await this.registry.request(`/v2/${this.path}/manifests/${reference}`, {
       method: "HEAD", what: `checking ${this.name}:${reference}`, signal, scope: this.scope(), headers: { accept: MANIFEST_ACCEPT }, passStatuses: [404],
     });
