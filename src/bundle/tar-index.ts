@@ -76,7 +76,8 @@ export class TarFile {
 
   /** Reads up to `length` bytes at `offset` (fewer at the end). */
   async read(offset: number, length: number): Promise<Buffer> {
-    const out = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
+    // Not zero-filled first (a load reads the whole bundle through here); only what was read is returned.
+    const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset)));
     let got = 0;
     while (got < out.length) {
       const at = offset + got;
