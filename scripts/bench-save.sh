@@ -23,8 +23,7 @@ mkdir -p "$BENCH_WORK"
 conc=${CONCURRENCY:+--concurrency $CONCURRENCY}
 # A fresh cache every repetition (a reused one would download nothing); it lives beside {out} so
 # that {out} holds only the bundle, whose size the harness measures.
-# The CLI is run as users run it, through its start line (which sets V8's heap flags).
-export SAVE_CMD="rm -rf {out}.cache && $ROOT/dist/bin/main.js save --quiet --all-platforms $conc --name bench --version 1 --imagelist {imagelist} --out {out} --cache-dir {out}.cache"
+export SAVE_CMD="rm -rf {out}.cache && node $ROOT/dist/bin/main.js save --quiet --all-platforms $conc --name bench --version 1 --imagelist {imagelist} --out {out} --cache-dir {out}.cache"
 [ -n "${LOAD_CMD:-}" ] && export LOAD_CMD KEEP_OUTPUTS=1
 "$BENCH/run-baselines.sh" >"$BENCH_WORK/bench-save.log" 2>&1 || { tail -30 "$BENCH_WORK/bench-save.log" >&2; exit 1; }
 run=$(ls -d "$BENCH_WORK"/runs/* | tail -1)
@@ -34,7 +33,7 @@ if [ -n "${LOAD_CMD:-}" ]; then
   bundle=$run/out/$TOOL_NAME.out/bench-1.tar
   first=$(awk -F'\t' '$2 == "load" && $3 == "airgap-bundle" && $6 == 0 { print $5 }' "$run/results.tsv" | tail -1)
   t0=$(date +%s%N)
-  "$ROOT/dist/bin/main.js" load "$bundle" --registry "127.0.0.1:${DST_PORT:-5402}" --target-layout strip-host --quiet >/dev/null
+  node "$ROOT/dist/bin/main.js" load "$bundle" --registry "127.0.0.1:${DST_PORT:-5402}" --target-layout strip-host --quiet >/dev/null
   t1=$(date +%s%N)
   awk -v a="$t0" -v b="$t1" -v f="$first" 'BEGIN { s = (b - a) / 1e9; printf "  no-op re-load (everything already there): %.2f s = %.1f%% of the last first load (%.2f s)\n", s, 100 * s / f, f }'
   rm -rf "$run/out"

@@ -29,7 +29,7 @@ function step(title: string): void {
 /** Runs the CLI (asynchronously: the registries' logs are read by this process and must keep flowing). */
 async function bundle(args: string[]): Promise<void> {
   process.stdout.write(`$ bundle ${args.join(" ")}\n`);
-  const child = spawn(CLI, args, { stdio: "inherit", cwd: ROOT });
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: "inherit", cwd: ROOT });
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`bundle ${args[0]} exited ${code}`);
 }

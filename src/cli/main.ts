@@ -1,12 +1,7 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env node
 /**
  * The CLI entry point: reads the command line (the quick path, else yargs), runs the command, maps the
  * outcome to an exit code, and turns Ctrl-C / SIGTERM into a clean stop.
- *
- * The start line gives V8 a 64 MB old generation to begin with. Every chunk of a blob is a new buffer
- * outside the JS heap, and V8 counts those toward its next full collection: from its default few MB it
- * ran ~55 full collections per GB moved, a fifth of the CPU of a load (measured: load 2.2 s -> 1.2 s of
- * user CPU, save 4.0 s -> 3.1 s; peak RSS 120-145 MB). The flag must be given at start, so it is here.
  */
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";

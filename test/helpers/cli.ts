@@ -27,8 +27,7 @@ export interface RunCliOptions {
 export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does)`);
   return new Promise((resolve, reject) => {
-    // Run as users run it: through its start line (`#!/usr/bin/env -S node …`), which also sets V8 flags.
-    const child = spawn(CLI, args, {
+    const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ["pipe", "pipe", "pipe"],

@@ -1,6 +1,7 @@
 /**
  * `bundle export`: one image of a bundle as a docker-archive (`docker load`) or an oci-archive (skopeo, podman).
  */
+import { streamingGc } from "../streaming-gc.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 
@@ -28,6 +29,7 @@ export const exportCommand: CommandSpec = {
   },
   async run(args, out) {
     const { exportImage } = await import("../../bundle/export.js");
+    streamingGc(true);
     const result = await exportImage({
       bundlePath: String(args.bundle),
       ref: String(args.ref),

@@ -8,6 +8,7 @@ import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../r
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import type { BundleReader } from "../../bundle/reader.js";
+import { streamingGc } from "../streaming-gc.js";
 import { EXIT, type Output } from "../output.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
@@ -109,7 +110,10 @@ async function push(
       verify: args["skip-verify"] ? "skip" : "verified",
       concurrency,
       signal: context.signal,
-      onEvent: (e) => progress?.event(e),
+      onEvent: (e) => {
+        if (e.type === "phase") streamingGc(e.phase === "push");
+        progress?.event(e);
+      },
     });
     progress?.stop();
     const rows = result.images.map((i) => [i.source, i.target, i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
@@ -133,6 +137,7 @@ async function push(
 
 /** `--docker`: every image into a Docker engine; a table of image, ID, tags. */
 async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promise<number> {
+  streamingGc(true);
   const registry = args.registry === undefined ? undefined : parseRegistry(String(args.registry));
   const { loadIntoEngine } = await import("../../bundle/load-docker.js");
   const reader = await openVerifiedBundle(args, out);

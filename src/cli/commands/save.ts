@@ -8,6 +8,7 @@ import { DEFAULT_PLATFORMS, parsePlatform } from "../../oci/platform.js";
 import { readImagelist } from "../../reference/imagelist.js";
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
+import { streamingGc } from "../streaming-gc.js";
 import { EXIT } from "../output.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
@@ -90,7 +91,10 @@ export const saveCommand: CommandSpec = {
         retry,
         toolVersion: context.toolVersion,
         signal: context.signal,
-        onEvent: (e) => progress?.event(e),
+        onEvent: (e) => {
+          if (e.type === "phase" && e.phase === "download") streamingGc(true);
+          progress?.event(e);
+        },
       });
       progress?.stop();
       const mbps = result.uniqueBytes / 1e6 / Math.max(result.seconds, 0.001);
