@@ -15,11 +15,10 @@ import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
 import { checkCoverage, type Coverage } from "../kube/coverage.js";
 import { scanManifestDir } from "../kube/files.js";
-import { rewriteManifest } from "../kube/rewrite.js";
-import { findingName, type FileScan, type ImageFinding } from "../kube/scan.js";
+import { findingName, type FileScan, type ImageFinding } from "../kube/finding.js";
 import type { ImagelistEntry } from "../reference/imagelist.js";
 import type { DockerEngine } from "../daemon/engine.js";
-import { DaemonSource } from "../daemon/source.js";
+import type { DaemonSource } from "../daemon/source.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "./format.js";
 import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "./writer.js";
 
@@ -118,12 +117,15 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     ...(signal && { signal }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   });
-  let daemon: DaemonSource | undefined;
   const fromDaemon = (e: ImagelistEntry) => e.transport === "docker-daemon" || options.docker?.all === true;
-  const daemonSource = (): DaemonSource => {
+  let daemon: DaemonSource | undefined;
+  if (entries.some(fromDaemon)) {
     if (!options.docker) throw new AirgapError("INVALID_ARGUMENT", "docker-daemon: images need a Docker engine");
-    return (daemon ??= new DaemonSource(options.docker.connect, layout));
-  };
+    // Loaded on use: reading an engine's export needs a tar parser that a registry save does not.
+    const { DaemonSource } = await import("../daemon/source.js");
+    daemon = new DaemonSource(options.docker.connect, layout);
+  }
+  const daemonSource = (): DaemonSource => daemon!;
   const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,
     ref: e.ref,
@@ -156,7 +158,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   order.sort((a, b) => Number(b.early) - Number(a.early) || (a.early ? 0 : b.d.size - a.d.size) || a.i - b.i);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
-  const manifests = rewriteForBundle(scans, coverage, ok, options.pinDigests ?? false);
+  const manifests = await rewriteForBundle(scans, coverage, ok, options.pinDigests ?? false);
   const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
 
   const writer = await BundleWriter.open({
@@ -241,7 +243,9 @@ function pinnedDigest(image: ResolvedImage): string {
 }
 
 /** Rewrites every manifest to `{{REGISTRY}}/<host>/<path>…` (rendered at load), checked, as bundle entries. */
-function rewriteForBundle(scans: FileScan[], coverage: Coverage, images: ResolvedImage[], pin: boolean): ManifestFileInput[] {
+async function rewriteForBundle(scans: FileScan[], coverage: Coverage, images: ResolvedImage[], pin: boolean): Promise<ManifestFileInput[]> {
+  if (scans.length === 0) return [];
+  const { rewriteManifest } = await import("../kube/rewrite.js");
   const byName = new Map(images.map((i) => [i.job.label, i]));
   const target = (f: ImageFinding): string => {
     if (f.kind === "repository") return `${REGISTRY_PLACEHOLDER}/${targetPath(f.ref)}`;

@@ -19,6 +19,7 @@ import { MediaType } from "../oci/media-types.js";
 import { digestHex, digestOf, VerifyingStream } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
 import { formatBytes } from "../util/size.js";
+import { priorityLimit } from "../util/priority-limit.js";
 import { formatChecksums, sidecarText, type ChecksumLine } from "./checksums.js";
 import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
@@ -77,6 +78,9 @@ export interface WrittenBundle {
 }
 
 const JOURNAL_MAGIC = "airgap-bundle-journal v1";
+
+/** Blob writes in flight at once: as many as Node's thread pool runs (more only queue there, unordered). */
+const WRITES_AT_ONCE = 4;
 
 function journalPath(tarPath: string): string {
   return join(dirname(tarPath), `.${basename(tarPath)}.journal`);
@@ -155,6 +159,7 @@ export class BundleWriter {
   private readonly blobOrder: number[];
   private nextPending = 0;
   private journalQueue: Promise<void> = Promise.resolve();
+  private readonly writeLane = priorityLimit(WRITES_AT_ONCE);
 
   private constructor(
     readonly tarPath: string,
@@ -244,9 +249,11 @@ export class BundleWriter {
     const onBytes = this.options.onBytes;
     const place = async (buffers: Buffer[], n: number) => {
       if (at + n > end) throw new AirgapError("SIZE_MISMATCH", `${d.digest}: more than ${entry.size} bytes`);
-      // Writes of all blobs run at once: one at a time (earliest place first) was measured too, fairer between
-      // blobs but ~0.3 s more CPU per save and no faster.
-      await files.writev(buffers, at);
+      // At most WRITES_AT_ONCE writes in flight, the earliest place in the tar first: the bundle's hash reads
+      // the tar in order, and unordered writes (queued in the thread pool, then on the file's lock in the
+      // kernel) sometimes starved the blob the hash was waiting for, leaving up to ~0.9 s of hashing after
+      // the last download (measured on the bench: save 3.53-4.13 s without the order, 3.51-3.68 s with it).
+      await this.writeLane(-slot.index, () => files.writev(buffers, at));
       at += n;
       this.written[slot.index] = at - entry.dataOffset;
       onBytes?.(n);

@@ -4,7 +4,7 @@
  */
 import type { ImagelistEntry } from "../reference/imagelist.js";
 import { repositoryOf } from "../reference/reference.js";
-import { findingName, type ImageFinding } from "./scan.js";
+import { findingName, type ImageFinding } from "./finding.js";
 
 /** A reference the manifests use that the imagelist lacks. */
 export interface MissingImage {

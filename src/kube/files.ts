@@ -6,7 +6,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { AirgapError } from "../errors.js";
 import { naturalCompare } from "../util/natural-sort.js";
-import { scanManifest, type FileScan } from "./scan.js";
+import type { FileScan } from "./finding.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
@@ -35,6 +35,9 @@ export async function listManifestFiles(dir: string, required: boolean): Promise
 /** Reads and scans every manifest file below `dir`. Refuses files that are not UTF-8 (a rewrite could not keep their bytes). */
 export async function scanManifestDir(dir: string, required: boolean): Promise<FileScan[]> {
   const files = await listManifestFiles(dir, required);
+  if (files.length === 0) return [];
+  // Loaded on use: the YAML parser is most of the start-up of a save without manifests.
+  const { scanManifest } = await import("./scan.js");
   return Promise.all(
     files.map(async (file) => {
       const bytes = await readFile(join(dir, file));
