@@ -125,11 +125,10 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     const { DaemonSource } = await import("../daemon/source.js");
     daemon = new DaemonSource(options.docker.connect, layout);
   }
-  const daemonSource = (): DaemonSource => daemon!;
   const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,
     ref: e.ref,
-    source: fromDaemon(e) ? daemonSource() : new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path, options.retry),
+    source: fromDaemon(e) ? daemon! : new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path, options.retry),
     sink: layout,
   }));
   const transportOf = new Map(entries.filter(fromDaemon).map((e) => [e.normalized, "docker-daemon" as const]));
@@ -148,10 +147,10 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
 
   const blobs = new Map<string, Descriptor>();
   for (const image of ok) for (const d of image.blobs) if (!blobs.has(d.digest)) blobs.set(d.digest, d);
-  // Laid out as they will be written: what is in memory already (manifests, configs), then the rest
-  // largest first, the order the engine starts them in (first seen first among equals).
-  // Manifests and configs have been in memory (verified) since the resolve: written with the headers, so the
-  // bundle's hash need not wait for each image's manifest, which the copy writes after its layers.
+  // Laid out in the order they will be written: manifests and configs, in memory (verified) since the resolve,
+  // go with the headers (the bundle's hash then need not wait for each image's manifest, which the copy writes
+  // after its layers); then the rest largest first, the order the engine starts them in (first seen first
+  // among equals).
   const inMemory = new Map<string, Buffer>();
   for (const image of ok) for (const m of [image.top, ...image.children, ...image.contents]) if (m.bytes) inMemory.set(m.descriptor.digest, m.bytes);
   const order = [...blobs.values()].map((d, i) => ({ d, i, early: inMemory.has(d.digest) }));
