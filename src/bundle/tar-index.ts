@@ -79,12 +79,8 @@ export class TarFile {
     // Not zero-filled first (a load reads the whole bundle through here); only what was read is returned.
     const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset)));
     let got = 0;
-    while (got < out.length) {
-      const at = offset + got;
-      const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
-      const part = this.parts[i]!;
-      const n = Math.min(out.length - got, part.start + part.size - at);
-      const { bytesRead } = await this.handles[i]!.read(out, got, n, at - part.start);
+    for (let piece = this.piece(offset, out.length, 0); piece; piece = this.piece(offset, out.length, got)) {
+      const { bytesRead } = await piece.handle.read(out, got, piece.length, piece.position);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
@@ -96,18 +92,23 @@ export class TarFile {
    * other, each a round trip through the thread pool when asynchronous (~25 ms of opening a bundle; ~1 ms so).
    */
   readSync(offset: number, length: number): Buffer {
-    const out = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
+    const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset)));
     let got = 0;
-    while (got < out.length) {
-      const at = offset + got;
-      const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
-      const part = this.parts[i]!;
-      const n = Math.min(out.length - got, part.start + part.size - at);
-      const bytesRead = readSync(this.handles[i]!.fd, out, got, n, at - part.start);
+    for (let piece = this.piece(offset, out.length, 0); piece; piece = this.piece(offset, out.length, got)) {
+      const bytesRead = readSync(piece.handle.fd, out, got, piece.length, piece.position);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
     return out.subarray(0, got);
+  }
+
+  /** Where the next read of a range goes once `got` of its `length` bytes are in: which part, where in it, how much. */
+  private piece(offset: number, length: number, got: number): { handle: FileHandle; position: number; length: number } | undefined {
+    if (got >= length) return undefined;
+    const at = offset + got;
+    const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
+    const part = this.parts[i]!;
+    return { handle: this.handles[i]!, position: at - part.start, length: Math.min(length - got, part.start + part.size - at) };
   }
 
   /** Streams `length` bytes from `offset`, in chunks of up to 1 MiB. */
