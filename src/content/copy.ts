@@ -4,7 +4,6 @@
  * It knows nothing of HTTP, tar or Docker: sources and sinks are {@link ReadOnlyTarget}s and {@link Target}s.
  */
 import { pipeline, Readable } from "node:stream";
-import pLimit, { type LimitFunction } from "p-limit";
 import { priorityLimit, type PriorityLimit } from "../util/priority-limit.js";
 import { AirgapError } from "../errors.js";
 import { isParsedIndex, parseManifest, type Descriptor, type ImageManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
@@ -126,12 +125,12 @@ export interface ResolvedImage {
  */
 export class CopyEngine {
   private readonly blobLimit: PriorityLimit;
-  private readonly metaLimit: LimitFunction;
+  private readonly metaLimit: PriorityLimit;
   private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(private readonly options: CopyOptions) {
     this.blobLimit = priorityLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
-    this.metaLimit = pLimit(DEFAULT_METADATA_CONCURRENCY);
+    this.metaLimit = priorityLimit(DEFAULT_METADATA_CONCURRENCY);
   }
 
   private emit(event: CopyEvent): void {
@@ -191,7 +190,7 @@ export class CopyEngine {
       const local = await job.sink.readManifestByDigest(job.ref.digest);
       if (local) return local;
     }
-    const top = await this.metaLimit(() => job.source.resolve(job.ref, signal));
+    const top = await this.metaLimit(0, () => job.source.resolve(job.ref, signal));
     if (job.ref.digest && top.descriptor.digest !== job.ref.digest) {
       throw new AirgapError("DIGEST_MISMATCH", `${job.label}: resolved to ${top.descriptor.digest}, not the pinned digest`);
     }
@@ -202,7 +201,7 @@ export class CopyEngine {
     const signal = this.options.signal;
     // A local cache as the sink spares a network read; a remote sink never beats the source.
     if (hasLocalManifests(job.sink) && (await job.sink.exists(d, signal))) return job.sink.fetchBytes(d, max, signal);
-    return this.metaLimit(() => job.source.fetchBytes(d, max, signal));
+    return this.metaLimit(0, () => job.source.fetchBytes(d, max, signal));
   }
 
   private async resolveGraph(job: CopyJob): Promise<ResolvedImage> {

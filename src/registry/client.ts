@@ -120,8 +120,8 @@ export class RegistryHost {
     const apiHost = this.apiHost;
     // A registry on this machine is asked in plain HTTP first: nothing leaves the host, the ping carries no
     // credentials, and most local registries speak HTTP (a TLS one answers 400 or breaks off, then TLS is
-    // used). That spares a TLS set-up and a round trip on every run. Other hosts allowed to fall back to
-    // HTTP (--insecure-registry) are asked in TLS first.
+    // used). That spares a TLS set-up and a round trip on every run. Hosts named by --insecure-registry are
+    // asked in TLS first.
     if (!this.plainHttp() && LOOPBACK.test(this.host)) {
       const origin = await this.ping(`http://${apiHost}`, signal, true).catch((err: unknown) => {
         // An HTTP server that is not a registry says so better than a failed TLS handshake would.
@@ -130,7 +130,9 @@ export class RegistryHost {
       });
       if (origin) return origin;
     }
-    const schemes = this.plainHttp() ? ["http"] : this.mayFallBackToHttp() && !LOOPBACK.test(this.host) ? ["https", "http"] : ["https"];
+    // The probe above takes no retries; a local registry that refused it (still starting) is asked again here,
+    // in TLS and then plain HTTP, with retries.
+    const schemes = this.plainHttp() ? ["http"] : this.mayFallBackToHttp() ? ["https", "http"] : ["https"];
     let lastError: unknown;
     for (const scheme of schemes) {
       try {
