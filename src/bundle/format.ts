@@ -31,6 +31,12 @@ export interface BundleImage {
   mediaType: string;
   /** Selected platform → image manifest digest. */
   platformDigests: Record<string, string>;
+  /**
+   * The digest the private registry holds after a load, when it is not `digest`: an index of which only some
+   * platforms were kept is pushed as the kept manifest, or as a new index of the kept ones. Manifests that
+   * pinned the index digest are pinned to this one.
+   */
+  targetDigest?: string;
   /** Bytes of every blob of the image in the bundle (manifests, configs, layers). */
   size: number;
   /** Where it goes under the private registry: `<source host>/<path>[:tag][@digest]`. */

@@ -17,6 +17,8 @@ import { runInstallScript, type TextSink } from "../kube/script.js";
 import { waitReady, type WaitEvent } from "../kube/wait.js";
 import { parseReference } from "../reference/reference.js";
 import { formatRegistry, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import { pushedDigest } from "../content/kept-platforms.js";
+import { isIndex } from "../oci/media-types.js";
 import { ENTRY } from "./format.js";
 import type { BundleReader } from "./reader.js";
 
@@ -53,7 +55,11 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
     reader.manifestFiles().map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
   );
   const images = (reader.bundle.images ?? []).map((i) => parseReference(i.source));
-  const rendered = renderManifests(files, { registry: options.registry, layout: options.layout, images, settings: options.settings });
+  const repins = await targetDigests(reader);
+  const rendered = renderManifests(files, {
+    registry: options.registry, layout: options.layout, images, settings: options.settings,
+    repins: (reader.bundle.images ?? []).flatMap((image, i) => (repins[i] !== image.digest ? [{ ref: images[i]!, from: image.digest, to: repins[i]! }] : [])),
+  });
   const redactor = new Redactor(secretValues(options.settings, options.secretKeys, SECRET_KEY_PATTERN));
   const notices = [...rendered.notices];
   if (rendered.unresolved.length > 0) {
@@ -70,9 +76,22 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
     const ref = images[i]!;
     bundleImages.add(targetReference(ref, options.registry, options.layout));
     const repo = targetReference({ ...ref, tag: undefined, digest: undefined }, options.registry, options.layout);
-    for (const digest of [image.digest, ...Object.values(image.platformDigests ?? {})]) bundleImages.add(`${repo}@${digest}`);
+    for (const digest of [image.digest, repins[i]!, ...Object.values(image.platformDigests ?? {})]) bundleImages.add(`${repo}@${digest}`);
   });
   return { files: rendered.files, plan: planInstall(rendered.files), redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry) };
+}
+
+/**
+ * The digest each image has in the registry after a load: bundle.json's `targetDigest`, or (bundles written
+ * before it was recorded) what the load pushes for an index of which only some platforms were kept.
+ */
+async function targetDigests(reader: BundleReader): Promise<string[]> {
+  const filtered = !(reader.bundle.platforms ?? []).includes("all");
+  return Promise.all((reader.bundle.images ?? []).map(async (image) => {
+    if (image.targetDigest !== undefined || !filtered || !isIndex(image.mediaType)) return image.targetDigest ?? image.digest;
+    const top = await reader.resolve(parseReference(image.source)).catch(() => undefined);
+    return top ? pushedDigest(top, new Set(Object.values(image.platformDigests ?? {}))) : image.digest;
+  }));
 }
 
 /** Writes the rendered files below `dir`; files holding a secret value are readable by their owner only. */

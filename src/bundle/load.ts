@@ -4,7 +4,7 @@
  * repository and every target tag resolves to the bundle's digest.
  */
 import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
-import { digestOf } from "../oci/verify.js";
+import { pushedForm } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
 import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
@@ -42,7 +42,9 @@ export interface LoadedImage {
   mounted: number;
   /** The target tag (or digest) resolves to the bundle's digest, and the repository is listed. */
   verified: boolean;
-  /** Why the pushed digest differs from the bundle's (an index whose platforms were filtered at save). */
+  /** The bundle's digest of the image, when what was pushed differs (an index whose platforms were filtered at save). */
+  indexDigest?: string;
+  /** Why the pushed digest differs from the bundle's. */
   note?: string;
   problem?: string;
 }
@@ -57,18 +59,12 @@ export interface LoadResult {
   problems: Problem[];
 }
 
-/**
- * A registry refuses an index whose entries it does not have, and a bundle made with a platform filter
- * keeps the original index bytes but only the chosen platforms. Such an image is pushed as the one kept
- * manifest, or as a new index of the kept ones (the digests of the kept manifests are unchanged).
- */
-function withoutAbsentChildren(image: ResolvedImage): ResolvedImage {
-  if (image.absentChildren === 0) return image;
-  if (image.children.length === 1) return { ...image, top: image.children[0]!, children: [] };
-  const original = JSON.parse(image.top.bytes.toString("utf8")) as { mediaType?: string; manifests: Array<{ digest: string }> };
-  const kept = new Set(image.children.map((c) => c.descriptor.digest));
-  const bytes = Buffer.from(JSON.stringify({ ...original, manifests: original.manifests.filter((m) => kept.has(m.digest)) }));
-  return { ...image, top: { descriptor: { mediaType: image.top.descriptor.mediaType, digest: digestOf(bytes), size: bytes.length }, bytes } };
+/** The image as the registry is given it: a filtered index becomes its kept manifest or a new index of those kept. */
+function asPushed(image: ResolvedImage): ResolvedImage {
+  const form = pushedForm(image.top, new Set(image.children.map((c) => c.descriptor.digest)));
+  if (form.as === "original") return image;
+  if (form.as === "child") return { ...image, top: image.children.find((c) => c.descriptor.digest === form.digest)!, children: [] };
+  return { ...image, top: form.manifest };
 }
 
 /** Loads a bundle into a registry. Throws before pushing anything when verification fails. */
@@ -137,15 +133,29 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     if ("error" in r) continue;
     for (const c of r.contents) host.planBlob(c.descriptor.digest, (r.job.sink as RegistryRepository).path);
   }
-  const results = await Promise.all(resolved.map(async (r) => {
+  // What each image is pushed as, and whether bundle.json agrees, is settled before the first byte is pushed.
+  const pushed = resolved.map((r) => ("error" in r ? r : asPushed(r)));
+  const disagree: Problem[] = [];
+  for (const p of pushed) {
+    if ("error" in p) continue;
+    const recorded = images.find((i) => i.source === p.job.label);
+    const want = recorded?.targetDigest ?? recorded?.digest;
+    if (want !== undefined && want !== p.top.descriptor.digest) disagree.push({ file: "bundle.json", text: p.job.label, reason: `records ${want}, but its graph in the bundle gives ${p.top.descriptor.digest}` });
+  }
+  if (disagree.length > 0) {
+    early.abort();
+    throw new AirgapError("INVALID_BUNDLE", `${reader.path}: bundle.json and the bundle's manifests disagree; nothing was pushed`, { problems: disagree, hint: "the bundle was altered after it was saved: copy it again from the source medium" });
+  }
+  const results = await Promise.all(pushed.map(async (r, i) => {
     if ("error" in r) {
       early.abort();
       return r;
     }
     const job = r.job;
-    const adapted = withoutAbsentChildren(r);
-    if (adapted !== r) effective.set(job.label, { digest: adapted.top.descriptor.digest, note: adapted.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
-    const result = await engine.transfer(adapted);
+    if (r !== resolved[i]) {
+      effective.set(job.label, { digest: r.top.descriptor.digest, note: r.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
+    }
+    const result = await engine.transfer(r);
     if ("error" in result || result.foundInPlace !== true) early.abort();
     return result;
   }));
@@ -179,7 +189,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       const ref = refs[i]!;
       const target = targetReference(ref, options.registry, layout);
       const digest = effective.get(image.source)?.digest ?? image.digest;
-      const base = { source: image.source, target, digest, ...counts.get(image.source)!, ...(effective.get(image.source)?.note && { note: effective.get(image.source)!.note }) };
+      const base = { source: image.source, target, digest, ...counts.get(image.source)!, ...(effective.has(image.source) && { indexDigest: image.digest, note: effective.get(image.source)!.note }) };
       const failure = failed.get(image.source);
       if (failure) return { ...base, verified: false, problem: failure };
       const repo = targetPath(ref, options.registry.prefix, layout);

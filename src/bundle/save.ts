@@ -3,7 +3,9 @@
  * Every image is attempted; if any fails, all failures are reported together and no bundle is written.
  */
 import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
+import { pushedDigest } from "../content/kept-platforms.js";
 import { preferLocal } from "../content/prefer.js";
+import { join } from "node:path";
 import { AirgapError, type Problem } from "../errors.js";
 import { OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
@@ -157,7 +159,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   order.sort((a, b) => Number(b.early) - Number(a.early) || (a.early ? 0 : b.d.size - a.d.size) || a.i - b.i);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
-  const manifests = await rewriteForBundle(scans, coverage, ok, options.pinDigests ?? false);
+  const manifests = await rewriteForBundle(options, scans, coverage, ok);
   const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
 
   const writer = await BundleWriter.open({
@@ -235,23 +237,39 @@ function reportCoverage(options: SaveOptions, coverage: Coverage): void {
   }
 }
 
-/** The image manifest digest to pin a reference to: the chosen platform's when one platform was kept from an index. */
-function pinnedDigest(image: ResolvedImage): string {
-  const platforms = Object.values(image.platformDigests);
-  return image.children.length > 0 && platforms.length === 1 ? platforms[0]! : image.top.descriptor.digest;
+/** The digest the private registry will hold for an image: its own, or what the load pushes for a filtered index. */
+function targetDigest(image: ResolvedImage): string {
+  return pushedDigest(image.top, new Set(image.children.map((c) => c.descriptor.digest)));
 }
 
-/** Rewrites every manifest to `{{REGISTRY}}/<host>/<path>…` (rendered at load), checked, as bundle entries. */
-async function rewriteForBundle(scans: FileScan[], coverage: Coverage, images: ResolvedImage[], pin: boolean): Promise<ManifestFileInput[]> {
+/**
+ * Rewrites every manifest to `{{REGISTRY}}/<host>/<path>…` (rendered at load), checked, as bundle entries.
+ * A reference pinned to an index of which only some platforms are kept is pinned to what the load pushes
+ * instead (the kept manifest, or the new index of the kept ones): the index digest would not resolve there.
+ */
+async function rewriteForBundle(options: SaveOptions, scans: FileScan[], coverage: Coverage, images: ResolvedImage[]): Promise<ManifestFileInput[]> {
   if (scans.length === 0) return [];
   const { rewriteManifest } = await import("../kube/rewrite.js");
   const byName = new Map(images.map((i) => [i.job.label, i]));
+  const manifestsDir = options.manifestsDir ?? "manifests";
   const target = (f: ImageFinding): string => {
     if (f.kind === "repository") return `${REGISTRY_PLACEHOLDER}/${targetPath(f.ref)}`;
     let ref = f.ref;
     const entry = coverage.uses.get(f)?.[0];
     const image = entry && byName.get(entry.normalized);
-    if (pin && ref.digest === undefined && image) ref = { ...ref, digest: pinnedDigest(image) };
+    if (image) {
+      const pushed = targetDigest(image);
+      if (ref.digest !== undefined && ref.digest === image.top.descriptor.digest && pushed !== ref.digest) {
+        ref = { ...ref, digest: pushed };
+        const kept = Object.keys(image.platformDigests).join(", ");
+        options.onEvent?.({
+          type: "notice", level: "warning",
+          message: `${join(manifestsDir, f.file)}:${f.line}: ${f.raw} pins a multi-platform index of which the bundle keeps ${kept} only; pinned to ${pushed} instead (what the load pushes; --all-platforms keeps the index)`,
+        });
+      } else if (options.pinDigests && ref.digest === undefined) {
+        ref = { ...ref, digest: pushed };
+      }
+    }
     return `${REGISTRY_PLACEHOLDER}/${relativeTarget(ref)}`;
   };
   return scans.map((scan) => {
@@ -285,6 +303,7 @@ function bundleJson(
         digest: i.top.descriptor.digest,
         mediaType: i.top.descriptor.mediaType,
         platformDigests: i.platformDigests,
+        ...(targetDigest(i) !== i.top.descriptor.digest && { targetDigest: targetDigest(i) }),
         size: i.size,
         target: relativeTarget(i.job.ref),
         ...(transportOf.has(i.job.label) && { transport: transportOf.get(i.job.label)! }),

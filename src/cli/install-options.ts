@@ -5,10 +5,13 @@
 import { readFile } from "node:fs/promises";
 import type { InstallEvent, PreparedInstall, RenderSettings } from "../bundle/install.js";
 import type { BundleReader } from "../bundle/reader.js";
-import { AirgapError } from "../errors.js";
+import { AirgapError, formatProblem, type Problem } from "../errors.js";
+import type { Registries } from "../registry/client.js";
+import type { RetryOptions } from "../registry/retry.js";
+import { plural } from "../util/plural.js";
 import type { Cluster } from "../kube/cluster.js";
 import { describe } from "../kube/wait.js";
-import type { RegistryLocation, TargetLayout } from "../reference/target.js";
+import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import type { CommandContext, OptionSpec } from "./command.js";
 import { EXIT, type Output } from "./output.js";
@@ -75,6 +78,36 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
   const version = await cluster.ping();
   out.info(`cluster: ${cluster.server} (Kubernetes ${version}), default namespace ${cluster.defaultNamespace}`);
   return { prepared, cluster };
+}
+
+/** Renders the bundle's manifests only to check their references (`load --no-install`): unresolved settings are left. */
+export async function prepareForCheck(reader: BundleReader, args: Record<string, unknown>, registry: RegistryLocation, layout: TargetLayout): Promise<PreparedInstall> {
+  const { prepareInstall } = await import("../bundle/install.js");
+  return prepareInstall(reader, { ...(await renderSettingsFrom(args, registry, layout)), allowUnresolved: true });
+}
+
+/**
+ * Asks the registry for every image reference of the rendered manifests (what the cluster will pull); throws
+ * LOAD_FAILED listing each one that does not resolve with its file:line. References to other registries are warned of.
+ */
+export async function checkRenderedReferences(
+  files: PreparedInstall["files"],
+  registry: RegistryLocation,
+  connection: { registries: Registries; retry: RetryOptions },
+  out: Output,
+  context: CommandContext,
+): Promise<void> {
+  const { checkReferences } = await import("../bundle/check-references.js");
+  const result = await checkReferences(files, registry, connection.registries.host(registry.host), { retry: connection.retry, signal: context.signal });
+  const where = (p: Problem) => ({ ...p, file: p.file === undefined ? undefined : `manifests/${p.file}` });
+  for (const p of result.elsewhere) out.warn(`${formatProblem(where(p))} (a closed network cannot pull it)`);
+  if (result.missing.length > 0) {
+    throw new AirgapError("REFERENCES_MISSING", `${plural(result.missing.length, "image reference")} in the rendered manifests ${result.missing.length === 1 ? "does" : "do"} not resolve in ${formatRegistry(registry)}; the cluster could not pull ${result.missing.length === 1 ? "it" : "them"}`, {
+      problems: result.missing.map(where),
+      hint: "add the images to the imagelist and save the bundle again (or fix the manifests)",
+    });
+  }
+  out.info(`every image reference of the rendered manifests resolves in ${formatRegistry(registry)} (${plural(result.checked, "reference")} checked)`);
 }
 
 /** Runs the install (apply and wait, the script, or the dry run); returns the exit code. */

@@ -23,6 +23,11 @@ export interface RenderOptions {
   /** The bundle's images (needed to move references when the layout is `strip-host`). */
   images: readonly Reference[];
   settings: ReadonlyMap<string, Setting>;
+  /**
+   * Digests to change in references to an image: an index of which the bundle keeps some platforms only is
+   * pushed as another manifest (bundles of this version pinned manifests to it at save already).
+   */
+  repins?: ReadonlyArray<{ ref: Reference; from: string; to: string }>;
 }
 
 /** The rendered files, every placeholder left unresolved (file:line), and notices worth showing. */
@@ -43,6 +48,10 @@ const UNDEFINED_PLACEHOLDER_KEY = /^[A-Z][A-Z0-9_]*$/;
 export function renderManifests(files: readonly ManifestText[], options: RenderOptions): RenderResult {
   const registry = formatRegistry(options.registry);
   const moves = layoutMoves(options, registry);
+  const repins = (options.repins ?? []).map(({ ref, from, to }): [RegExp, string] => [
+    new RegExp(`(${escapeRegExp(`${REGISTRY_PLACEHOLDER}/${targetPath(ref, undefined, "host")}`)}(?::[A-Za-z0-9_][A-Za-z0-9._-]*)?)@${escapeRegExp(from)}`, "g"),
+    `$1@${to}`,
+  ]);
   const unresolved: Problem[] = [];
   const notices: string[] = [];
   const configured = options.settings.get("REGISTRY");
@@ -55,6 +64,7 @@ export function renderManifests(files: readonly ManifestText[], options: RenderO
   }
   const rendered = files.map((f) => {
     let text = f.text;
+    for (const [from, to] of repins) text = text.replace(from, to);
     for (const [from, to] of moves) text = text.replace(from, to);
     text = text.split(REGISTRY_PLACEHOLDER).join(registry);
     text = text.replace(PLACEHOLDER, (whole: string, dollar: string, open: string, key: string, close: string, offset: number) => {

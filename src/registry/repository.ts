@@ -287,6 +287,25 @@ export class RegistryRepository implements Target {
     this.asked.set(reference, answer);
   }
 
+  /** Whether the repository holds any tag (`GET /v2/<name>/tags/list?n=1`); false when it is unknown. */
+  async hasTags(signal?: AbortSignal): Promise<boolean> {
+    const what = `listing the tags of ${this.name}`;
+    const res = await this.registry.request(`/v2/${this.path}/tags/list?n=1`, { what, signal, scope: this.scope(), passStatuses: [404] });
+    if (res.statusCode === 404) {
+      res.body.resume();
+      return false;
+    }
+    if (res.statusCode !== 200) throw await responseError(what, res);
+    // The registry decides the body's size: one page of one tag needs little.
+    const body = await readCapped(res.body, 1024 * 1024, what);
+    try {
+      const tags = (JSON.parse(body.toString("utf8")) as { tags?: unknown }).tags;
+      return Array.isArray(tags) && tags.length > 0;
+    } catch {
+      throw new AirgapError("REGISTRY", `${what}: the registry answered with something that is not JSON`);
+    }
+  }
+
   /** The digest a tag (or digest) resolves to, by HEAD; undefined when it is not there. */
   async headManifest(reference: string, signal?: AbortSignal): Promise<string | undefined> {
     const early = this.asked.get(reference);

@@ -8,6 +8,7 @@ import { runCli } from "../helpers/cli.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { startStandInCluster, type StandInCluster } from "../helpers/kube-apiserver.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { freePort } from "../helpers/ports.js";
 import { saveCase } from "../helpers/save-case.js";
 
 const SECRET = "s3cr3t-Value-93f1";
@@ -250,7 +251,13 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       await writeFile(join(dir, "app.yaml"), manifests(source.host)["10-app.yaml"]!.split("---")[0]!.replace("namespace: demo", "namespace: default"));
       await writeFile(join(dir, "job.yaml"), `apiVersion: batch/v1\nkind: Job\nmetadata: {name: extra}\nspec:\n  template:\n    spec:\n      containers: [{name: x, image: "${source.host}/team/absent:1"}]\n`);
       assert.equal((await c.save(["--manifests", dir, "--allow-missing"])).code, 0);
-      const r = await runCli(["load", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "3s"]);
+      // The load refuses to install what the registry cannot serve, naming the file and line…
+      const load = await runCli(["load", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "3s"]);
+      assert.equal(load.code, 1);
+      assert.match(load.stderr, /manifests\/job\.yaml:7: ".*team\/absent:1": the tag 1 is not in /);
+      assert.equal(cluster.requests.filter((q) => q.method !== "GET").length, 0, "nothing was applied");
+      // …and an install run anyway names the image the pods cannot pull, and that the bundle lacks it.
+      const r = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "3s"]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`Job/default/extra: 0/1 completions; (ImagePullBackOff|ErrImagePull) for ${target.host.replace(/[.]/g, "\\.")}/${source.host.replace(":", "-").replace(/[.]/g, "\\.")}/team/absent:1 \\(NOT in the bundle`));
       assert.match(r.stderr, /ready: Deployment\/default\/web/);
@@ -278,8 +285,11 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       const t = await runCli(["install", bundle, "--registry", fresh.host, "--config", templ, "--dry-run", "--out", join(work, "never")]);
       assert.equal(t.code, 2);
       assert.match(t.stderr, /templ\.config:1: "DISCOVERY_URL": its value still holds the template \{\{HyperAuth_URL\}\}: edit it/);
-      const allowed = await runCli(["install", bundle, "--registry", fresh.host, "--dry-run", "--allow-unresolved", "--out", join(work, "unresolved")]);
+      // A registry that does not answer: rendered all the same, its references not checked (said so).
+      const nowhere = `127.0.0.1:${await freePort()}`;
+      const allowed = await runCli(["install", bundle, "--registry", nowhere, "--dry-run", "--allow-unresolved", "--out", join(work, "unresolved")]);
       assert.equal(allowed.code, 0, allowed.stderr);
+      assert.match(allowed.stderr, /warning: cannot reach 127\.0\.0\.1:\d+ \(.*\): the rendered image references were not checked/);
       assert.match(await readFile(join(work, "unresolved", "10-app.yaml"), "utf8"), /url: https:\/\/app\.\{DOMAIN\}\/login/);
     } finally {
       await Promise.all([cluster.stop(), fresh.stop()]);
@@ -314,8 +324,11 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
     const cluster = await startStandInCluster();
     try {
       const out = join(work, "rendered");
+      // Images loaded under /proj: the dry run finds every rendered reference there.
+      assert.equal((await runCli(["load", bundle, "--registry", `${target.host}/proj`, "--no-install"])).code, 0);
       const r = await runCli(["install", bundle, "--registry", `${target.host}/proj`, "--kubeconfig", cluster.kubeconfig, "--config", config, "--dry-run", "--out", out]);
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /every image reference of the rendered manifests resolves in 127\.0\.0\.1:\d+\/proj/);
       assert.equal(cluster.requests.length, 0);
       assert.deepEqual((await readdir(out)).sort(), ["1-namespace.yaml", "10-app.yaml", "2-crd.yaml"]);
       const app = await readFile(join(out, "10-app.yaml"), "utf8");

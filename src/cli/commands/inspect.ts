@@ -31,7 +31,7 @@ export const inspectCommand: CommandSpec = {
         `size:       ${formatBytes(reader.tar.size)} in ${reader.tar.parts.length} file${reader.tar.parts.length === 1 ? "" : "s"}`,
         "",
         `images (${b.images.length}):`,
-        ...b.images.map((i) => `  ${i.transport === "docker-daemon" ? "docker-daemon:" : ""}${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}`),
+        ...b.images.map((i) => `  ${i.transport === "docker-daemon" ? "docker-daemon:" : ""}${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.targetDigest ? `${i.digest} → ${i.targetDigest} (pushed: platforms filtered)` : i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}`),
       ];
       if (b.manifests.length > 0) {
         lines.push("", `manifests (${b.manifests.length}):`, ...b.manifests.map((m) => `  ${m.path}${m.images.length ? `: ${m.images.join(", ")}` : ""}`));

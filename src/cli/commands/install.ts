@@ -4,7 +4,12 @@
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
-import { INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
+import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
+import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import type { CommandContext } from "../command.js";
+import type { Output } from "../output.js";
+import type { ManifestText } from "../../kube/render.js";
+import { formatRegistry, type RegistryLocation } from "../../reference/target.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 
 /** The `install` command. */
@@ -29,6 +34,7 @@ export const installCommand: CommandSpec = {
     "dry-run": { type: "boolean", describe: "Render into --out (default ./rendered) and print the plan; touch no cluster" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
     ...INSTALL_OPTIONS,
+    ...REGISTRY_OPTIONS,
   },
   async run(args, out, context) {
     const registry = parseRegistry(String(args.registry));
@@ -38,9 +44,28 @@ export const installCommand: CommandSpec = {
     try {
       if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
       const pre = await preflightInstall(reader, args, out, registry, layout);
-      return await performInstall(pre, reader, args, out, context);
+      const code = await performInstall(pre, reader, args, out, context);
+      if (args["dry-run"]) await checkIfReachable(pre.prepared.files, registry, args, out, context);
+      return code;
     } finally {
       await reader.close();
     }
   },
 };
+
+/** `--dry-run`: every rendered image reference is asked of the registry, when it answers (one try, then a warning). */
+async function checkIfReachable(files: ManifestText[], registry: RegistryLocation, args: Record<string, unknown>, out: Output, context: CommandContext): Promise<void> {
+  const connection = await registriesFrom({ ...args, retries: Math.min(Number(args.retries ?? 1), 1) }, context, [registry.host]);
+  try {
+    const reached = await connection.registries.host(registry.host).base(context.signal).then(
+      () => true,
+      (err: Error) => {
+        out.warn(`cannot reach ${formatRegistry(registry)} (${err.message}): the rendered image references were not checked`);
+        return false;
+      },
+    );
+    if (reached) await checkRenderedReferences(files, registry, connection, out, context);
+  } finally {
+    await connection.registries.close();
+  }
+}

@@ -14,7 +14,7 @@ import { openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
-import { INSTALL_OPTIONS, performInstall, preflightInstall, type InstallPreflight } from "../install-options.js";
+import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import type { Registries } from "../../registry/client.js";
 import type { RetryOptions } from "../../registry/retry.js";
@@ -75,6 +75,10 @@ export const loadCommand: CommandSpec = {
           else preflight = await preflightInstall(reader, args, out, registry, layout);
         }
         await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress });
+        if (reader.manifestFiles().length > 0) {
+          const prepared = preflight?.prepared ?? (await prepareForCheck(reader, args, registry, layout));
+          await checkRenderedReferences(prepared.files, registry, connection, out, context);
+        }
         if (!preflight) return EXIT.OK;
         out.info("installing the bundle's manifests");
         return await performInstall(preflight, reader, args, out, context);
@@ -116,7 +120,7 @@ async function push(
       },
     });
     progress?.stop();
-    const rows = result.images.map((i) => [i.source, i.target, i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
+    const rows = result.images.map((i) => [i.source, i.target, i.indexDigest ? `${i.indexDigest.slice(0, 19)} → ${i.digest.slice(0, 19)}` : i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
     const table = formatTable(["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"], rows);
     const summary = {
       registry: String(args.registry), images: result.images, catalog: result.catalog,

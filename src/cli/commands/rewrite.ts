@@ -7,7 +7,10 @@ import { AirgapError } from "../../errors.js";
 import type { ImageFinding } from "../../kube/scan.js";
 import { writeError } from "../../layout/layout.js";
 import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference, type TargetLayout } from "../../reference/target.js";
+import { repositoryOf, parseReference } from "../../reference/reference.js";
 import type { CommandSpec } from "../command.js";
+import { openVerifiedBundle } from "../open-bundle.js";
+import type { Output } from "../output.js";
 import { EXIT } from "../output.js";
 
 /** The `rewrite` command. */
@@ -27,6 +30,7 @@ export const rewriteCommand: CommandSpec = {
     manifests: { type: "string", describe: "Folder of Kubernetes manifests", default: "manifests", requiresArg: true },
     out: { type: "string", describe: "Folder to write the rewritten manifests to", demandOption: true, requiresArg: true },
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
+    bundle: { type: "string", describe: "The bundle the images were loaded from: references pinned to an index it keeps some platforms of are pinned to what the load pushed", requiresArg: true },
   },
   async run(args, out) {
     const registry = parseRegistry(String(args.registry));
@@ -40,8 +44,12 @@ export const rewriteCommand: CommandSpec = {
     const [{ scanManifestDir }, { rewriteManifest }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
     const scans = await scanManifestDir(manifests, true);
     assertNoTargetCollisions(scans.flatMap((s) => s.findings.map((f) => f.ref)), layout);
-    const target = (f: ImageFinding) =>
-      f.kind === "repository" ? `${formatRegistry(registry)}/${targetPath(f.ref, undefined, layout)}` : targetReference(f.ref, registry, layout);
+    const repins = args.bundle === undefined ? new Map<string, string>() : await bundleRepins(args, out);
+    const target = (f: ImageFinding) => {
+      if (f.kind === "repository") return `${formatRegistry(registry)}/${targetPath(f.ref, undefined, layout)}`;
+      const repin = f.ref.digest === undefined ? undefined : repins.get(`${repositoryOf(f.ref)}@${f.ref.digest}`);
+      return targetReference(repin ? { ...f.ref, digest: repin } : f.ref, registry, layout);
+    };
     // Every file is rewritten and checked before any is written.
     const results = scans.map((s) => rewriteManifest(s, target));
     for (const r of results) {
@@ -62,3 +70,17 @@ export const rewriteCommand: CommandSpec = {
     return EXIT.OK;
   },
 };
+
+/** `repository@index digest` → the digest a load of the bundle pushed instead (platforms filtered at save). */
+async function bundleRepins(args: Record<string, unknown>, out: Output): Promise<Map<string, string>> {
+  const reader = await openVerifiedBundle(args, out);
+  try {
+    const repins = new Map<string, string>();
+    for (const image of reader.bundle.images) {
+      if (image.targetDigest !== undefined) repins.set(`${repositoryOf(parseReference(image.source))}@${image.digest}`, image.targetDigest);
+    }
+    return repins;
+  } finally {
+    await reader.close();
+  }
+}

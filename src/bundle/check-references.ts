@@ -1,0 +1,81 @@
+/**
+ * What the cluster will pull must exist: every image reference in the rendered manifests is asked of the
+ * private registry — a HEAD of its tag or digest, or the tags list of a repository reference — after the push.
+ * This, not only the bundle's own images, is what a load calls verified.
+ */
+import type { Problem } from "../errors.js";
+import type { ManifestText } from "../kube/render.js";
+import type { ImageFinding } from "../kube/finding.js";
+import { formatReference } from "../reference/reference.js";
+import { formatRegistry, type RegistryLocation } from "../reference/target.js";
+import type { RegistryHost } from "../registry/client.js";
+import { RegistryRepository } from "../registry/repository.js";
+import type { RetryOptions } from "../registry/retry.js";
+import { priorityLimit } from "../util/priority-limit.js";
+
+/** References asked at once (small HEAD requests). */
+const CHECKS_AT_ONCE = 16;
+
+/** The outcome: references that do not resolve (file:line), and those that point at another registry. */
+export interface ReferenceCheck {
+  /** Distinct references asked of the registry. */
+  checked: number;
+  /** References into the private registry that do not resolve there. */
+  missing: Problem[];
+  /** References to another registry, which a closed network cannot reach. */
+  elsewhere: Problem[];
+}
+
+/** Checks every image reference of the rendered `files` against `registry`. */
+export async function checkReferences(
+  files: readonly ManifestText[],
+  registry: RegistryLocation,
+  host: RegistryHost,
+  options: { retry?: RetryOptions; signal?: AbortSignal } = {},
+): Promise<ReferenceCheck> {
+  const { scanManifest } = await import("../kube/scan.js");
+  const findings = files.flatMap((f) => scanManifest(f.path, f.text).findings);
+  const asked = new Map<string, Promise<string | undefined>>();
+  const limit = priorityLimit(CHECKS_AT_ONCE);
+  const repos = new Map<string, RegistryRepository>();
+  const repository = (path: string) => {
+    let r = repos.get(path);
+    if (!r) repos.set(path, (r = new RegistryRepository(host, path, options.retry)));
+    return r;
+  };
+  /** Why a reference does not resolve, or undefined when it does. */
+  const ask = (f: ImageFinding): Promise<string | undefined> => {
+    const key = formatReference(f.ref);
+    let answer = asked.get(key);
+    if (!answer) {
+      const repo = repository(f.ref.path);
+      answer = limit(0, async () => {
+        try {
+          if (f.kind === "repository") return (await repo.hasTags(options.signal)) ? undefined : "the repository holds no tag";
+          const selector = f.ref.digest ?? f.ref.tag ?? "latest";
+          const got = await repo.headManifest(selector, options.signal);
+          return got === undefined ? `${f.ref.digest ? "the digest" : `the tag ${selector}`} is not in ${f.ref.path}` : undefined;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      });
+      asked.set(key, answer);
+    }
+    return answer;
+  };
+  const missing: Problem[] = [];
+  const elsewhere: Problem[] = [];
+  await Promise.all(
+    findings.map(async (f) => {
+      const where = { file: f.file, line: f.line, text: f.raw };
+      if (f.ref.domain !== registry.host) {
+        elsewhere.push({ ...where, reason: `points at ${f.ref.domain}, not at ${formatRegistry(registry)}` });
+        return;
+      }
+      const why = await ask(f);
+      if (why !== undefined) missing.push({ ...where, reason: why });
+    }),
+  );
+  const order = (a: Problem, b: Problem) => (a.file ?? "").localeCompare(b.file ?? "") || (a.line ?? 0) - (b.line ?? 0);
+  return { checked: asked.size, missing: missing.sort(order), elsewhere: elsewhere.sort(order) };
+}

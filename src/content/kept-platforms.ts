@@ -1,0 +1,37 @@
+/**
+ * What a registry is given for a multi-platform image whose index lost platforms at save. A registry refuses
+ * an index whose entries it lacks, so such an image is pushed as the one kept manifest, or as a new index of
+ * the kept ones (their digests unchanged). Save (to pin manifests to it), load (to push it) and install (to
+ * render it) all ask this one function, so the digest a manifest names is the digest the registry holds.
+ */
+import { digestOf } from "../oci/verify.js";
+import { isIndex, isManifest } from "../oci/media-types.js";
+import type { ManifestData } from "./target.js";
+
+/** How an image reaches a registry: its own top manifest, one kept child, or a new index of the kept children. */
+export type PushedForm =
+  | { as: "original" }
+  | { as: "child"; digest: string }
+  | { as: "new-index"; manifest: ManifestData };
+
+/**
+ * The form an image takes in a registry given the digests of the child manifests kept from its index.
+ * A single manifest, or an index every image entry of which was kept, goes as it is (bytes unchanged).
+ */
+export function pushedForm(top: ManifestData, kept: ReadonlySet<string>): PushedForm {
+  if (!isIndex(top.descriptor.mediaType)) return { as: "original" };
+  const original = JSON.parse(top.bytes.toString("utf8")) as { manifests?: Array<{ digest: string; mediaType: string }> };
+  const entries = original.manifests ?? [];
+  const images = entries.filter((m) => isManifest(m.mediaType) || isIndex(m.mediaType));
+  if (images.every((m) => kept.has(m.digest))) return { as: "original" };
+  const keptEntries = entries.filter((m) => kept.has(m.digest));
+  if (keptEntries.length === 1) return { as: "child", digest: keptEntries[0]!.digest };
+  const bytes = Buffer.from(JSON.stringify({ ...original, manifests: keptEntries }));
+  return { as: "new-index", manifest: { descriptor: { mediaType: top.descriptor.mediaType, digest: digestOf(bytes), size: bytes.length }, bytes } };
+}
+
+/** The digest an image has in a registry after a load (see {@link pushedForm}). */
+export function pushedDigest(top: ManifestData, kept: ReadonlySet<string>): string {
+  const form = pushedForm(top, kept);
+  return form.as === "original" ? top.descriptor.digest : form.as === "child" ? form.digest : form.manifest.descriptor.digest;
+}
