@@ -27,6 +27,8 @@ export type ErrorCode =
   | "IMAGES_FAILED"
   | "MISSING_IMAGES"
   | "INVALID_BUNDLE"
+  | "NOT_A_BUNDLE"
+  | "INVALID_YAML"
   | "VERIFY_FAILED"
   | "LOAD_FAILED"
   | "REFERENCES_MISSING"
@@ -50,6 +52,9 @@ export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "INVALID_ARGUMENT",
   "BUNDLE_EXISTS",
   "UNRESOLVED_PLACEHOLDERS",
+  "NOT_A_BUNDLE",
+  "INVALID_YAML",
+  "MISSING_IMAGES",
 ]);
 
 /** One problem among several (for errors that must list every bad line, not just the first). */

@@ -2,6 +2,7 @@
  * Checksum files in coreutils `sha256sum` format (`<hex>  <path>`), so users can check bundles with
  * `sha256sum -c` alone: the `.sha256` sidecar beside the tar and `SHA256SUMS` inside it.
  */
+import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import type { WrittenFile } from "./writer.js";
 
@@ -48,4 +49,16 @@ export function parseChecksums(text: string): { lines: ChecksumLine[]; whole?: C
     else bad.push(i + 1);
   });
   return { lines, ...(whole && { whole }), bad };
+}
+
+/**
+ * One digest over named small files (the bundle's own entries but its blobs): a verified stamp records it, so a
+ * bundle changed in place with its size and modification time kept is caught where it matters.
+ */
+export function entriesDigest(files: ReadonlyArray<{ name: string; content: Buffer }>): string {
+  const hash = createHash("sha256");
+  for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    hash.update(`${f.name}\0${createHash("sha256").update(f.content).digest("hex")}\n`);
+  }
+  return hash.digest("hex");
 }

@@ -4,7 +4,7 @@
  * `prepareInstall` does everything that needs no cluster, so `bundle load` can refuse bad settings before
  * pushing a byte.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { AirgapError, type Problem } from "../errors.js";
@@ -19,6 +19,8 @@ import { parseReference } from "../reference/reference.js";
 import { formatRegistry, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { pushedDigest } from "../content/kept-platforms.js";
 import { isIndex } from "../oci/media-types.js";
+import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/files.js";
+import { formatBytes } from "../util/size.js";
 import { ENTRY } from "./format.js";
 import type { BundleReader } from "./reader.js";
 
@@ -34,6 +36,8 @@ export interface RenderSettings {
   secretKeys: readonly string[];
   /** `--allow-unresolved`: leave unknown placeholders as they are. */
   allowUnresolved: boolean;
+  /** Largest manifest file read from the bundle (`--max-manifest-size`). */
+  maxManifestBytes?: number;
 }
 
 /** A rendered, planned install, not yet applied. */
@@ -51,6 +55,14 @@ export interface PreparedInstall {
 
 /** Renders and plans the bundle's manifests; throws UNRESOLVED_PLACEHOLDERS listing each file:line. */
 export async function prepareInstall(reader: BundleReader, options: RenderSettings): Promise<PreparedInstall> {
+  const cap = options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+  const large = reader.manifestFiles().filter((name) => reader.entries.get(name)!.size > cap);
+  if (large.length > 0) {
+    throw new AirgapError("INVALID_BUNDLE", `${reader.path}: ${large.length} manifest file${large.length === 1 ? " is" : "s are"} larger than ${formatBytes(cap)}`, {
+      problems: large.map((name) => ({ file: name, reason: formatBytes(reader.entries.get(name)!.size) })),
+      hint: "raise the limit with --max-manifest-size if the bundle was saved with a larger one",
+    });
+  }
   const files = await Promise.all(
     reader.manifestFiles().map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
   );
@@ -101,8 +113,13 @@ export async function writeRendered(prepared: PreparedInstall, dir: string): Pro
     const path = resolve(dir, f.path);
     if (!path.startsWith(`${resolve(dir)}/`)) throw new AirgapError("INVALID_BUNDLE", `manifest path ${f.path} leaves the output folder`);
     await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, f.text);
-    if (prepared.redactor.redact(f.text) !== f.text) await chmod(path, 0o600);
+    if (prepared.redactor.redact(f.text) !== f.text) {
+      // Created readable by its owner only, never readable for a moment: a file already there goes first.
+      await rm(path, { force: true });
+      await writeFile(path, f.text, { mode: 0o600, flag: "wx" });
+    } else {
+      await writeFile(path, f.text);
+    }
     written.push(path);
   }
   return written;

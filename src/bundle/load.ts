@@ -181,8 +181,11 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     }
     return undefined;
   });
-  const catalog = await catalogRequest;
-  if (!catalog) emit({ type: "notice", level: "warning", message: `${options.registry.host} does not list /v2/_catalog to us; checking each image instead` });
+  const catalog = await catalogRequest.catch((err: Error) => {
+    emit({ type: "notice", level: "warning", message: `${err.message}; checking each image instead` });
+    return null;
+  });
+  if (catalog === undefined) emit({ type: "notice", level: "warning", message: `${options.registry.host} does not list /v2/_catalog to us; checking each image instead` });
   const listed = new Set(catalog ?? []);
   const loaded: LoadedImage[] = await Promise.all(
     images.map(async (image, i) => {

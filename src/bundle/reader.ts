@@ -10,7 +10,8 @@ import type { Descriptor } from "../oci/descriptor.js";
 import { digestHex, VerifyingStream, verifyBytes } from "../oci/verify.js";
 import { formatReference, type Reference } from "../reference/reference.js";
 import { naturalCompare } from "../util/natural-sort.js";
-import { BUNDLE_FORMAT, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
+import { ENTRY, type BundleJson } from "./format.js";
+import { checkBundleJson, checkIndexJson } from "./format-check.js";
 import { bundleParts, indexTar, TarFile, type TarEntry } from "./tar-index.js";
 
 /** Largest bundle.json / index.json we read (the bundle is not trusted until verified). */
@@ -52,18 +53,8 @@ export class BundleReader implements ReadOnlyTarget {
           throw new AirgapError("INVALID_BUNDLE", `${path}: ${name} is not valid JSON`);
         }
       };
-      const bundle = (await readJson(ENTRY.bundleJson)) as BundleJson;
-      if (bundle.format !== BUNDLE_FORMAT) {
-        throw new AirgapError("INVALID_BUNDLE", `${path}: unknown bundle format "${String(bundle.format)}" (this tool reads ${BUNDLE_FORMAT})`, {
-          hint: "use the airgap-bundle version that wrote it, or a newer one",
-        });
-      }
-      const indexJson = (await readJson(ENTRY.indexJson)) as { manifests?: Array<Descriptor & { annotations?: Record<string, string> }> };
-      const index = new Map<string, Descriptor>();
-      for (const d of indexJson.manifests ?? []) {
-        const ref = d.annotations?.[REF_NAME_ANNOTATION];
-        if (ref) index.set(ref, { mediaType: d.mediaType, digest: d.digest, size: d.size });
-      }
+      const bundle = checkBundleJson(await readJson(ENTRY.bundleJson), path);
+      const index = checkIndexJson(await readJson(ENTRY.indexJson), path);
       return new BundleReader(path, tar, entries, bundle, index);
     } catch (err) {
       await tar.close();

@@ -41,6 +41,8 @@ export interface SaveOptions {
   addManifestImages?: boolean;
   /** Warn about such images instead of failing. */
   allowMissing?: boolean;
+  /** Largest manifest file read. */
+  maxManifestBytes?: number;
   /** Rewrite `name:tag` to `name:tag@sha256:…` with the digest resolved now. */
   pinDigests?: boolean;
   name: string;
@@ -100,16 +102,20 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const started = Date.now();
   checkNameVersion(options.name, options.version);
   await assertCanWrite(options.outDir, options.name, options.version, options.force ?? false);
-  const scans = await scanManifestDir(options.manifestsDir ?? "manifests", options.manifestsRequired ?? false);
-  const layout = await OciLayout.open(options.cacheDir);
-  // Blobs that a killed run had already written into its unfinished bundle go to the cache first.
-  await recoverUnfinished(options.outDir, options.name, options.version, layout);
+  const scans = await scanManifestDir(options.manifestsDir ?? "manifests", options.manifestsRequired ?? false, options.maxManifestBytes);
   const entries = withManifestImages(options, scans);
   const coverage = checkCoverage(scans.flatMap((s) => s.findings), entries);
   reportCoverage(options, coverage);
   const lineOf = new Map(entries.map((e) => [e.normalized, e.line]));
   const signal = options.signal;
+  const fromDaemon = (e: ImagelistEntry) => e.transport === "docker-daemon" || options.docker?.all === true;
+  // Inputs checked, the network now: reach each registry (scheme, auth challenge) while the cache is opened;
+  // a failure here surfaces at the first real request, with the image that made it.
+  for (const host of new Set(entries.filter((e) => !fromDaemon(e)).map((e) => e.ref.domain))) void options.registries.host(host).base(signal).catch(() => undefined);
 
+  const layout = await OciLayout.open(options.cacheDir);
+  // Blobs that a killed run had already written into its unfinished bundle go to the cache first.
+  await recoverUnfinished(options.outDir, options.name, options.version, layout);
   options.onEvent?.({ type: "phase", phase: "download", images: entries.length });
   const engine = new CopyEngine({
     platforms: options.platforms,
@@ -119,7 +125,6 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     ...(signal && { signal }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   });
-  const fromDaemon = (e: ImagelistEntry) => e.transport === "docker-daemon" || options.docker?.all === true;
   let daemon: DaemonSource | undefined;
   if (entries.some(fromDaemon)) {
     if (!options.docker) throw new AirgapError("INVALID_ARGUMENT", "docker-daemon: images need a Docker engine");
@@ -211,7 +216,7 @@ function withManifestImages(options: SaveOptions, scans: FileScan[]): ImagelistE
     if (m.finding.kind !== "image" || known.has(m.name)) continue;
     known.add(m.name);
     entries.push({ source: m.finding.raw, normalized: m.name, ref: m.finding.ref, line: 0 });
-    options.onEvent?.({ type: "notice", level: "info", message: `added ${m.name} (used by manifests/${m.finding.file}:${m.finding.line})` });
+    options.onEvent?.({ type: "notice", level: "info", message: `added ${m.name} (used by ${join(options.manifestsDir ?? "manifests", m.finding.file)}:${m.finding.line})` });
   }
   return entries;
 }
@@ -219,7 +224,7 @@ function withManifestImages(options: SaveOptions, scans: FileScan[]): ImagelistE
 /** Fails on images the manifests use but nobody carries (or warns, with allowMissing); tells of unused entries. */
 function reportCoverage(options: SaveOptions, coverage: Coverage): void {
   const problems: Problem[] = coverage.missing.map((m) => ({
-    file: `manifests/${m.finding.file}`,
+    file: join(options.manifestsDir ?? "manifests", m.finding.file),
     line: m.finding.line,
     reason: `${m.name} is not in the imagelist${m.nearest ? ` (nearest: ${m.nearest.normalized}${m.nearest.line ? `, line ${m.nearest.line}` : ""})` : ""}`,
   }));

@@ -131,6 +131,7 @@ function cString(buf: Buffer, start: number, length: number): string {
   return buf.toString("utf8", start, end >= start && end < start + length ? end : start + length);
 }
 
+/** A header's numeric field: octal digits (NaN when it holds anything else), or base-256 for sizes over 8 GiB. */
 function octalNumber(buf: Buffer, start: number, length: number): number {
   // Base-256 (a set high bit) for sizes over 8 GiB, as GNU tar writes them.
   if ((buf[start]! & 0x80) !== 0) {
@@ -139,7 +140,8 @@ function octalNumber(buf: Buffer, start: number, length: number): number {
     return n;
   }
   const text = cString(buf, start, length).trim();
-  return text === "" ? 0 : parseInt(text, 8);
+  if (text === "") return 0;
+  return /^[0-7]+$/.test(text) ? parseInt(text, 8) : NaN;
 }
 
 function checksumOk(header: Buffer): boolean {
@@ -148,19 +150,38 @@ function checksumOk(header: Buffer): boolean {
   return sum === octalNumber(header, 148, 8);
 }
 
-function parsePax(data: Buffer): Record<string, string> {
+/**
+ * Parses pax records (`<length> <key>=<value>\n`, the length counting the whole record). A record whose
+ * length is not a whole number that lands on its own newline inside the data is refused: a length that
+ * does not move forward (`0`, `1e-300`) would otherwise loop for ever.
+ */
+function parsePax(data: Buffer, where: string): Record<string, string> {
   const out: Record<string, string> = {};
   let at = 0;
   while (at < data.length) {
+    if (data[at] === 0) break; // padding some writers leave after the last record
     const space = data.indexOf(0x20, at);
-    const length = Number(data.toString("ascii", at, space));
-    if (!Number.isFinite(length) || length <= 0 || space < 0) break;
+    const digits = space < 0 ? "" : data.toString("ascii", at, space);
+    const length = /^[1-9][0-9]{0,7}$/.test(digits) ? Number(digits) : NaN;
+    if (!(length > space - at + 1) || at + length > data.length || data[at + length - 1] !== 0x0a) {
+      throw new AirgapError("INVALID_BUNDLE", `${where}: a malformed pax record at byte ${at} of the extended header`, { hint: BUNDLE_DAMAGED_HINT });
+    }
     const record = data.toString("utf8", space + 1, at + length - 1);
     const eq = record.indexOf("=");
+    if (eq <= 0) throw new AirgapError("INVALID_BUNDLE", `${where}: a pax record without a key at byte ${at} of the extended header`, { hint: BUNDLE_DAMAGED_HINT });
     out[record.slice(0, eq)] = record.slice(eq + 1);
     at += length;
   }
   return out;
+}
+
+const BUNDLE_DAMAGED_HINT = "the bundle is damaged or was not written by bundle save: copy it again and check it with sha256sum -c";
+
+/** A size from a header or a pax `size` record: a whole number of bytes, or an error naming where. */
+function entrySize(value: number | string, where: string): number {
+  const n = typeof value === "number" ? value : /^[0-9]{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new AirgapError("INVALID_BUNDLE", `${where}: the entry's size is not a number of bytes (${String(value).slice(0, 40)})`, { hint: BUNDLE_DAMAGED_HINT });
+  return n;
 }
 
 /** Why a name may not be in a bundle, or undefined. */
@@ -188,17 +209,23 @@ export async function indexTar(tar: TarFile, label: string): Promise<Map<string,
       throw new AirgapError("INVALID_BUNDLE", `${label}: truncated: the tar ends inside a header at byte ${offset}`, { hint: "the file is incomplete: copy it again and check it with sha256sum -c" });
     }
     if (header.every((b) => b === 0)) break;
-    if (!checksumOk(header)) throw new AirgapError("INVALID_BUNDLE", `${label}: not a tar, or damaged: bad header checksum at byte ${offset}`);
+    if (!checksumOk(header)) {
+      if (offset === 0) throw new AirgapError("NOT_A_BUNDLE", `${label}: not a tar file (no tar header at its start)`, { hint: "give the NAME-VERSION.tar that bundle save wrote, or its first part (.tar.001)" });
+      throw new AirgapError("INVALID_BUNDLE", `${label}: damaged: bad header checksum at byte ${offset}`, { hint: BUNDLE_DAMAGED_HINT });
+    }
     const typeflag = String.fromCharCode(header[156]!);
     const prefix = cString(header, 345, 155);
     const rawName = cString(header, 0, 100);
-    let size = octalNumber(header, 124, 12);
+    let size = entrySize(octalNumber(header, 124, 12), `${label}: header at byte ${offset}`);
     const dataOffset = offset + BLOCK;
+    if ((typeflag === "x" || typeflag === "L" || typeflag === "g") && dataOffset + size > tar.size) {
+      throw new AirgapError("INVALID_BUNDLE", `${label}: truncated: the tar ends inside an extended header at byte ${offset}`, { hint: "the file is incomplete: copy it again and check it with sha256sum -c" });
+    }
     if (typeflag === "x" || typeflag === "L") {
       // The size is the file's to decide: a long name or a few pax records never need more.
       if (size > MAX_EXTENDED_HEADER) throw new AirgapError("INVALID_BUNDLE", `${label}: an extended header of ${size} bytes at byte ${offset} (at most ${MAX_EXTENDED_HEADER})`);
       const data = tar.readSync(dataOffset, size);
-      if (typeflag === "x") pax = parsePax(data);
+      if (typeflag === "x") pax = parsePax(data, `${label}: header at byte ${offset}`);
       else longName = cString(data, 0, data.length);
       offset = dataOffset + size + padding(size);
       continue;
@@ -208,7 +235,7 @@ export async function indexTar(tar: TarFile, label: string): Promise<Map<string,
       continue;
     }
     const name = pax.path ?? longName ?? (prefix ? `${prefix}/${rawName}` : rawName);
-    if (pax.size !== undefined) size = Number(pax.size);
+    if (pax.size !== undefined) size = entrySize(pax.size, `${label}: pax header before byte ${offset}`);
     pax = {};
     longName = undefined;
     const kind = typeflag === "0" || typeflag === "\0" ? "file" : typeflag === "5" ? "directory" : undefined;

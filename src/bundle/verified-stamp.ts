@@ -13,6 +13,8 @@ interface Stamp {
   size: number;
   mtimeMs: number;
   sha256: string;
+  /** The digest of the bundle's own small files when it was verified ({@link entriesDigest}). */
+  decisive?: string;
 }
 
 function stampFile(): string {
@@ -28,25 +30,25 @@ async function readStamps(): Promise<Record<string, Stamp>> {
   }
 }
 
-/** True when `path` was verified to have `sha256` and has not changed since. */
-export async function isStamped(path: string, sha256: string): Promise<boolean> {
+/** True when `path` was verified to have `sha256` (and its small files `decisive`) and has not changed since. */
+export async function isStamped(path: string, sha256: string, decisive: string): Promise<boolean> {
   try {
     const [s, real, stamps] = await Promise.all([stat(path), realpath(path), readStamps()]);
     const stamp = stamps[real];
-    return stamp !== undefined && stamp.sha256 === sha256 && stamp.ino === s.ino && stamp.size === s.size && stamp.mtimeMs === s.mtimeMs;
+    return stamp !== undefined && stamp.sha256 === sha256 && stamp.decisive === decisive && stamp.ino === s.ino && stamp.size === s.size && stamp.mtimeMs === s.mtimeMs;
   } catch {
     return false;
   }
 }
 
-/** Records that `path` was just verified to have `sha256`. Failures are ignored (it is only a cache). */
-export async function stamp(path: string, sha256: string): Promise<void> {
+/** Records that `path` was just verified to have `sha256`, its small files `decisive`. Failures are ignored (it is only a cache). */
+export async function stamp(path: string, sha256: string, decisive: string): Promise<void> {
   try {
     const [s, real, stamps] = await Promise.all([stat(path), realpath(path), readStamps()]);
     // Stamps of files that are gone are dropped, so the cache stays the size of what is on disk.
     const gone = await Promise.all(Object.keys(stamps).map(async (p) => ((await stat(p).then(() => true, () => false)) ? undefined : p)));
     for (const p of gone) if (p !== undefined) delete stamps[p];
-    stamps[real] = { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, sha256 };
+    stamps[real] = { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, sha256, decisive };
     const file = stampFile();
     await mkdir(join(file, ".."), { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;

@@ -6,13 +6,14 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
 import { AirgapError, type Problem } from "../errors.js";
 import { isParsedIndex, parseManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
 import { digestHex } from "../oci/verify.js";
-import { parseChecksums } from "./checksums.js";
+import { entriesDigest, parseChecksums } from "./checksums.js";
 import { ENTRY } from "./format.js";
+import { checkAgreement } from "./format-check.js";
 import { isStamped, stamp } from "./verified-stamp.js";
 import type { BundleReader } from "./reader.js";
 
@@ -37,11 +38,49 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /**
- * Checks every file the sidecar lists, as `sha256sum -c` would. With `trustStamps`, a file verified
- * before and unchanged since (same inode, size and modification time) is not hashed again.
+ * What the sidecar must prove for the files the reader opened: each part of a split bundle by its own line; a
+ * single tar by its line, or — the parts joined with `cat` — by the `# whole` line. A line naming anything
+ * else (another file, a path) is refused: the file given is the file proved.
  */
-export async function checkSidecar(bundle: string, problems: Problem[], trustStamps = false): Promise<string[]> {
-  const path = sidecarPath(bundle);
+function sidecarClaims(reader: BundleReader, text: string, sidecar: string, problems: Problem[]): Array<{ path: string; name: string; sha256: string }> {
+  const { lines, whole, bad } = parseChecksums(text);
+  for (const line of bad) problems.push({ file: sidecar, line, reason: "not a sha256sum line" });
+  const parts = reader.tar.parts;
+  const split = parts.length > 1 || /\.\d{3}$/.test(parts[0]!.path);
+  const base = basename(split ? parts[0]!.path.slice(0, -4) : parts[0]!.path);
+  const ownPart = (name: string) => name.startsWith(`${base}.`) && /^\d{3}$/.test(name.slice(base.length + 1));
+  for (const l of lines) {
+    if (l.path !== base && !ownPart(l.path)) problems.push({ file: sidecar, text: l.path, reason: "names a file that is not part of this bundle; refusing the sidecar" });
+  }
+  if (whole && whole.path !== base) problems.push({ file: sidecar, text: whole.path, reason: "names a file that is not this bundle; refusing the sidecar" });
+  if (problems.length > 0) return [];
+  if (!split) {
+    const line = lines.find((l) => l.path === base) ?? (whole?.path === base ? whole : undefined);
+    if (!line) {
+      problems.push({ file: sidecar, reason: `has no checksum for ${base}` });
+      return [];
+    }
+    return [{ path: parts[0]!.path, name: base, sha256: line.sha256 }];
+  }
+  const claims: Array<{ path: string; name: string; sha256: string }> = [];
+  for (const p of parts) {
+    const line = lines.find((l) => l.path === basename(p.path));
+    if (line) claims.push({ path: p.path, name: line.path, sha256: line.sha256 });
+    else problems.push({ file: basename(p.path), reason: `not listed in ${sidecar}` });
+  }
+  for (const l of lines) if (ownPart(l.path) && !parts.some((p) => basename(p.path) === l.path)) problems.push({ file: l.path, reason: "missing" });
+  if (lines.length === 0) problems.push({ file: sidecar, reason: "lists no file" });
+  return claims;
+}
+
+/**
+ * Checks the files the reader opened against the sidecar, as `sha256sum -c` would. With `trustStamps`, a
+ * file verified before and unchanged since (same inode, size and modification time) is not hashed again —
+ * but the bundle's own small files (bundle.json, index.json, manifests/…), which decide what is pushed and
+ * installed, are re-hashed every time and must be those the stamp recorded.
+ */
+export async function checkSidecar(reader: BundleReader, problems: Problem[], trustStamps = false): Promise<string[]> {
+  const path = sidecarPath(reader.path);
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -49,21 +88,26 @@ export async function checkSidecar(bundle: string, problems: Problem[], trustSta
     problems.push({ file: basename(path), reason: "checksum file missing (it belongs beside the bundle)" });
     return [];
   }
-  const { lines, bad } = parseChecksums(text);
-  for (const line of bad) problems.push({ file: basename(path), line, reason: "not a sha256sum line" });
-  if (lines.length === 0) problems.push({ file: basename(path), reason: "lists no file" });
-  for (const { sha256, path: name } of lines) {
-    const file = join(dirname(path), name);
+  const claims = sidecarClaims(reader, text, basename(path), problems);
+  let decisive: Promise<string> | undefined;
+  const small = () => (decisive ??= decisiveDigest(reader));
+  for (const { path: file, name, sha256 } of claims) {
     try {
-      if (trustStamps && (await isStamped(file, sha256))) continue;
+      if (trustStamps && (await isStamped(file, sha256, await small()))) continue;
       const got = await sha256File(file);
       if (got !== sha256) problems.push({ file: name, reason: `checksum mismatch: got ${got}, want ${sha256}` });
-      else await stamp(file, sha256);
+      else await stamp(file, sha256, await small());
     } catch {
       problems.push({ file: name, reason: "missing" });
     }
   }
-  return lines.map((l) => l.path);
+  return claims.map((c) => c.name);
+}
+
+/** The digest of the bundle's small files (every entry but the blobs), as a stamp records it. */
+async function decisiveDigest(reader: BundleReader): Promise<string> {
+  const files = [...reader.entries.values()].filter((e) => e.type === "file" && !e.name.startsWith(ENTRY.blobsDir));
+  return entriesDigest(await Promise.all(files.map(async (e) => ({ name: e.name, content: await reader.tar.read(e.offset, e.size) }))));
 }
 
 /** Re-hashes every blob and cross-checks the bundle's own files. */
@@ -140,6 +184,12 @@ export async function checkDeep(reader: BundleReader, problems: Problem[]): Prom
   for (const source of reader.index.keys()) {
     if (!(reader.bundle.images ?? []).some((i) => i.source === source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
   }
+  try {
+    checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
+  } catch (err) {
+    // What the checks above did not already say (the manifests list, two images for one tag).
+    for (const p of (err as AirgapError).problems) if (!problems.some((q) => q.reason === p.reason)) problems.push(p);
+  }
   return blobs;
 }
 
@@ -149,7 +199,7 @@ export async function checkDeep(reader: BundleReader, problems: Problem[]): Prom
  */
 export async function verifyBundle(reader: BundleReader, options: { deep: boolean; trustStamps?: boolean }): Promise<VerifyResult> {
   const problems: Problem[] = [];
-  const files = await checkSidecar(reader.path, problems, options.trustStamps ?? false);
+  const files = await checkSidecar(reader, problems, options.trustStamps ?? false);
   const blobs = options.deep ? await checkDeep(reader, problems) : 0;
   if (problems.length > 0) {
     throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"})`, {

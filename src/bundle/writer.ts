@@ -20,7 +20,7 @@ import { digestHex, digestOf, VerifyingStream } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
 import { formatBytes } from "../util/size.js";
 import { priorityLimit } from "../util/priority-limit.js";
-import { formatChecksums, sidecarText, type ChecksumLine } from "./checksums.js";
+import { entriesDigest, formatChecksums, sidecarText, type ChecksumLine } from "./checksums.js";
 import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";
@@ -78,6 +78,8 @@ export interface WrittenBundle {
 }
 
 const JOURNAL_MAGIC = "airgap-bundle-journal v1";
+/** Journal line written once the bundle is complete under temporary names, before they are renamed. */
+const COMMIT_LINE = "commit";
 
 /** Blob writes in flight at once: as many as Node's thread pool runs (more only queue there, unordered). */
 const WRITES_AT_ONCE = 4;
@@ -95,9 +97,33 @@ async function existingFiles(tarPath: string): Promise<string[]> {
     .map((n) => join(dirname(tarPath), n));
 }
 
+/**
+ * A save killed while renaming its complete bundle into place (its journal says "commit") is finished now:
+ * the renames are completed, so the new bundle is whole and nothing of it is lost.
+ */
+async function completeCommit(tarPath: string): Promise<void> {
+  const journal = await readFile(journalPath(tarPath), "utf8").catch(() => "");
+  const lines = journal.split("\n");
+  const partsLine = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
+  if (lines[0] !== JOURNAL_MAGIC || !partsLine || !lines.includes(COMMIT_LINE)) return;
+  const split = Number(partsLine[1]);
+  const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+  for (const p of parts) await rename(p.temp, p.final).catch(() => undefined);
+  await rename(temporaryName(`${tarPath}.sha256`), `${tarPath}.sha256`).catch(() => undefined);
+  await removeStale(tarPath, parts.map((p) => p.final));
+  await unlink(journalPath(tarPath)).catch(() => undefined);
+}
+
+/** Deletes files of an older bundle at `tarPath` that the new one (`keep`, and its sidecar) did not replace. */
+async function removeStale(tarPath: string, keep: string[]): Promise<void> {
+  const kept = new Set([...keep, `${tarPath}.sha256`]);
+  for (const old of await existingFiles(tarPath)) if (!kept.has(old)) await unlink(old).catch(() => undefined);
+}
+
 /** Refuses early (before any download) to overwrite an existing bundle without `force`. */
 export async function assertCanWrite(outDir: string, name: string, version: string, force: boolean): Promise<void> {
   const tarPath = join(outDir, bundleFileName(name, version));
+  await completeCommit(tarPath);
   if (!force && (await existingFiles(tarPath)).length > 0) {
     throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
   }
@@ -166,7 +192,6 @@ export class BundleWriter {
     private readonly plan: TarPlan,
     private readonly files: PartFiles,
     private readonly hasher: TarHasher,
-    private readonly existing: string[],
     private readonly options: BundleWriterOptions,
   ) {
     this.blobOrder = plan.entries.flatMap((e, i) => (e.blob ? [i] : []));
@@ -184,8 +209,7 @@ export class BundleWriter {
   static async open(options: BundleWriterOptions): Promise<BundleWriter> {
     const { bundle } = options.contents;
     const tarPath = join(options.outDir, bundleFileName(bundle.name, bundle.version));
-    const existing = await existingFiles(tarPath);
-    if (existing.length > 0 && !options.force) {
+    if (!options.force && (await existingFiles(tarPath)).length > 0) {
       throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
     }
     try {
@@ -214,7 +238,7 @@ export class BundleWriter {
       await files.abort();
       throw writeError(parts[0]!.temp, err);
     }
-    const writer = new BundleWriter(tarPath, plan, files, hasher, existing, options);
+    const writer = new BundleWriter(tarPath, plan, files, hasher, options);
     writer.markWritten([...known.keys()]);
     return writer;
   }
@@ -281,23 +305,25 @@ export class BundleWriter {
     if (missing.length > 0) throw new AirgapError("IO", `the bundle lacks ${missing.length} blobs (${missing[0]}…)`);
     const digests = await this.hasher.finish();
     await this.journalQueue;
-    // Replace an older bundle only now that the new one is complete.
-    for (const old of this.existing) await unlink(old).catch(() => undefined);
-    await this.files.commit();
-    await unlink(journalPath(this.tarPath)).catch(() => undefined);
     const files: WrittenFile[] = this.files.parts.map((p, i) => ({ path: p.final, size: p.size, sha256: digests.parts[i]! }));
     const sidecarPath = `${this.tarPath}.sha256`;
     const tempSidecar = temporaryName(sidecarPath);
     try {
       await writeFile(tempSidecar, sidecarText(files, { sha256: digests.whole }, this.tarPath, this.options.splitSize !== undefined));
+      // From here a rerun completes the renames (recoverUnfinished): an older bundle is replaced, never lost.
+      await appendFile(journalPath(this.tarPath), `${COMMIT_LINE}\n`);
+      await this.files.commit();
       await rename(tempSidecar, sidecarPath);
     } catch (err) {
       await unlink(tempSidecar).catch(() => undefined);
       throw writeError(sidecarPath, err);
     }
+    await removeStale(this.tarPath, files.map((f) => f.path));
+    await unlink(journalPath(this.tarPath)).catch(() => undefined);
     // The hashes were taken by reading the finished file back, as `bundle verify` would: a load or verify of
     // this unchanged file on this host need not hash it again (any change to it voids the stamp).
-    for (const f of files) await stamp(f.path, f.sha256);
+    const decisive = entriesDigest(this.plan.entries.flatMap((e) => (e.content ? [{ name: e.name, content: e.content }] : [])));
+    for (const f of files) await stamp(f.path, f.sha256, decisive);
     return { tarPath: this.tarPath, sidecarPath, files, size: this.plan.size, sha256: digests.whole };
   }
 
@@ -428,6 +454,7 @@ export async function recoverUnfinished(outDir: string, name: string, version: s
   if (lines[0] === JOURNAL_MAGIC && partsLine) {
     const split = Number(partsLine[1]);
     const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+
     const tar = await TarFile.open(parts.map((p) => ({ path: p.temp, start: p.start, size: p.size }))).catch(() => undefined);
     if (tar) {
       for (const line of lines.slice(2)) {
@@ -441,6 +468,7 @@ export async function recoverUnfinished(outDir: string, name: string, version: s
     }
     await Promise.all(parts.map((p) => unlink(p.temp).catch(() => undefined)));
   }
+  await unlink(temporaryName(`${tarPath}.sha256`)).catch(() => undefined);
   await unlink(journalPath(tarPath)).catch(() => undefined);
   return kept;
 }

@@ -14,6 +14,7 @@ import { describe } from "../kube/wait.js";
 import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import type { CommandContext, OptionSpec } from "./command.js";
+import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "./manifest-options.js";
 import { EXIT, type Output } from "./output.js";
 
 /** Options of the install step. */
@@ -29,6 +30,7 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   timeout: { type: "string", describe: "How long to wait for CRDs and workloads (e.g. 10m, 90s)", default: "10m", requiresArg: true },
   "install-script": { type: "string", describe: "Run this installer instead (REGISTRY, BUNDLE_MANIFESTS and the settings in its environment)", requiresArg: true },
   out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script)", requiresArg: true },
+  ...MANIFEST_SIZE_OPTION,
 };
 
 /** Reads `--config` and `--set` into render settings. */
@@ -50,6 +52,7 @@ export async function renderSettingsFrom(args: Record<string, unknown>, registry
     settings: mergeSettings(fromFile, parseSetValues((args.set as string[] | undefined) ?? [])),
     secretKeys: (args["secret-key"] as string[] | undefined) ?? [],
     allowUnresolved: args["allow-unresolved"] === true,
+    maxManifestBytes: maxManifestBytes(args),
   };
 }
 

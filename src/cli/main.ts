@@ -5,6 +5,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
+import { AirgapError } from "../errors.js";
 import type { CommandSpec } from "./command.js";
 import { COMMANDS } from "./commands.js";
 import { parseFast } from "./fast-args.js";
@@ -36,6 +37,8 @@ async function runCommand(spec: CommandSpec, args: Record<string, unknown>): Pro
   try {
     code = (await spec.run(args, out, { signal: controller.signal, toolVersion: toolVersion(), readStdin })) ?? EXIT.OK;
   } catch (err) {
+    // Stopped by Ctrl-C: what the stop broke on its way out is not news (the "interrupted" line was printed).
+    if (controller.signal.aborted && !(err instanceof AirgapError)) return EXIT.INTERRUPTED;
     code = out.error(err);
   }
   return controller.signal.aborted ? EXIT.INTERRUPTED : code;

@@ -9,11 +9,14 @@ import type { Output } from "./output.js";
 export async function openVerifiedBundle(args: Record<string, unknown>, out: Output, options: { announceSkip?: boolean } = {}): Promise<BundleReader> {
   const { BundleReader } = await import("../bundle/reader.js");
   const { verifyBundle } = await import("../bundle/verify.js");
+  const { checkAgreement } = await import("../bundle/format-check.js");
   const reader = await BundleReader.open(String(args.bundle));
   try {
     if (args["skip-verify"]) {
       if (options.announceSkip !== false) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
     } else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
+    // What bundle.json and index.json say must agree before anything is pushed, installed or exported.
+    checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
     return reader;
   } catch (err) {
     await reader.close();

@@ -2,6 +2,7 @@
  * Where the CLI's words go: results on stdout (JSON with --json), everything for people on stderr.
  */
 import { AirgapError, formatProblem, INPUT_ERROR_CODES, type Problem } from "../errors.js";
+import { printable } from "../util/printable.js";
 
 /** Exit codes, documented in README.md. */
 export const EXIT = {
@@ -37,6 +38,8 @@ export class Output {
   private readonly stdout: TextOut;
   private readonly stderr: TextOut;
   private readonly rawStderr: NodeJS.WritableStream;
+  private readonly scriptStdout: TextOut;
+  private readonly scriptStderr: TextOut;
   private redact: (text: string) => string = (t) => t;
 
   constructor(options: OutputOptions) {
@@ -45,9 +48,12 @@ export class Output {
     this.debug = options.debug;
     const stdout = options.stdout ?? process.stdout;
     const stderr = options.stderr ?? process.stderr;
-    // Everything this prints passes the redactor (secret install settings are masked as "***").
-    this.stdout = { write: (text: string) => stdout.write(this.redact(text)) };
-    this.stderr = { write: (text: string) => stderr.write(this.redact(text)) };
+    // Everything this prints passes the redactor (secret install settings are masked as "***"), and text from
+    // outside (imagelist lines, registry messages) cannot send escape sequences to the terminal.
+    this.stdout = { write: (text: string) => stdout.write(printable(this.redact(text))) };
+    this.stderr = { write: (text: string) => stderr.write(printable(this.redact(text))) };
+    this.scriptStdout = { write: (text: string) => stdout.write(this.redact(text)) };
+    this.scriptStderr = { write: (text: string) => stderr.write(this.redact(text)) };
     this.rawStderr = stderr;
   }
 
@@ -88,14 +94,14 @@ export class Output {
     return this.rawStderr as NodeJS.WritableStream & { isTTY?: boolean };
   }
 
-  /** The stderr stream, secrets masked (for a child process's errors). */
+  /** The stderr stream, secrets masked (for the user's own install script, whose colours pass). */
   get errorStream(): TextOut {
-    return this.stderr;
+    return this.scriptStderr;
   }
 
-  /** The stdout stream (for renderers that write JSON events). */
+  /** The stdout stream, secrets masked (for JSON events and the user's own install script). */
   get resultStream(): TextOut {
-    return this.stdout;
+    return this.scriptStdout;
   }
 
   /** Prints an error: one line, every listed problem, a hint; the stack only with --debug. Returns the exit code. */

@@ -6,11 +6,14 @@ import { AirgapError } from "../errors.js";
 import { Registries, type RetryNotice } from "../registry/client.js";
 import { dockerConfigStore, withExplicit, type CredentialStore } from "../registry/credentials.js";
 import { DEFAULT_RETRY, type RetryOptions } from "../registry/retry.js";
+import { DEFAULT_STALL } from "../registry/stall.js";
+import { parseDuration } from "../util/duration.js";
 import type { CommandContext, OptionSpec } from "./command.js";
 
 /** The options, for a command's `options`. */
 export const REGISTRY_OPTIONS: Record<string, OptionSpec> = {
   retries: { type: "number", describe: "Retries of a failed request (connection errors, 408, 429, 5xx)", default: DEFAULT_RETRY.retries, requiresArg: true },
+  "stall-timeout": { type: "string", describe: "A request that moves fewer than 64 KiB in this long is stalled: dropped and retried (e.g. 30s, 2m)", default: "30s", requiresArg: true },
   "ca-file": { type: "string", array: true, describe: "Trust this CA certificate (PEM) too; repeatable", requiresArg: true },
   "insecure-registry": { type: "string", array: true, describe: "Do not verify TLS for HOST (and allow plain HTTP); repeatable", requiresArg: true },
   "plain-http": { type: "string", array: true, describe: "Speak plain HTTP to HOST (localhost and 127.0.0.1 fall back to it by themselves); repeatable", requiresArg: true },
@@ -30,6 +33,7 @@ export async function registriesFrom(
   const retries = Number(args.retries ?? DEFAULT_RETRY.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new AirgapError("INVALID_ARGUMENT", `--retries must be a whole number from 0 to 100`);
   const retry: RetryOptions = { ...DEFAULT_RETRY, retries };
+  const stall = { ...DEFAULT_STALL, ms: parseDuration(String(args["stall-timeout"] ?? "30s"), "--stall-timeout") };
   let credentials: CredentialStore = await dockerConfigStore();
   const username = args.username as string | undefined;
   if (username !== undefined || args["password-stdin"]) {
@@ -49,6 +53,7 @@ export async function registriesFrom(
     insecureHosts: (args["insecure-registry"] as string[] | undefined) ?? [],
     plainHttp: (args["plain-http"] as string[] | undefined) ?? [],
     retry,
+    stall,
     userAgent: `airgap-bundle/${context.toolVersion}`,
     ...(onRetry && { onRetry }),
     ...extra,

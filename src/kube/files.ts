@@ -6,9 +6,16 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { AirgapError } from "../errors.js";
 import { naturalCompare } from "../util/natural-sort.js";
+import { formatBytes } from "../util/size.js";
 import type { FileScan } from "./finding.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * Largest manifest file read (`--max-manifest-size`). Parsing holds some 40 times a file's size in memory,
+ * so a file a hundred megabytes long would exhaust the heap; Kubeflow's largest (its CRDs) are a few MB.
+ */
+export const DEFAULT_MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 /** Lists manifest files below `dir` (relative, `/`-separated, natural order). A missing folder is an error only if `required`. */
 export async function listManifestFiles(dir: string, required: boolean): Promise<string[]> {
@@ -32,10 +39,21 @@ export async function listManifestFiles(dir: string, required: boolean): Promise
   return files.sort(naturalCompare);
 }
 
-/** Reads and scans every manifest file below `dir`. Refuses files that are not UTF-8 (a rewrite could not keep their bytes). */
-export async function scanManifestDir(dir: string, required: boolean): Promise<FileScan[]> {
+/**
+ * Reads and scans every manifest file below `dir`. Refuses files larger than `maxBytes` (before reading them)
+ * and files that are not UTF-8 (a rewrite could not keep their bytes).
+ */
+export async function scanManifestDir(dir: string, required: boolean, maxBytes = DEFAULT_MAX_MANIFEST_BYTES): Promise<FileScan[]> {
   const files = await listManifestFiles(dir, required);
   if (files.length === 0) return [];
+  const sizes = await Promise.all(files.map(async (file) => ({ file, size: (await stat(join(dir, file))).size })));
+  const large = sizes.filter((f) => f.size > maxBytes);
+  if (large.length > 0) {
+    throw new AirgapError("INVALID_ARGUMENT", `${large.length === 1 ? "a manifest file is" : `${large.length} manifest files are`} larger than ${formatBytes(maxBytes)}`, {
+      problems: large.map((f) => ({ file: join(dir, f.file), reason: `${formatBytes(f.size)}` })),
+      hint: "split the file, or raise the limit with --max-manifest-size (parsing takes some 40 times a file's size in memory)",
+    });
+  }
   // Loaded on use: the YAML parser is most of the start-up of a save without manifests.
   const { scanManifest } = await import("./scan.js");
   return Promise.all(
@@ -43,9 +61,17 @@ export async function scanManifestDir(dir: string, required: boolean): Promise<F
       const bytes = await readFile(join(dir, file));
       const text = bytes.toString("utf8");
       if (!Buffer.from(text, "utf8").equals(bytes)) {
-        throw new AirgapError("INVALID_MANIFEST", `${file}: not UTF-8 text`, { hint: "Kubernetes manifests are UTF-8; convert the file" });
+        throw new AirgapError("INVALID_YAML", `${join(dir, file)}: not UTF-8 text`, { hint: "Kubernetes manifests are UTF-8; convert the file" });
       }
-      return scanManifest(file, text);
+      try {
+        return scanManifest(file, text);
+      } catch (err) {
+        // Named by the user's own path (the scan knows only the path below the folder).
+        if (err instanceof AirgapError && err.code === "INVALID_YAML") {
+          throw new AirgapError("INVALID_YAML", `${dir.replace(/\/+$/, "")}/${err.message}`, { ...(err.hint && { hint: err.hint }), problems: err.problems.map((p) => ({ ...p, file: join(dir, file) })) });
+        }
+        throw err;
+      }
     }),
   );
 }

@@ -3,11 +3,11 @@
  * Files in natural order (1, 2, …, 10); within a file Namespaces, then CustomResourceDefinitions, then the
  * rest as written. Pure: no cluster is touched; `--dry-run` prints this plan.
  */
-import yaml from "js-yaml";
 import { AirgapError, type Problem } from "../errors.js";
 import { naturalCompare } from "../util/natural-sort.js";
 import type { KubeObject } from "./object.js";
 import type { ManifestText } from "./render.js";
+import { loadDocuments } from "./yaml.js";
 
 export { apiGroup, objectKey, type KubeObject } from "./object.js";
 
@@ -34,10 +34,10 @@ export function planInstall(files: readonly ManifestText[]): PlannedObject[] {
   for (const file of [...files].sort((a, b) => naturalCompare(a.path, b.path))) {
     let docs: unknown[];
     try {
-      docs = yaml.loadAll(file.text, null, { json: true });
+      docs = loadDocuments(file.text, file.path);
     } catch (err) {
-      const mark = (err as { mark?: { line?: number } }).mark;
-      problems.push({ file: file.path, ...(mark?.line !== undefined && { line: mark.line + 1 }), reason: `not valid YAML after rendering: ${(err as Error).message.split("\n")[0]}` });
+      const problem = err instanceof AirgapError ? err.problems[0] : undefined;
+      problems.push({ file: file.path, ...(problem?.line !== undefined && { line: problem.line }), reason: `not valid YAML after rendering: ${problem?.reason ?? (err as Error).message}` });
       continue;
     }
     const inFile: PlannedObject[] = [];

@@ -3,7 +3,7 @@
  * in `Image`, and inside JSON or YAML held in strings (recursively) — with their exact place in the file,
  * so that a rewrite can change those characters and nothing else.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Scalar } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Scalar } from "./yaml.js";
 import { AirgapError } from "../errors.js";
 import { parseReference, type Reference } from "../reference/reference.js";
 import type { FileScan, IgnoredValue, ImageFinding } from "./finding.js";
@@ -72,7 +72,7 @@ class Scanner {
       if (error) {
         if (!strict) return false;
         const line = error.linePos?.[0]?.line ?? 1;
-        throw new AirgapError("INVALID_MANIFEST", `${this.file}:${line}: invalid YAML: ${error.message.split("\n")[0]}`, {
+        throw new AirgapError("INVALID_YAML", `${this.file}:${line}: invalid YAML: ${error.message.split("\n")[0]}`, {
           problems: [{ file: this.file, line, reason: `invalid YAML: ${error.message.split("\n")[0]}` }],
           hint: "fix the file; nothing was written",
         });

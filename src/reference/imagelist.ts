@@ -4,7 +4,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { AirgapError, type Problem } from "../errors.js";
-import { formatReference, parseReference, referenceErrorReason, type Reference } from "./reference.js";
+import { printable } from "../util/printable.js";
+import { formatReference, parseReference, referenceErrorReason, repositoryOf, type Reference } from "./reference.js";
 
 /** One image of an imagelist. */
 export interface ImagelistEntry {
@@ -43,6 +44,7 @@ export function parseImagelist(text: string, file: string): Imagelist {
   const warnings: Problem[] = [];
   const problems: Problem[] = [];
   const firstLine = new Map<string, number>();
+  const tagged = new Map<string, { line: number; normalized: string }>();
 
   lines.forEach((raw, index) => {
     const line = index + 1;
@@ -54,7 +56,7 @@ export function parseImagelist(text: string, file: string): Imagelist {
     try {
       ref = parseReference(fromDaemon ? source.slice(DAEMON_PREFIX.length) : source);
     } catch (err) {
-      problems.push({ file, line, text: source, reason: referenceErrorReason(err) });
+      problems.push({ file, line, text: printable(source), reason: referenceErrorReason(err) });
       return;
     }
     const normalized = formatReference(ref);
@@ -64,6 +66,16 @@ export function parseImagelist(text: string, file: string): Imagelist {
       return;
     }
     firstLine.set(normalized, line);
+    // Two images for one tag: each load would tag whichever it pushed last, and the tag would flip.
+    if (ref.tag !== undefined) {
+      const tag = `${repositoryOf(ref)}:${ref.tag}`;
+      const other = tagged.get(tag);
+      if (other) {
+        problems.push({ file, line, text: printable(source), reason: `the tag ${tag} is also given by line ${other.line} (${other.normalized}) for another image; keep one` });
+        return;
+      }
+      tagged.set(tag, { line, normalized });
+    }
     entries.push({ source, normalized, ref, line, ...(fromDaemon && { transport: "docker-daemon" as const }) });
   });
 
@@ -92,6 +104,7 @@ export async function readImagelist(path: string): Promise<Imagelist> {
     if (code === "ENOENT") {
       throw new AirgapError("FILE_NOT_FOUND", `imagelist not found: ${path}`, { hint: "pass --imagelist FILE", cause: err });
     }
+    if (code === "EISDIR") throw new AirgapError("INVALID_ARGUMENT", `--imagelist: ${path} is a folder, not a file`, { hint: "pass --imagelist FILE" });
     throw new AirgapError("IO", `cannot read imagelist ${path}: ${(err as Error).message}`, { cause: err });
   }
   return parseImagelist(text, path);

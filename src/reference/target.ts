@@ -55,13 +55,12 @@ export function formatRegistry(location: RegistryLocation): string {
 }
 
 /**
- * Writes a source host as one repository path component: a path component may not hold a `:`,
- * so `localhost:5000` becomes `localhost-5000`.
+ * Writes a source host as one repository path component: a path component may not hold a `:`, so
+ * `localhost:5000` becomes `localhost-5000`, and an IPv6 host `[::1]:5000` becomes `ipv6---1-5000`.
  */
 export function hostAsPathComponent(domain: string): string {
-  if (domain.startsWith("[")) {
-    throw new AirgapError("INVALID_REFERENCE", `cannot map the IPv6 registry host ${domain} to a repository path; use --target-layout strip-host`);
-  }
+  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(domain);
+  if (v6) return `ipv6-${v6[1]!.toLowerCase().replace(/[:.]/g, "-")}${v6[2] ? `-${v6[2]}` : ""}`;
   return domain.replace(":", "-");
 }
 

@@ -10,6 +10,7 @@ import { AirgapError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import type { Credential, CredentialStore } from "./credentials.js";
 import { readCapped, redactUrl, responseError } from "./errors.js";
+import { DEFAULT_STALL, watchBody, type StallRule } from "./stall.js";
 import { Agent, request } from "./http.js";
 import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, parseRetryAfter, wait, type RetryOptions } from "./retry.js";
 
@@ -38,6 +39,8 @@ export interface RegistryOptions {
   connections?: number;
   /** Upload blobs larger than this in PATCH chunks of this size (for proxies that cap request bodies). */
   chunkSize?: number;
+  /** When a request counts as stalled (default {@link DEFAULT_STALL}). */
+  stall?: StallRule;
 }
 
 /** Options of one request. */
@@ -60,6 +63,10 @@ export interface SendOptions {
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
 /** Docker Hub's API lives on another host than its references say. */
 const API_HOST: Record<string, string> = { "docker.io": "registry-1.docker.io" };
+/** Repositories asked for per catalog page. */
+const CATALOG_PAGE = 1000;
+/** Most catalog pages read: a million repositories, far beyond any private registry a bundle is loaded into. */
+export const MAX_CATALOG_PAGES = 1000;
 /** Longest token response we read (the remote decides its size). */
 const MAX_TOKEN_BYTES = 1024 * 1024;
 
@@ -88,6 +95,10 @@ export class RegistryHost {
 
   private get retry(): RetryOptions {
     return this.options.retry ?? DEFAULT_RETRY;
+  }
+
+  private get stall(): StallRule {
+    return this.options.stall ?? DEFAULT_STALL;
   }
 
   private plainHttp(): boolean {
@@ -222,19 +233,37 @@ export class RegistryHost {
     await this.backoff({ what, ...(signal && { signal }) }, attempt, reason);
   }
 
-  /** Every repository `GET /v2/_catalog` lists, following `Link` pagination; undefined when the registry refuses it. */
+  /**
+   * Every repository `GET /v2/_catalog` lists, following `Link` pagination; undefined when the registry refuses
+   * it. A page that is not a catalog, a `Link` that leads back to a page already read, or more than
+   * {@link MAX_CATALOG_PAGES} pages is an error in words.
+   */
   async catalog(signal?: AbortSignal): Promise<string[] | undefined> {
+    const what = `listing ${this.host}/v2/_catalog`;
     const repositories: string[] = [];
-    let path: string | undefined = "/v2/_catalog?n=1000";
-    for (let pages = 0; path && pages < 10_000; pages++) {
-      const res = await this.request(path, { what: `listing ${this.host}/v2/_catalog`, signal, scope: "registry:catalog:*", passStatuses: [401, 403, 404] });
+    const seen = new Set<string>();
+    let path: string | undefined = `/v2/_catalog?n=${CATALOG_PAGE}`;
+    while (path) {
+      if (seen.has(path)) throw new AirgapError("REGISTRY", `${what}: its Link header leads back to a page already read (${path})`);
+      if (seen.size >= MAX_CATALOG_PAGES) throw new AirgapError("REGISTRY", `${what}: more than ${MAX_CATALOG_PAGES} pages of ${CATALOG_PAGE}; stopped`);
+      seen.add(path);
+      const res = await this.request(path, { what, signal, scope: "registry:catalog:*", passStatuses: [401, 403, 404] });
       if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404) {
         res.body.resume();
         return undefined;
       }
-      if (res.statusCode !== 200) throw await responseError(`listing ${this.host}/v2/_catalog`, res);
-      const body = JSON.parse((await readCapped(res.body, 16 * 1024 * 1024, "catalog")).toString("utf8")) as { repositories?: string[] };
-      repositories.push(...(body.repositories ?? []));
+      if (res.statusCode !== 200) throw await responseError(what, res);
+      // The registry decides the body's size; a page of a thousand names needs far less.
+      const text = (await readCapped(res.body, 16 * 1024 * 1024, what)).toString("utf8");
+      let names: unknown;
+      try {
+        names = (JSON.parse(text) as { repositories?: unknown }).repositories;
+      } catch {
+        names = undefined;
+      }
+      if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== "string"))) names = undefined;
+      if (names === undefined && !/"repositories"\s*:\s*null/.test(text)) throw new AirgapError("REGISTRY", `${what}: the answer is not a catalog (${JSON.stringify(text.slice(0, 60))}…)`);
+      repositories.push(...((names as string[] | undefined) ?? []));
       const link = headerValue(res.headers.link);
       const next = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
       path = next ? (next.startsWith("http") ? new URL(next).pathname + new URL(next).search : next) : undefined;
@@ -269,8 +298,8 @@ export class RegistryHost {
           body: (await options.body?.()) as Dispatcher.DispatchOptions["body"],
           dispatcher: new URL(url).host === this.apiHost ? this.dispatcher : this.foreign,
           signal: options.signal,
-          headersTimeout: 120_000,
-          bodyTimeout: 120_000,
+          headersTimeout: this.stall.ms,
+          bodyTimeout: this.stall.ms,
         });
       } catch (err) {
         if (options.signal?.aborted) throw abortError(options.what);
@@ -283,6 +312,7 @@ export class RegistryHost {
         }
         throw networkError(options.what, url, err);
       }
+      watchBody(res.body, this.stall, options.what);
       const status = res.statusCode;
       if (options.passStatuses?.includes(status)) return res;
       if (status === 401 && withAuth && !authRetried) {
@@ -378,9 +408,23 @@ function isTlsProtocolError(err: unknown): boolean {
   return /EPROTO|WRONG_VERSION_NUMBER|ECONNRESET|packet length too long|UND_ERR_SOCKET/i.test(text);
 }
 
+/** What went wrong on the wire, in words (undici's codes are for programs). */
 function describeNetworkError(err: unknown): string {
   const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  return e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? "network error";
+  const code = e.cause?.code ?? e.code;
+  const words: Record<string, string> = {
+    UND_ERR_HEADERS_TIMEOUT: "no answer in time",
+    UND_ERR_BODY_TIMEOUT: "the answer stopped coming",
+    UND_ERR_CONNECT_TIMEOUT: "could not connect in time",
+    ECONNREFUSED: "connection refused",
+    ECONNRESET: "connection reset",
+    ENOTFOUND: "the name does not resolve",
+    EAI_AGAIN: "the name does not resolve (DNS not answering)",
+    ENETUNREACH: "network unreachable",
+    EHOSTUNREACH: "host unreachable",
+    UND_ERR_SOCKET: "connection broken",
+  };
+  return (code && words[code]) ?? code ?? e.cause?.message ?? e.message ?? "network error";
 }
 
 /** An AirgapError somewhere in an error's cause chain (e.g. thrown by a request body stream). */

@@ -65,5 +65,5 @@ export async function responseError(what: string, res: Dispatcher.ResponseData, 
     res.body.destroy();
   }
   const detail = diagnostics(body);
-  return new AirgapError(codeFor(res.statusCode), `${what}: HTTP ${res.statusCode}${detail ? ` ${detail}` : ""}`, hint ? { hint } : {});
+  return new AirgapError(codeFor(res.statusCode), `${what}: HTTP ${res.statusCode}${detail ? ` ${detail}` : ""}`, { status: res.statusCode, ...(hint && { hint }) });
 }

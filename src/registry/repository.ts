@@ -13,7 +13,7 @@ import { formatReference, manifestSelector, type Reference } from "../reference/
 import type { ManifestData, Opener, Target } from "../content/target.js";
 import type { RegistryHost } from "./client.js";
 import { readCapped, redactUrl, responseError } from "./errors.js";
-import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, wait, type RetryOptions } from "./retry.js";
+import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, wait, type RetryOptions } from "./retry.js";
 
 const MAX_REDIRECTS = 5;
 
@@ -168,8 +168,11 @@ export class RegistryRepository implements Target {
         this.registry.noteBlob(d.digest, this.path);
         return;
       } catch (err) {
-        // Bytes that fail verification will fail again: only the network and the registry are retried.
-        const retryable = err instanceof AirgapError ? err.code === "NETWORK" || err.code === "REGISTRY" : isRetryableNetworkError(err);
+        // Bytes that fail verification will fail again, and so will a registry's permanent refusal (400
+        // DIGEST_INVALID, 403…): only the network and the registry's temporary failures are retried.
+        const retryable = err instanceof AirgapError
+          ? err.code === "NETWORK" || (err.code === "REGISTRY" && (err.status === undefined || isRetryableStatus(err.status)))
+          : isRetryableNetworkError(err);
         if (!retryable || attempt >= retry.retries || signal?.aborted) throw err;
         await this.registry.retryWait(`uploading ${d.digest} to ${this.name}`, attempt, err instanceof Error ? err.message : String(err), signal);
       }

@@ -24,7 +24,7 @@ export function isRetryableStatus(status: number): boolean {
 const RETRYABLE_CODES = new Set([
   "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH",
   "UND_ERR_SOCKET", "UND_ERR_CLOSED", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_REQ_RETRY", "ERR_STREAM_PREMATURE_CLOSE",
+  "UND_ERR_REQ_RETRY", "ERR_STREAM_PREMATURE_CLOSE", "STALLED",
 ]);
 
 /** True for connection-level failures (reset, refused, timeouts, a body cut short). */

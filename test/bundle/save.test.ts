@@ -265,7 +265,7 @@ describe("bundle save", () => {
     await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2.yaml": pod(ref("team/b:1")), "10.yaml": pod(ref("team/a:latest")) });
     const before = await countRequests(registry, "GET", /\/blobs\//);
     const r = await c.save();
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2, "an input error");
     assert.match(r.stderr, /^error: the manifests use 2 image references that the imagelist lacks; nothing was downloaded$/m);
     assert.match(r.stderr, /manifests\/2\.yaml:7: 127\.0\.0\.1:\d+\/team\/b:1 is not in the imagelist\n/);
     assert.match(r.stderr, /manifests\/10\.yaml:7: 127\.0\.0\.1:\d+\/team\/a:latest is not in the imagelist \(nearest: 127\.0\.0\.1:\d+\/team\/a:1, line 1\)/);
@@ -309,8 +309,8 @@ describe("bundle save", () => {
     const c = await setup([ref("team/a:1")]);
     await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2-broken.yaml": "kind: Pod\nspec:\n  containers: [\n" });
     const r = await c.save();
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: 2-broken\.yaml:\d+: invalid YAML/m);
+    assert.equal(r.code, 2, "an input error");
+    assert.match(r.stderr, /^error: manifests\/2-broken\.yaml:\d+: invalid YAML/m);
     assert.equal(existsSync(c.out), false);
   });
 

@@ -35,6 +35,10 @@ export interface FaultRule {
   delayMs?: number;
   /** Forward, but flip the bits of the response-body byte at this offset. */
   corruptByteAt?: number;
+  /** Forward the headers, then drip the body: this many bytes every `everyMs` (a registry that barely moves). */
+  drip?: { bytes: number; everyMs: number };
+  /** Never answer: hold the request open until the client gives up. */
+  hang?: boolean;
 }
 
 /** One request the proxy saw. */
@@ -130,6 +134,11 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
       return;
     }
 
+    if (rule?.hang) {
+      entry.status = -2;
+      req.resume();
+      return;
+    }
     const forward = () => {
       const send = target.protocol === "https:" ? httpsRequest : httpRequest;
       const upstreamReq = send(
@@ -147,6 +156,25 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
           res.writeHead(upstreamRes.statusCode ?? 502, headers);
           let body: NodeJS.ReadableStream = upstreamRes;
           if (rule?.corruptByteAt !== undefined) body = upstreamRes.pipe(new Corrupter(rule.corruptByteAt));
+          if (rule?.drip !== undefined) {
+            const { bytes, everyMs } = rule.drip;
+            const chunks: Buffer[] = [];
+            body.on("data", (c: Buffer) => chunks.push(c));
+            body.on("end", () => {
+              let rest = Buffer.concat(chunks);
+              const timer = setInterval(() => {
+                if (res.destroyed || rest.length === 0) {
+                  clearInterval(timer);
+                  if (!res.destroyed) res.end();
+                  return;
+                }
+                res.write(rest.subarray(0, bytes));
+                rest = rest.subarray(bytes);
+              }, everyMs);
+              res.on("close", () => clearInterval(timer));
+            });
+            return;
+          }
           if (rule?.resetAfterBytes !== undefined) {
             let sent = 0;
             const limit = rule.resetAfterBytes;

@@ -44,8 +44,18 @@ describe("parseImagelist", () => {
   });
 
   test("a tag and a digest of the same repository are different entries", () => {
-    const list = parseImagelist(`mysql:8.0\nmysql@${D}\nmysql:8.0@${D}\n`, "list");
+    const list = parseImagelist(`mysql:8.0\nmysql@${D}\nmysql:8.1@${D}\n`, "list");
     assert.equal(list.entries.length, 3);
+  });
+
+  test("two images for one target tag are refused, both lines named (the tag would flip between loads)", () => {
+    assert.throws(
+      () => parseImagelist(`nginx:1.25.3\n# comment\nnginx:1.25.3@${D}\n`, "list"),
+      (err: unknown) =>
+        err instanceof AirgapError && err.code === "INVALID_IMAGELIST" &&
+        err.problems.length === 1 && err.problems[0]!.line === 3 &&
+        /the tag docker\.io\/library\/nginx:1\.25\.3 is also given by line 1 \(docker\.io\/library\/nginx:1\.25\.3\)/.test(err.problems[0]!.reason),
+    );
   });
 
   test("lists EVERY invalid line with its number, not just the first", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AirgapError } from "../../src/errors.js";
-import { parseReference } from "../../src/reference/reference.js";
+import { formatReference, parseReference } from "../../src/reference/reference.js";
 import {
   assertNoTargetCollisions,
   parseRegistry,
@@ -56,8 +56,11 @@ describe("targetReference", () => {
     assertNoTargetCollisions(["a/x:1", "a/x:2"].map((r) => parseReference(r)), "strip-host");
   });
 
-  test("an IPv6 source host cannot become a path component", () => {
-    assert.throws(() => targetReference(parseReference("[::1]:5000/a:1"), reg), /IPv6/);
+  test("an IPv6 source host becomes a valid path component, as a port does", () => {
+    const target = targetReference(parseReference("[::1]:5000/a:1"), reg);
+    assert.equal(target, "10.0.0.5:5000/ipv6---1-5000/a:1");
+    assert.equal(formatReference(parseReference(target)), target, "the target parses as a reference");
+    assert.equal(targetReference(parseReference("[FE80::A]/b@sha256:" + "a".repeat(64)), reg), `10.0.0.5:5000/ipv6-fe80--a/b@sha256:${"a".repeat(64)}`);
   });
 });
 

@@ -3,6 +3,7 @@
  */
 import { BundleReader } from "../../bundle/reader.js";
 import { ENTRY } from "../../bundle/format.js";
+import { checkAgreement } from "../../bundle/format-check.js";
 import { formatBytes } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
@@ -18,6 +19,8 @@ export const inspectCommand: CommandSpec = {
   async run(args, out) {
     const reader = await BundleReader.open(String(args.bundle));
     try {
+      // A bundle whose own files disagree is not described as if it were sound.
+      checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
       const b = reader.bundle;
       const blobEntries = [...reader.entries.values()].filter((e) => e.type === "file" && e.name.startsWith(ENTRY.blobsDir));
       const blobBytes = blobEntries.reduce((n, e) => n + e.size, 0);

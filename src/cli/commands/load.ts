@@ -63,10 +63,8 @@ export const loadCommand: CommandSpec = {
     const progress: { renderer?: ProgressRenderer } = {};
     const connection = await registriesFrom(args, context, [registry.host], (n) => progress.renderer?.retry(n), chunkSize === undefined ? {} : { chunkSize });
     try {
-      // Reach the registry (scheme, auth challenge) while the bundle is opened and checked; nothing is sent to
-      // it but GET /v2/ until the check has passed. A failure here surfaces at the first real request.
-      void connection.registries.host(registry.host).base(context.signal).catch(() => undefined);
-      // Checked first: the manifests are rendered from the bundle, and a damaged one must say so, not fail to parse.
+      // Inputs before network: the bundle (checked first: a damaged manifest must say so, not fail to parse),
+      // settings and kubeconfig are all checked before the first request to the registry.
       const reader = await openVerifiedBundle(args, out, { announceSkip: false });
       try {
         let preflight: InstallPreflight | undefined;

@@ -9,6 +9,7 @@ import { writeError } from "../../layout/layout.js";
 import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference, type TargetLayout } from "../../reference/target.js";
 import { repositoryOf, parseReference } from "../../reference/reference.js";
 import type { CommandSpec } from "../command.js";
+import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import type { Output } from "../output.js";
 import { EXIT } from "../output.js";
@@ -30,6 +31,7 @@ export const rewriteCommand: CommandSpec = {
     manifests: { type: "string", describe: "Folder of Kubernetes manifests", default: "manifests", requiresArg: true },
     out: { type: "string", describe: "Folder to write the rewritten manifests to", demandOption: true, requiresArg: true },
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
+    ...MANIFEST_SIZE_OPTION,
     bundle: { type: "string", describe: "The bundle the images were loaded from: references pinned to an index it keeps some platforms of are pinned to what the load pushed", requiresArg: true },
   },
   async run(args, out) {
@@ -42,7 +44,7 @@ export const rewriteCommand: CommandSpec = {
     }
     // Loaded on use: the YAML parsers cost start-up time that other commands need not pay.
     const [{ scanManifestDir }, { rewriteManifest }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
-    const scans = await scanManifestDir(manifests, true);
+    const scans = await scanManifestDir(manifests, true, maxManifestBytes(args));
     assertNoTargetCollisions(scans.flatMap((s) => s.findings.map((f) => f.ref)), layout);
     const repins = args.bundle === undefined ? new Map<string, string>() : await bundleRepins(args, out);
     const target = (f: ImageFinding) => {

@@ -8,6 +8,7 @@ import { DEFAULT_PLATFORMS, parsePlatform } from "../../oci/platform.js";
 import { readImagelist } from "../../reference/imagelist.js";
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
+import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
 import { streamingGc } from "../streaming-gc.js";
 import { EXIT } from "../output.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
@@ -38,6 +39,7 @@ export const saveCommand: CommandSpec = {
     manifests: { type: "string", describe: "Folder of Kubernetes manifests to rewrite and carry [default: manifests, skipped when absent]", requiresArg: true },
     "add-manifest-images": { type: "boolean", describe: "Also fetch images the manifests use that the imagelist lacks" },
     "allow-missing": { type: "boolean", describe: "Warn, instead of failing, about images the manifests use that the imagelist lacks" },
+    ...MANIFEST_SIZE_OPTION,
     "pin-digests": { type: "boolean", describe: "Rewrite name:tag to name:tag@sha256:… in the manifests (the digest resolved now)" },
     out: { type: "string", describe: "Folder to write the bundle to", default: "bundles", requiresArg: true },
     "cache-dir": { type: "string", describe: "Download cache (an OCI layout); reruns resume from it", default: DEFAULT_CACHE_DIR, requiresArg: true },
@@ -64,10 +66,6 @@ export const saveCommand: CommandSpec = {
     else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
-      // Reach each registry (scheme, auth challenge) while the rest of the tool loads; a failure here
-      // surfaces at the first real request, with the image that made it.
-      const hosts = new Set(imagelist.entries.filter((e) => e.transport === undefined && args["from-daemon"] !== true).map((e) => e.ref.domain));
-      for (const host of hosts) void registries.host(host).base(context.signal).catch(() => undefined);
       // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
       const { saveBundle } = await import("../../bundle/save.js");
       const result = await saveBundle({
@@ -78,6 +76,7 @@ export const saveCommand: CommandSpec = {
         addManifestImages: args["add-manifest-images"] === true,
         allowMissing: args["allow-missing"] === true,
         pinDigests: args["pin-digests"] === true,
+        maxManifestBytes: maxManifestBytes(args),
         name: String(args.name),
         version: String(args.version),
         outDir: String(args.out),

@@ -3,6 +3,7 @@
  */
 import { readImagelist } from "../../reference/imagelist.js";
 import type { CommandSpec } from "../command.js";
+import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
 import { EXIT } from "../output.js";
 
 /** The `scan` command. */
@@ -20,6 +21,7 @@ export const scanCommand: CommandSpec = {
   options: {
     manifests: { type: "string", describe: "Folder of Kubernetes manifests", default: "manifests", requiresArg: true },
     imagelist: { type: "string", describe: "Image list file", default: "imagelist", requiresArg: true },
+    ...MANIFEST_SIZE_OPTION,
   },
   async run(args, out) {
     // Loaded on use: the YAML parser costs start-up time that other commands need not pay.
@@ -28,7 +30,7 @@ export const scanCommand: CommandSpec = {
       import("../../kube/files.js"),
       import("../../kube/scan.js"),
     ]);
-    const scans = await scanManifestDir(String(args.manifests), true);
+    const scans = await scanManifestDir(String(args.manifests), true, maxManifestBytes(args));
     const list = await readImagelist(String(args.imagelist));
     out.warnProblems(list.warnings);
     const findings = scans.flatMap((s) => s.findings);
