@@ -37,7 +37,8 @@ export function loadDocuments(text: string, file: string): unknown[] {
     const error = doc.errors[0];
     if (error) throw invalidYaml(file, error.linePos?.[0]?.line, error.message);
     try {
-      return doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+      // yaml refuses when its count reaches the limit: one more lets exactly MAX_ALIAS_EXPANSION through.
+      return doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION + 1 });
     } catch (err) {
       throw new AirgapError("INVALID_YAML", `${file}: YAML aliases expand too far (more than ${MAX_ALIAS_EXPANSION} alias nodes in one document); refusing it`, {
         hint: "a manifest that expands like this is an attack on the parser, not a manifest: check where the file came from",

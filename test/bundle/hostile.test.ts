@@ -16,6 +16,7 @@ import { makeImage, seedRegistry } from "../helpers/images.js";
 import { editJson, endOfEntries, headerOffsets, mutateBundle, paxBlocks, setHeaderField } from "../helpers/mutate-bundle.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
+import { aliasBomb } from "../helpers/yaml-bomb.js";
 
 /** A command that must refuse: it ended by itself, exit 1 or 2, one `error:` line first, no stack, nothing unexpected. */
 function assertRefused(r: CliResult, label: string): void {
@@ -186,6 +187,19 @@ describe("hostile bundles", () => {
     assert.deepEqual(failures, []);
     assert.equal(await countRequests(target, "POST", /\/blobs\/uploads\//), before, "nothing was pushed");
     assert.deepEqual(JSON.parse((await target.fetch("/v2/_catalog")).body.toString()).repositories, []);
+  });
+
+  test("an alias bomb among the manifests: save ends at once, install refuses it before touching anything", async () => {
+    const c = await saveCase(work, [`${source.host}/team/a:1`], { name: "bomb" });
+    await mkdir(join(c.dir, "manifests"));
+    await writeFile(join(c.dir, "manifests", "1.yaml"), aliasBomb().replace("nginx:1.25", `${source.host}/team/a:1`));
+    const started = Date.now();
+    const saved = await c.save(["--manifests", join(c.dir, "manifests")]);
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.ok(Date.now() - started < 15_000, "the save ended at once");
+    const install = await runCli(["install", c.tar, "--registry", target.host, "--dry-run", "--out", join(c.dir, "r")], { timeoutMs: 20_000 });
+    assert.equal(install.code, 1);
+    assert.match(install.stderr, /1\.yaml: not valid YAML after rendering: .*|aliases expand too far/);
   });
 
   test("a joined split bundle is proved by its # whole line, not by the parts it was made from", async () => {

@@ -46,6 +46,18 @@ describe("bundle images", () => {
     assert.doesNotMatch(r.stderr, /duplicate/);
   });
 
+  test("escape sequences from an imagelist line never reach the terminal; a folder as imagelist exits 2", async () => {
+    const file = join(dir, "escape.imagelist");
+    await writeFile(file, "nginx\u001b[2J\u001b]0;pwned\u0007:1\n");
+    const r = await runCli(["images", "--imagelist", file]);
+    assert.equal(r.code, 2);
+    assert.doesNotMatch(r.stderr, /\u001b|\u0007/);
+    assert.match(r.stderr, /"nginx\\x1b\[2J\\x1b\]0;pwned\\x07:1"/);
+    const folder = await runCli(["images", "--imagelist", dir]);
+    assert.equal(folder.code, 2);
+    assert.match(folder.stderr, /^error: --imagelist: .* is a folder, not a file$/m);
+  });
+
   test("exits 2 and names every bad line, without a stack trace", async () => {
     const file = join(dir, "bad.imagelist");
     await writeFile(file, "UPPER/case:1\nmysql:8.0\nfoo:bar:baz\n\nx@sha256:123\n");

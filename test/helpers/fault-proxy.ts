@@ -70,6 +70,8 @@ export interface FaultProxy {
 export interface FaultProxyOptions {
   /** CA to trust when the upstream is HTTPS. */
   ca?: string;
+  /** Address to listen on (default 127.0.0.1; "::1" for an IPv6 registry host). */
+  listen?: string;
 }
 
 function matches(rule: { method?: string; path?: RegExp | string }, method: string, path: string): boolean {
@@ -222,11 +224,13 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = options.listen ?? "127.0.0.1";
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
   const port = (server.address() as AddressInfo).port;
+  const hostname = address.includes(":") ? `[${address}]` : address;
   return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    host: `${hostname}:${port}`,
+    url: `http://${hostname}:${port}`,
     requests,
     count: (method, path) => requests.filter((r) => matches({ method, path }, r.method, r.path)).length,
     stop: () =>

@@ -1,0 +1,177 @@
+/**
+ * Registries that misbehave — drip, stall, never answer, lie in their catalog, loop their Link headers, refuse
+ * for good, send broken challenges — each with the outcome a user must see and a bound on how long it takes.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { MAX_CATALOG_PAGES, Registries } from "../../src/registry/client.js";
+import { CLI, runCli } from "../helpers/cli.js";
+import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
+import { makeImage, seedRegistry } from "../helpers/images.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { saveCase } from "../helpers/save-case.js";
+
+/** Runs the CLI and returns its result with how long it took. */
+async function timed(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string; ms: number }> {
+  const started = Date.now();
+  const r = await runCli(args, { timeoutMs: 60_000 });
+  return { ...r, ms: Date.now() - started };
+}
+
+describe("misbehaving registries", () => {
+  let source: TestRegistry;
+  let work: string;
+  let bundle: string;
+  const image = makeImage({ seed: "hostile-registry", layers: [200_000] });
+  const layer = image.layers[0]!;
+
+  before(async () => {
+    source = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), "airgap-hostile-reg-"));
+    await seedRegistry(source, image, "team/x:1");
+    const c = await saveCase(work, [`${source.host}/team/x:1`], { name: "src" });
+    assert.equal((await c.save()).code, 0);
+    bundle = c.tar;
+  });
+  after(async () => {
+    await source.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test("a blob that drips a byte at a time is a stall: dropped, retried, then a clear error — not for ever", async (t) => {
+    const proxy = await faultProxy(source.url, [{ method: "GET", path: `/blobs/${layer.digest}`, drip: { bytes: 1, everyMs: 200 } }]);
+    t.after(() => proxy.stop());
+    const c = await saveCase(work, [`${proxy.host}/team/x:1`]);
+    const r = await timed([...c.args(["--stall-timeout", "1s", "--retries", "1"])]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /stalled: \d+ bytes in 1s \(fewer than 65536\)/);
+    assert.ok(r.ms < 20_000, `bounded: ${r.ms} ms`);
+    assert.ok(proxy.count("GET", `/blobs/${layer.digest}`) >= 2, "resumed (retried) once before giving up");
+  });
+
+  test("a registry that never answers costs seconds, said in words", async (t) => {
+    const proxy = await faultProxy(source.url, [{ method: "GET", path: "/manifests/", hang: true }]);
+    t.after(() => proxy.stop());
+    const c = await saveCase(work, [`${proxy.host}/team/x:1`]);
+    const r = await timed([...c.args(["--stall-timeout", "1s", "--retries", "1"])]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no answer in time/);
+    assert.doesNotMatch(r.stderr, /UND_ERR/);
+    assert.ok(r.ms < 15_000, `bounded: ${r.ms} ms`);
+  });
+
+  test("a catalog that is not JSON, or whose Link loops, is said so, and each image is checked instead", async (t) => {
+    const rules: FaultRule[] = [
+      { method: "GET", path: "/v2/_catalog", status: 200, body: "<html>not a catalog</html>", headers: { "content-type": "text/html" } },
+      { method: "GET", path: "/v2/_catalog", status: 200, body: JSON.stringify({ repositories: [] }), headers: { link: '</v2/_catalog?n=1000>; rel="next"' } },
+    ];
+    for (const rule of rules) {
+      const target = await startRegistry();
+      t.after(() => target.stop());
+      const proxy = await faultProxy(target.url, [rule]);
+      t.after(() => proxy.stop());
+      const r = await timed(["load", bundle, "--registry", proxy.host]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /warning: listing .*\/v2\/_catalog: (the answer is not a catalog|its Link header leads back to a page already read).*; checking each image instead/);
+      assert.ok(proxy.count("GET", "/v2/_catalog") <= 4, `few catalog requests: ${proxy.count("GET", "/v2/_catalog")}`);
+    }
+  });
+
+  test("a permanent refusal (400 DIGEST_INVALID) is not retried", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const body = JSON.stringify({ errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }] });
+    const proxy = await faultProxy(target.url, [{ method: "PUT", path: "/blobs/uploads/", status: 400, body }]);
+    t.after(() => proxy.stop());
+    const r = await timed(["load", bundle, "--registry", proxy.host, "--retries", "3"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /HTTP 400 DIGEST_INVALID: provided digest did not match uploaded content/);
+    assert.doesNotMatch(r.stderr, /retry \d/);
+    const puts = proxy.requests.filter((q) => q.method === "PUT" && q.path.includes("/blobs/uploads/"));
+    assert.equal(puts.length, new Set(puts.map((q) => q.path.replace(/\/uploads\/[^?]+/, ""))).size, "each blob's upload was tried once");
+  });
+
+  test("a token challenge without a realm is an error in words", async (t) => {
+    const proxy = await faultProxy(source.url, [{ method: "GET", path: /^\/v2\//, status: 401, headers: { "www-authenticate": "Bearer service=\"x\"" }, body: "{}" }]);
+    t.after(() => proxy.stop());
+    const c = await saveCase(work, [`${proxy.host}/team/x:1`]);
+    const r = await timed(c.args(["--retries", "0"]));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /asked for token auth without a realm/);
+  });
+
+  test("an IPv6 source host is saved and loaded, its host written as a path component", async (t) => {
+    const proxy = await faultProxy(source.url, [], { listen: "::1" });
+    t.after(() => proxy.stop());
+    const port = proxy.host.slice(proxy.host.lastIndexOf(":") + 1);
+    const c = await saveCase(work, [`${proxy.host}/team/x:1`]);
+    const saved = await c.save();
+    assert.equal(saved.code, 0, saved.stderr);
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", c.tar, "--registry", target.host]);
+    assert.equal(r.code, 0, r.stderr);
+    const res = await target.fetch(`/v2/ipv6---1-${port}/team/x/manifests/1`, { method: "HEAD", headers: { accept: "application/vnd.oci.image.manifest.v1+json" } });
+    assert.equal(res.headers["docker-content-digest"], image.manifest.digest);
+  });
+
+  test("the first Ctrl-C stops a load held by a dripping catalog", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const proxy = await faultProxy(target.url, [{ method: "GET", path: "/v2/_catalog", drip: { bytes: 1, everyMs: 500 } }]);
+    t.after(() => proxy.stop());
+    const child = spawn(process.execPath, [CLI, "load", bundle, "--registry", proxy.host], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const sent = Date.now();
+    child.kill("SIGINT");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const code = await exited;
+    clearTimeout(timer);
+    assert.equal(code, 130, stderr);
+    assert.ok(Date.now() - sent < 5000, "stopped promptly");
+    assert.doesNotMatch(stderr, /unexpected/);
+  });
+});
+
+describe("resource caps of a registry's answers", () => {
+  let server: Server;
+  let pages = 0;
+  let limit = Infinity;
+  before(async () => {
+    server = createServer((req, res) => {
+      if (req.url === "/v2/") return void res.writeHead(200).end("{}");
+      const page = pages++;
+      const next = page + 1 < limit ? { link: `</v2/_catalog?n=1000&last=r${page}>; rel="next"` } : {};
+      res.writeHead(200, { "content-type": "application/json", ...next }).end(JSON.stringify({ repositories: [`r${page}`] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const registries = () => new Registries({ credentials: { get: async () => undefined }, plainHttp: true, retry: { retries: 0, baseMs: 1, maxMs: 1 } });
+
+  test(`a catalog of exactly ${MAX_CATALOG_PAGES} pages is read whole; one more page is refused`, async () => {
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    pages = 0;
+    limit = MAX_CATALOG_PAGES;
+    const r = registries();
+    try {
+      assert.equal((await r.host(host).catalog())?.length, MAX_CATALOG_PAGES);
+      pages = 0;
+      limit = MAX_CATALOG_PAGES + 1;
+      await assert.rejects(r.host(host).catalog(), new RegExp(`more than ${MAX_CATALOG_PAGES} pages`));
+      assert.equal(pages, MAX_CATALOG_PAGES, "no request past the cap");
+    } finally {
+      await r.close();
+    }
+  });
+});
