@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // npm run demo — the whole job on this machine, nothing from the internet:
-//   1. a local "internet" registry on localhost:5001 holding the demo images (examples/demo/imagelist),
+//   1. a local "internet" registry on a free port of localhost (DEMO_PORT to choose one) holding the demo
+//      images (examples/demo/imagelist, whose localhost:5001 names are moved to that port in a copy),
 //   2. bundle save: the images and the rewritten manifests into ONE bundle,
 //   3. bundle verify --deep and bundle inspect (what the closed network receives),
 //   4. a second local registry standing for the closed network's, and bundle load into it, which then
@@ -9,18 +10,32 @@
 //      "pull" by asking the private registry for each image; set DEMO_KUBECONFIG to use a real cluster.
 //   5. bundle uninstall.
 // Needs Debian's docker-registry and skopeo (skopeo pushes the demo images, as an independent client).
+// It never pushes to a registry it did not start: a DEMO_PORT already in use is refused. Its files go to a
+// private folder of its own (DEMO_WORK to choose one), removed at the end unless DEMO_WORK was given.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, rm } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeImage, seedRegistry } from "../test/helpers/images.js";
 import { startStandInCluster, type StandInCluster } from "../test/helpers/kube-apiserver.js";
+import { freePort } from "../test/helpers/ports.js";
 import { startRegistry, type TestRegistry } from "../test/helpers/registry.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "dist", "bin", "main.js");
-const WORK = process.env.DEMO_WORK ?? "/tmp/airgap-demo";
+const WORK = process.env.DEMO_WORK ?? (await mkdtemp(join(tmpdir(), "airgap-demo-")));
+
+/** True when something already listens on 127.0.0.1:port. */
+function taken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(true));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(false)));
+  });
+}
 
 function step(title: string): void {
   process.stdout.write(`\n=== ${title}\n`);
@@ -40,25 +55,43 @@ for (const tool of ["docker-registry", "skopeo"]) {
     process.exit(2);
   }
 }
-execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
-await rm(WORK, { recursive: true, force: true });
+const port = process.env.DEMO_PORT ? Number(process.env.DEMO_PORT) : await freePort();
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  process.stderr.write(`demo: DEMO_PORT=${process.env.DEMO_PORT} is not a port\n`);
+  process.exit(2);
+}
+if (await taken(port)) {
+  process.stderr.write(`demo: something already listens on localhost:${port}; the demo pushes only to a registry it starts itself (choose another DEMO_PORT, or leave it unset for a free one)\n`);
+  process.exit(2);
+}
+// DEMO_BUILD=0 runs the CLI as built (the tests do, while other tests use dist/).
+if (process.env.DEMO_BUILD !== "0") execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
+if (process.env.DEMO_WORK) await rm(WORK, { recursive: true, force: true });
 await mkdir(WORK, { recursive: true });
+
+// The example names localhost:5001; this run's copy names the port the demo's registry really has.
+const demo = join(WORK, "demo");
+await cp(join(ROOT, "examples", "demo"), demo, { recursive: true });
+for (const file of ["imagelist", ...(await readdir(join(demo, "manifests"))).map((f) => join("manifests", f))]) {
+  const path = join(demo, file);
+  await writeFile(path, (await readFile(path, "utf8")).split("localhost:5001").join(`localhost:${port}`));
+}
 
 const registries: TestRegistry[] = [];
 let cluster: StandInCluster | undefined;
 try {
-  step("1. the internet: a local registry on localhost:5001 with the demo images");
-  const internet = await startRegistry({ port: 5001 });
+  step(`1. the internet: a local registry on localhost:${port} with the demo images`);
+  const internet = await startRegistry({ port });
   registries.push(internet);
   const base = { seed: "demo-base-os", size: 2_000_000 };
   const images: Array<[string, number]> = [["demo/web:1.0", 900_000], ["demo/api:2.3", 700_000], ["library/redis:7.2", 1_200_000], ["demo/operator:1.1", 400_000], ["demo/model-server:0.9", 3_000_000], ["demo/queue-proxy:1.0", 300_000]];
   for (const [ref, size] of images) {
     await seedRegistry(internet, makeImage({ seed: ref, layers: [base, size] }), ref);
-    process.stdout.write(`  pushed localhost:5001/${ref}\n`);
+    process.stdout.write(`  pushed localhost:${port}/${ref}\n`);
   }
 
   step("2. on the connected host: bundle save");
-  await bundle(["save", "--name", "demo", "--version", "1.0", "--imagelist", "examples/demo/imagelist", "--manifests", "examples/demo/manifests", "--out", join(WORK, "bundles"), "--cache-dir", join(WORK, "cache")]);
+  await bundle(["save", "--name", "demo", "--version", "1.0", "--imagelist", join(demo, "imagelist"), "--manifests", join(demo, "manifests"), "--out", join(WORK, "bundles"), "--cache-dir", join(WORK, "cache")]);
 
   step("3. after the carry: check it, see what is inside");
   await bundle(["verify", join(WORK, "bundles", "demo-1.0.tar"), "--deep"]);
@@ -85,4 +118,5 @@ try {
 } finally {
   await cluster?.stop();
   for (const r of registries.reverse()) await r.stop();
+  if (!process.env.DEMO_WORK) await rm(WORK, { recursive: true, force: true });
 }

@@ -34,6 +34,7 @@ export type ErrorCode =
   | "REFERENCES_MISSING"
   | "UNRESOLVED_PLACEHOLDERS"
   | "KUBE_UNREACHABLE"
+  | "NO_KUBECONFIG"
   | "KUBE_API"
   | "INSTALL_FAILED"
   | "NOT_READY"
@@ -55,6 +56,7 @@ export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "NOT_A_BUNDLE",
   "INVALID_YAML",
   "MISSING_IMAGES",
+  "NO_KUBECONFIG",
 ]);
 
 /** One problem among several (for errors that must list every bad line, not just the first). */

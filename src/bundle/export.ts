@@ -46,7 +46,7 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
     if (!reader.index.has(source)) {
       const names = (reader.bundle.images ?? []).map((i) => i.source);
       const near = names.filter((n) => n.includes(ref.path.split("/").pop() ?? ref.path));
-      throw new AirgapError("NOT_FOUND", `${source} is not in ${reader.path}`, { hint: `it has ${near.length > 0 ? `e.g. ${near.slice(0, 3).join(", ")}` : `${names.length} images; see bundle inspect`}` });
+      throw new AirgapError("INVALID_ARGUMENT", `${source} is not in ${reader.path}`, { hint: `it has ${near.length > 0 ? `e.g. ${near.slice(0, 3).join(", ")}` : `${names.length} images; see bundle inspect`}` });
     }
     const image = await pickImage(reader, ref, source, options.platform === undefined ? undefined : parsePlatform(options.platform));
     const tags = ref.tag === undefined ? [] : [options.format === "docker-archive" ? engineName(ref) : ref.tag];

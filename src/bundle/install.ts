@@ -4,6 +4,7 @@
  * `prepareInstall` does everything that needs no cluster, so `bundle load` can refuse bad settings before
  * pushing a byte.
  */
+import { plural } from "../util/plural.js";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -159,7 +160,7 @@ export async function applyInstall(cluster: Cluster, prepared: PreparedInstall, 
   const failed = objects.filter((o) => o.outcome === "failed");
   if (failed.length > 0) {
     const problems: Problem[] = failed.map((o) => ({ file: o.planned.file, text: o.key, reason: o.message ?? "failed" }));
-    throw new AirgapError("INSTALL_FAILED", `${failed.length} of ${objects.length} objects could not be applied`, {
+    throw new AirgapError("INSTALL_FAILED", `${failed.length} of ${plural(objects.length, "object")} could not be applied`, {
       problems, hint: "fix them and run the install again: applying is idempotent",
     });
   }

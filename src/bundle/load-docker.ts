@@ -4,6 +4,7 @@
  * bundle as it is read (no temporary file); each image is tagged with its source name and, given a registry,
  * its target name. Then every image is inspected: its ID must be its config's digest, its tags in place.
  */
+import { plural } from "../util/plural.js";
 import type { DockerEngine } from "../daemon/engine.js";
 import { dockerArchive, type ArchiveImage } from "../daemon/archive-export.js";
 import { engineName } from "../daemon/source.js";
@@ -55,6 +56,6 @@ export async function loadIntoEngine(reader: BundleReader, engine: DockerEngine,
     }),
   );
   const problems: Problem[] = loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" }));
-  if (problems.length > 0) throw new AirgapError("LOAD_FAILED", `${problems.length} of ${loaded.length} images did not arrive in the engine intact`, { problems });
+  if (problems.length > 0) throw new AirgapError("LOAD_FAILED", `${problems.length} of ${plural(loaded.length, "image")} did not arrive in the engine intact`, { problems });
   return loaded;
 }

@@ -6,6 +6,7 @@ import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type Resolv
 import { pushedDigest } from "../content/kept-platforms.js";
 import { preferLocal } from "../content/prefer.js";
 import { join } from "node:path";
+import { plural } from "../util/plural.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
@@ -85,16 +86,26 @@ export function checkNameVersion(name: string, version: string): void {
   if (!VERSION.test(version)) throw new AirgapError("INVALID_ARGUMENT", `invalid bundle version "${version}"`, { hint: "use letters, digits, . _ + - (e.g. 5.1.0)" });
 }
 
-/** The failures of a save as one error listing every failed image with its line and reason. */
+/**
+ * The failures of a save as one error listing every failed image with its line and reason. Images that failed
+ * for the same reason (a registry host that cannot be reached) are one line, with their count and lines.
+ */
 function failuresError(imagelist: Imagelist, failures: FailedImage[], lineOf: Map<string, number>, total: number): AirgapError {
   const failed = failures
     .map((f) => ({ line: lineOf.get(f.job.label) ?? 0, error: f.error }))
     .sort((a, b) => a.line - b.line);
-  const problems: Problem[] = failed.map((f) => ({ file: imagelist.file, line: f.line, reason: f.error.message }));
+  const byReason = new Map<string, number[]>();
+  for (const f of failed) byReason.set(f.error.message, [...(byReason.get(f.error.message) ?? []), f.line]);
+  const problems: Problem[] = [...byReason].map(([reason, lines]) =>
+    lines.length === 1
+      ? { file: imagelist.file, line: lines[0]!, reason }
+      : { file: imagelist.file, line: lines[0]!, reason: `${reason} — ${plural(lines.length, "image")} (lines ${lines.join(", ")})` },
+  );
   // The failures' own hints first (e.g. --ca-file, log in), each once.
   const hints = [...new Set(failed.map((f) => f.error.hint).filter((h): h is string => h !== undefined))];
+  if (failed.some((f) => f.error.code === "NETWORK" && /does not resolve|unreachable/.test(f.error.message))) hints.unshift("is this host online? bundle save needs the registries the imagelist names (or a mirror)");
   hints.push("rerun when fixed: images already downloaded are kept in the cache");
-  return new AirgapError("IMAGES_FAILED", `${failed.length} of ${total} images failed; no bundle was written`, { problems, hint: hints.join("; ") });
+  return new AirgapError("IMAGES_FAILED", `${failed.length} of ${plural(total, "image")} failed; no bundle was written`, { problems, hint: hints.join("; ") });
 }
 
 /** Resolves every image, then writes each blob straight into the bundle (from the cache when it is there). */

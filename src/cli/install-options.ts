@@ -66,7 +66,7 @@ export interface InstallPreflight {
  * Everything that can fail before the cluster is touched: settings, rendering, the plan, and whether a cluster
  * answers. `bundle load` runs this before pushing, so a wrong setting costs seconds, not a whole load.
  */
-export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout): Promise<InstallPreflight> {
+export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install"): Promise<InstallPreflight> {
   parseDuration(String(args.timeout ?? "10m"), "--timeout");
   const { prepareInstall } = await import("../bundle/install.js");
   const prepared = await prepareInstall(reader, await renderSettingsFrom(args, registry, layout));
@@ -74,11 +74,21 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
   for (const n of prepared.notices) out.warn(n);
   if (args["dry-run"] || args["install-script"] !== undefined) return { prepared };
   const { connectCluster } = await import("../kube/cluster.js");
-  const cluster = connectCluster({
-    ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
-    ...(args.context !== undefined && { context: String(args.context) }),
-  });
-  const version = await cluster.ping();
+  let cluster: Cluster;
+  let version: string;
+  try {
+    cluster = connectCluster({
+      ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
+      ...(args.context !== undefined && { context: String(args.context) }),
+    });
+    version = await cluster.ping();
+  } catch (err) {
+    // A load can go on without the cluster: say how (install has no such option).
+    if (command === "load" && err instanceof AirgapError && (err.code === "NO_KUBECONFIG" || err.code === "KUBE_UNREACHABLE")) {
+      throw new AirgapError(err.code, err.message, { cause: err, hint: `${err.hint ?? "fix the cluster settings"}; or pass --no-install to only push the images` });
+    }
+    throw err;
+  }
   out.info(`cluster: ${cluster.server} (Kubernetes ${version}), default namespace ${cluster.defaultNamespace}`);
   return { prepared, cluster };
 }
@@ -122,7 +132,7 @@ export async function performInstall(pre: InstallPreflight, reader: BundleReader
     const dir = String(args.out ?? "rendered");
     const written = await install.writeRendered(prepared, dir);
     out.result(
-      [`would apply ${prepared.plan.length} objects, in this order:`, ...install.describePlan(prepared.plan).map((l) => `  ${l}`), `rendered ${written.length} files into ${dir}`].join("\n"),
+      [`would apply ${plural(prepared.plan.length, "object")}, in this order:`, ...install.describePlan(prepared.plan).map((l) => `  ${l}`), `rendered ${plural(written.length, "file")} into ${dir}`].join("\n"),
       { dryRun: true, out: dir, files: written, plan: prepared.plan.map((p) => ({ file: p.file, document: p.document, object: install.planKey(p) })) },
     );
     return EXIT.OK;
@@ -146,7 +156,7 @@ export async function performInstall(pre: InstallPreflight, reader: BundleReader
     timeoutMs: parseDuration(String(args.timeout ?? "10m"), "--timeout"),
     onEvent, signal: context.signal,
   });
-  const summary = `${result.objects.length} objects: ${result.created} created, ${result.configured} configured, ${result.unchanged} unchanged${result.waited ? "; every workload ready" : ""}`;
+  const summary = `${plural(result.objects.length, "object")}: ${result.created} created, ${result.configured} configured, ${result.unchanged} unchanged${result.waited ? "; every workload ready" : ""}`;
   if (out.json) out.jsonLine({ type: "install-summary", created: result.created, configured: result.configured, unchanged: result.unchanged, ready: result.waited });
   else out.info(summary);
   return EXIT.OK;

@@ -63,6 +63,7 @@ export class TerminalProgress implements ProgressRenderer {
   private readonly c: Counters = { total: 0, done: 0, images: 0, imagesDone: 0, phase: "", started: Date.now() };
   private timer?: NodeJS.Timeout;
   private drawn = false;
+  private readonly failures = new FailureLines();
 
   constructor(private readonly stream: NodeJS.WriteStream) {
     this.timer = setInterval(() => this.draw(), 200);
@@ -94,10 +95,12 @@ export class TerminalProgress implements ProgressRenderer {
       this.stream.write(`${e.level === "warning" ? "warning: " : ""}${e.message}\n`);
     } else if (e.type === "image-done") {
       this.clear();
-      this.stream.write(`✓ ${e.label}  ${short(e.digest)}  ${formatBytes(e.size)}\n`);
+      this.stream.write(`✓ ${e.label}  ${short(e.digest)}  ${e.present ? "already present" : formatBytes(e.size)}\n`);
     } else if (e.type === "image-failed") {
+      const line = this.failures.line(e.label, e.error.message);
+      if (line === undefined) return;
       this.clear();
-      this.stream.write(`✗ ${e.label}: ${e.error.message}\n`);
+      this.stream.write(`✗ ${line}\n`);
     }
   }
 
@@ -112,10 +115,21 @@ export class TerminalProgress implements ProgressRenderer {
   }
 }
 
+/** Says an image failed, once per reason: images that fail alike (a host that cannot be reached) are one line. */
+class FailureLines {
+  private readonly seen = new Map<string, number>();
+  line(label: string, message: string): string | undefined {
+    const n = (this.seen.get(message) ?? 0) + 1;
+    this.seen.set(message, n);
+    return n === 1 ? `${label}: ${message}` : undefined;
+  }
+}
+
 /** Plain lines for logs: one per finished image, and a summary line every `intervalMs`. */
 export class PlainProgress implements ProgressRenderer {
   private readonly c: Counters = { total: 0, done: 0, images: 0, imagesDone: 0, phase: "", started: Date.now() };
   private readonly timer: NodeJS.Timeout;
+  private readonly failures = new FailureLines();
 
   constructor(private readonly stream: NodeJS.WritableStream, intervalMs = 10_000) {
     this.timer = setInterval(() => this.summary(), intervalMs);
@@ -124,14 +138,19 @@ export class PlainProgress implements ProgressRenderer {
 
   private summary(): void {
     const c = this.c;
+    // Nothing to measure yet (still resolving, or waiting on a host): no "0 B of 0 B" line.
+    if (c.total === 0 && c.done === 0) return;
     this.stream.write(`progress: ${c.phase} ${formatBytes(c.done)} of ${formatBytes(c.total)} at ${formatBytes(rate(c))}/s, ${c.imagesDone}/${c.images} images\n`);
   }
 
   event(e: SaveEvent): void {
     count(this.c, e);
     if (e.type === "notice") this.stream.write(`${e.level === "warning" ? "warning: " : ""}${e.message}\n`);
-    else if (e.type === "image-done") this.stream.write(`done ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
-    else if (e.type === "image-failed") this.stream.write(`failed ${e.label}: ${e.error.message}\n`);
+    else if (e.type === "image-done") this.stream.write(e.present ? `present ${e.label} ${e.digest} (already there)\n` : `done ${e.label} ${e.digest} ${formatBytes(e.size)}\n`);
+    else if (e.type === "image-failed") {
+      const line = this.failures.line(e.label, e.error.message);
+      if (line !== undefined) this.stream.write(`failed ${line}\n`);
+    }
   }
 
   retry(n: RetryNotice): void {

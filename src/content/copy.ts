@@ -38,7 +38,7 @@ export type CopyEvent =
   | { type: "blob-start"; digest: string; size: number }
   | { type: "blob-bytes"; bytes: number }
   | { type: "blob-done"; label: string; digest: string; size: number; how: "copied" | "present" | "mounted" }
-  | { type: "image-done"; label: string; digest: string; size: number; blobs: number }
+  | { type: "image-done"; label: string; digest: string; size: number; blobs: number; /** The sink had it all already. */ present?: boolean }
   | { type: "image-failed"; label: string; error: AirgapError };
 
 /** Options for {@link CopyEngine}. */
@@ -166,7 +166,7 @@ export class CopyEngine {
         await this.pushBytes(job, image.top.descriptor, image.top.bytes);
       }
       if (job.tagAs && present !== "tagged") await job.sink.tag(image.top.descriptor, job.tagAs, this.options.signal);
-      this.emit({ type: "image-done", label: job.label, digest: image.top.descriptor.digest, size: image.size, blobs: image.blobs.length });
+      this.emit({ type: "image-done", label: job.label, digest: image.top.descriptor.digest, size: image.size, blobs: image.blobs.length, ...(present !== "absent" && { present: true }) });
       return {
         job, top: image.top, platformDigests: image.platformDigests, blobs: image.blobs, size: image.size,
         ...((present === "tagged" || (present === "present" && !job.tagAs)) && { foundInPlace: true }),

@@ -88,13 +88,13 @@ export function connectCluster(options: ClusterOptions): Cluster {
     else if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
     else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else {
-      throw new AirgapError("KUBE_UNREACHABLE", "no Kubernetes cluster configured: no --kubeconfig, no KUBECONFIG, no ~/.kube/config, and not running in a pod", {
-        hint: "pass --kubeconfig FILE, or --no-install to only push the images",
+      throw new AirgapError("NO_KUBECONFIG", "no Kubernetes cluster configured: no --kubeconfig, no KUBECONFIG, no ~/.kube/config, and not running in a pod", {
+        hint: "pass --kubeconfig FILE",
       });
     }
   } catch (err) {
     if (err instanceof AirgapError) throw err;
-    throw new AirgapError("KUBE_UNREACHABLE", `cannot read the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ""}: ${firstLine(err)}`, { cause: err });
+    throw new AirgapError("NO_KUBECONFIG", `cannot read the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ""}: ${firstLine(err)}`, { cause: err, hint: "pass --kubeconfig FILE" });
   }
   if (options.context) {
     if (!kc.getContextObject(options.context)) {
@@ -125,7 +125,7 @@ class ClientNodeCluster implements Cluster {
       return info.gitVersion;
     } catch (err) {
       throw new AirgapError("KUBE_UNREACHABLE", `no Kubernetes API server answers at ${this.server}: ${apiMessage(err)}`, {
-        hint: "check the kubeconfig and --context, or pass --no-install to only push the images",
+        hint: "check the kubeconfig and --context",
         cause: err,
       });
     }

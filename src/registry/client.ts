@@ -115,10 +115,16 @@ export class RegistryHost {
     return this.credential;
   }
 
-  /** `https://host` or `http://host`, found once by pinging `/v2/` (which also learns the auth challenge). */
+  /**
+   * `https://host` or `http://host`, found once by pinging `/v2/` (which also learns the auth challenge). A host
+   * that could not be reached (after the ping's retries) stays unreached for the run: every image from it gets
+   * the one diagnosis, not a round of retries of its own. Only a cancelled ping is tried again.
+   */
   base(signal?: AbortSignal): Promise<string> {
     this.origin ??= this.detect(signal);
-    this.origin.catch(() => (this.origin = undefined));
+    this.origin.catch((err: unknown) => {
+      if (err instanceof AirgapError && err.code === "ABORTED") this.origin = undefined;
+    });
     return this.origin;
   }
 

@@ -171,7 +171,7 @@ describe("a Docker engine as source and sink (real dockerd)", { skip: dockerdUna
     const { stdout } = await exec("skopeo", ["inspect", `oci-archive:${ociTar}`]);
     assert.equal((JSON.parse(stdout) as { Digest: string }).Digest, web.manifest.digest);
     const missing = await runCli(["export", bundle, "nope:1", "-o", join(work, "nope.tar")]);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 2, "an input error");
     assert.match(missing.stderr, /error: docker\.io\/library\/nope:1 is not in /);
   });
 

@@ -409,8 +409,9 @@ describe("bundle install and uninstall (against a stand-in API server)", () => {
       assert.equal(only.code, 0, only.stderr);
       assert.match(only.stderr, /not installing the bundle's manifests \(--no-install\)/);
       const none = await runCli(["install", bundle, "--registry", fresh.host, "--config", config], { env: { KUBECONFIG: "", HOME: work } });
-      assert.equal(none.code, 1);
+      assert.equal(none.code, 2, "an input error");
       assert.match(none.stderr, /error: no Kubernetes cluster configured/);
+      assert.doesNotMatch(none.stderr, /--no-install/, "install has no --no-install to suggest");
     } finally {
       await fresh.stop();
     }

@@ -1,6 +1,7 @@
 /**
  * `bundle images`: print the normalised, de-duplicated imagelist.
  */
+import { plural } from "../../util/plural.js";
 import { readImagelist } from "../../reference/imagelist.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
@@ -27,7 +28,7 @@ export const imagesCommand: CommandSpec = {
       list.entries.map((e) => e.normalized).join("\n"),
       list.entries.map((e) => ({ source: e.source, normalized: e.normalized, line: e.line })),
     );
-    out.info(`${list.entries.length} images${list.warnings.length ? `, ${list.warnings.length} duplicate lines dropped` : ""}`);
+    out.info(`${plural(list.entries.length, "image")}${list.warnings.length ? `, ${plural(list.warnings.length, "duplicate line")} dropped` : ""}`);
     return EXIT.OK;
   },
 };

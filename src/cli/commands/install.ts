@@ -43,7 +43,7 @@ export const installCommand: CommandSpec = {
     const reader = await openVerifiedBundle(args, out);
     try {
       if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
-      const pre = await preflightInstall(reader, args, out, registry, layout);
+      const pre = await preflightInstall(reader, args, out, registry, layout, "install");
       const code = await performInstall(pre, reader, args, out, context);
       if (args["dry-run"]) await checkIfReachable(pre.prepared.files, registry, args, out, context);
       return code;

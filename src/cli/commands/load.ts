@@ -1,6 +1,7 @@
 /**
  * `bundle load`: push a bundle into the private registry and prove every image arrived.
  */
+import { plural } from "../../util/plural.js";
 import { loadBundle } from "../../bundle/load.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
@@ -70,7 +71,7 @@ export const loadCommand: CommandSpec = {
         let preflight: InstallPreflight | undefined;
         if (reader.manifestFiles().length > 0) {
           if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
-          else preflight = await preflightInstall(reader, args, out, registry, layout);
+          else preflight = await preflightInstall(reader, args, out, registry, layout, "load");
         }
         await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress });
         if (reader.manifestFiles().length > 0) {
@@ -126,9 +127,10 @@ async function push(
     };
     if (out.json) out.jsonLine({ type: "summary", ...summary });
     else out.result(table, summary);
-    out.info(`${result.images.length} images, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
+    if (!out.json) out.info("PUSHED/SKIPPED/MOUNTED count each image's blobs (layers and config): uploaded / already in the registry / mounted from another repository");
+    out.info(`${plural(result.images.length, "image")}, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
     if (result.problems.length > 0) {
-      throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${result.images.length} images did not arrive intact`, {
+      throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${plural(result.images.length, "image")} did not arrive intact`, {
         problems: result.problems, hint: "rerun the load: what arrived is skipped",
       });
     }
@@ -149,7 +151,7 @@ async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promi
     const rows = loaded.map((l) => [l.source, l.id.slice(0, 19), l.tags.join(" ") || "(by ID only: no tag)", l.verified ? "yes" : `NO: ${l.problem}`]);
     const table = formatTable(["IMAGE", "IMAGE ID", "TAGS", "VERIFIED"], rows);
     out.result(table, { engine: docker.address, images: loaded });
-    out.info(`${loaded.length} images loaded into the Docker engine at ${docker.address}`);
+    out.info(`${plural(loaded.length, "image")} loaded into the Docker engine at ${docker.address}`);
     if (reader.manifestFiles().length > 0) out.info(`the manifests are not installed by --docker; with a registry: bundle install ${String(args.bundle)} --registry R`);
     return EXIT.OK;
   } finally {

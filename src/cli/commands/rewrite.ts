@@ -1,7 +1,8 @@
 /**
  * `bundle rewrite`: point the manifests' image references at the private registry, standalone.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { plural } from "../../util/plural.js";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { AirgapError } from "../../errors.js";
 import type { ImageFinding } from "../../kube/scan.js";
@@ -32,6 +33,7 @@ export const rewriteCommand: CommandSpec = {
     out: { type: "string", describe: "Folder to write the rewritten manifests to", demandOption: true, requiresArg: true },
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
     ...MANIFEST_SIZE_OPTION,
+    force: { type: "boolean", describe: "Write into --out even when it already holds files" },
     bundle: { type: "string", describe: "The bundle the images were loaded from: references pinned to an index it keeps some platforms of are pinned to what the load pushed", requiresArg: true },
   },
   async run(args, out) {
@@ -41,6 +43,10 @@ export const rewriteCommand: CommandSpec = {
     const outDir = String(args.out);
     if (resolve(outDir) === resolve(manifests)) {
       throw new AirgapError("INVALID_ARGUMENT", "--out must not be the manifests folder itself", { hint: "write to another folder; the originals stay as they are" });
+    }
+    const existing = await readdir(outDir).catch(() => [] as string[]);
+    if (existing.length > 0 && args.force !== true) {
+      throw new AirgapError("INVALID_ARGUMENT", `--out ${outDir} is not empty`, { hint: "choose an empty folder, or pass --force to write over what is there" });
     }
     // Loaded on use: the YAML parsers cost start-up time that other commands need not pay.
     const [{ scanManifestDir }, { rewriteManifest }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
@@ -68,7 +74,7 @@ export const rewriteCommand: CommandSpec = {
       changes.map((c) => `${c.finding.file}:${c.finding.line}  ${c.finding.raw} -> ${c.to}`).join("\n"),
       { files: results.map((r) => ({ file: r.file, changes: r.changes.map((c) => ({ line: c.finding.line, path: c.finding.path, from: c.finding.raw, to: c.to })) })) },
     );
-    out.info(`${changes.length} references rewritten in ${results.length} files under ${outDir}`);
+    out.info(`${plural(changes.length, "reference")} rewritten in ${plural(results.length, "file")} under ${outDir}`);
     return EXIT.OK;
   },
 };

@@ -1,6 +1,7 @@
 /**
  * `bundle save`: pull every image of the imagelist into one versioned, checksummed bundle.
  */
+import { plural } from "../../util/plural.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
 import { DEFAULT_CACHE_DIR } from "../../layout/layout.js";
@@ -117,7 +118,7 @@ export const saveCommand: CommandSpec = {
       } else {
         out.result(result.bundle.files.map((f) => f.path).join("\n"), summary);
         out.info(
-          `${result.images} images (${result.json.platforms.join(", ")}), ${result.uniqueBlobs} unique blobs, ${formatBytes(result.uniqueBytes)} ` +
+          `${plural(result.images, "image")} (${result.json.platforms.join(", ")}), ${plural(result.uniqueBlobs, "unique blob")}, ${formatBytes(result.uniqueBytes)} ` +
             `(${formatBytes(result.dedupSavedBytes)} saved by dedup), ${result.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s\n` +
             `checksums: ${result.bundle.sidecarPath} (check with: sha256sum -c ${result.bundle.sidecarPath.split("/").pop()})`,
         );

@@ -1,6 +1,7 @@
 /**
  * `bundle scan`: the image references the manifests use, and how they match the imagelist.
  */
+import { plural } from "../../util/plural.js";
 import { readImagelist } from "../../reference/imagelist.js";
 import type { CommandSpec } from "../command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
@@ -36,7 +37,9 @@ export const scanCommand: CommandSpec = {
     const findings = scans.flatMap((s) => s.findings);
     const coverage = checkCoverage(findings, list.entries);
     const where = (file: string, line: number) => `${file}:${line}`;
-    const lines = findings.map((f) => `${where(f.file, f.line).padEnd(28)} ${f.kind === "repository" ? `${findingName(f)} (repository)` : findingName(f)}  ${f.path}`);
+    const rows = findings.map((f) => [where(f.file, f.line), f.kind === "repository" ? `${findingName(f)} (repository)` : findingName(f), f.path] as const);
+    const widths = [0, 1].map((i) => Math.max(0, ...rows.map((r) => r[i]!.length)));
+    const lines = rows.map(([w, name, path]) => `${w.padEnd(widths[0]!)}  ${name.padEnd(widths[1]!)}  ${path}`);
     if (coverage.missing.length > 0) {
       lines.push("", `missing from the imagelist (${coverage.missing.length}):`);
       for (const m of coverage.missing) {
@@ -54,7 +57,7 @@ export const scanCommand: CommandSpec = {
       unused: coverage.unused.map((e) => ({ normalized: e.normalized, line: e.line })),
       ignored: scans.flatMap((s) => s.ignored),
     });
-    out.info(`${findings.length} references in ${scans.length} files; ${coverage.missing.length} missing from the imagelist, ${coverage.unused.length} imagelist entries unused`);
+    out.info(`${plural(findings.length, "reference")} in ${plural(scans.length, "file")}; ${coverage.missing.length} missing from the imagelist, ${plural(coverage.unused.length, "imagelist entry", "imagelist entries")} unused`);
     return coverage.missing.length > 0 ? EXIT.FAILURE : EXIT.OK;
   },
 };

@@ -1,6 +1,7 @@
 /**
  * `bundle uninstall`: delete what the bundle's manifests define, in reverse order.
  */
+import { plural } from "../../util/plural.js";
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
@@ -62,7 +63,7 @@ export const uninstallCommand: CommandSpec = {
         },
       });
       if (result.failed.length > 0) {
-        throw new AirgapError("INSTALL_FAILED", `${result.failed.length} objects could not be deleted`, { problems: result.failed.map((f) => ({ text: f.key, reason: f.message })) });
+        throw new AirgapError("INSTALL_FAILED", `${plural(result.failed.length, "object")} could not be deleted`, { problems: result.failed.map((f) => ({ text: f.key, reason: f.message })) });
       }
       out.info(`${result.deleted} deleted, ${result.absent} already gone`);
       return EXIT.OK;

@@ -1,6 +1,7 @@
 /**
  * `bundle verify`: check a bundle before and after carrying it.
  */
+import { plural } from "../../util/plural.js";
 import { BundleReader } from "../../bundle/reader.js";
 import { verifyBundle } from "../../bundle/verify.js";
 import type { CommandSpec } from "../command.js";
@@ -25,7 +26,7 @@ export const verifyCommand: CommandSpec = {
     const reader = await BundleReader.open(String(args.bundle));
     try {
       const result = await verifyBundle(reader, { deep: args.deep === true });
-      out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${result.blobs} blobs re-hashed, every reference present` : ""}`, { ok: true, ...result });
+      out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${plural(result.blobs, "blob")} re-hashed, every reference present` : ""}`, { ok: true, ...result });
       return EXIT.OK;
     } finally {
       await reader.close();

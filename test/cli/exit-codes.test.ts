@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { runCli } from "../helpers/cli.js";
+import { makeImage, seedRegistry } from "../helpers/images.js";
+import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { saveCase } from "../helpers/save-case.js";
+
+/** Scripts branch on exit codes: every usage or input error is 2 (README's table), with one clear line. */
+describe("exit codes that scripts can trust", () => {
+  let registry: TestRegistry;
+  let work: string;
+  let bundle: string;
+  const image = makeImage({ seed: "exit-codes", layers: [2000] });
+
+  before(async () => {
+    registry = await startRegistry();
+    work = await mkdtemp(join(tmpdir(), "airgap-exit-"));
+    await seedRegistry(registry, image, "team/x:1");
+    const c = await saveCase(work, [`${registry.host}/team/x:1`]);
+    await mkdir(join(c.dir, "manifests"));
+    await writeFile(join(c.dir, "manifests", "1.yaml"), `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: "${registry.host}/team/x:1"}]\n`);
+    assert.equal((await c.save(["--manifests", join(c.dir, "manifests")])).code, 0);
+    bundle = c.tar;
+  });
+  after(async () => {
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const noKube = { HOME: "/nonexistent-home", KUBECONFIG: "" };
+  const cases: Array<{ what: string; args: () => string[]; error: RegExp; hint?: RegExp; noHint?: RegExp; env?: NodeJS.ProcessEnv }> = [
+    { what: "a mistyped command", args: () => ["sav"], error: /^error: unknown command "sav"$/m, hint: /^hint: did you mean save\?/m },
+    { what: "a command in the wrong case, with --version after it", args: () => ["Save", "--name", "x", "--version", "1"], error: /^error: unknown command "Save"$/m, hint: /did you mean save\?/ },
+    { what: "an option missing its value", args: () => ["load", bundle, "--registry"], error: /^error: --registry needs a value$/m },
+    { what: "a mistyped option", args: () => ["load", bundle, "--registry", registry.host, "--instal"], error: /^error: unknown option --instal for load$/m, hint: /did you mean --install/ },
+    { what: "exporting an image the bundle lacks", args: () => ["export", bundle, "docker.io/library/nope:1", "-o", join(work, "x.tar")], error: /^error: docker\.io\/library\/nope:1 is not in /m },
+    { what: "install without a kubeconfig", args: () => ["install", bundle, "--registry", registry.host], error: /^error: no Kubernetes cluster configured/m, noHint: /--no-install/, env: noKube },
+    { what: "load without a kubeconfig (its hint names --no-install, which load has)", args: () => ["load", bundle, "--registry", registry.host], error: /^error: no Kubernetes cluster configured/m, hint: /--no-install to only push/, env: noKube },
+    { what: "verify of a file that is not a tar", args: () => ["verify", join(work, "not.tar")], error: /^error: .*not\.tar: not a tar file/m },
+    { what: "a folder as imagelist", args: () => ["save", "--name", "x", "--version", "1", "--imagelist", work], error: /is a folder, not a file/ },
+  ];
+
+  for (const c of cases) {
+    test(`${c.what}: exit 2, one error line`, async () => {
+      await writeFile(join(work, "not.tar"), "definitely not a tar\n".repeat(100));
+      const r = await runCli(c.args(), { ...(c.env && { env: c.env }), cwd: work });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, c.error);
+      assert.equal((r.stderr.match(/^error: /gm) ?? []).length, 1, r.stderr);
+      if (c.hint) assert.match(r.stderr, c.hint);
+      if (c.noHint) assert.doesNotMatch(r.stderr, c.noHint);
+      assert.doesNotMatch(r.stderr, /unexpected|\n\s+at /);
+      assert.doesNotMatch(r.stderr, /--[a-z]+[A-Z]/, "no camelCase option names");
+    });
+  }
+
+  test("bundle --help lists the exit codes", async () => {
+    const r = await runCli(["--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Exit codes:\n {2}0 +success\n {2}1 +the work failed.*\n {2}2 +usage or input error.*\n {2}130 +interrupted/);
+  });
+});
