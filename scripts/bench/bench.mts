@@ -1,0 +1,201 @@
+#!/usr/bin/env -S node --import tsx
+/**
+ * npm run bench — `bundle save` and `bundle load` against skopeo on the same workload, in the same run.
+ *
+ * 1. The workload (workload.mts, ~1.14 GB × SCALE of unique blobs) is made once and pushed into a source
+ *    registry whose storage is kept under BENCH_WORK, so later runs start at once.
+ * 2. Each repetition runs, interleaved: skopeo save (sequential, one OCI layout; and PAR at once, one layout
+ *    per image), bundle save; then into a fresh target registry each: skopeo load (sequential and PAR at once),
+ *    bundle load, and a second bundle load into the same target (a no-op re-load).
+ * 3. Every load is checked: each image's digest in the target is exactly the source's.
+ * 4. Medians: wall seconds, MB/s of unique blob bytes, peak RSS (GNU time), CPU seconds of the tool and of the
+ *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
+ *
+ * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load).
+ * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
+ */
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startBenchRegistry, type BenchRegistry } from "./registry.mjs";
+import { makeWorkload, type Workload } from "./workload.mjs";
+
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI = join(ROOT, "dist", "bin", "main.js");
+const SCALE = Number(process.env.SCALE ?? 1);
+const REPS = Number(process.env.REPS ?? 3);
+const PAR = Number(process.env.PAR ?? 4);
+const WORK = process.env.BENCH_WORK ?? "/tmp/airgap-bench";
+const SEED = process.env.SEED ?? "airgap-bench";
+const ONLY = process.env.ONLY;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+for (const tool of ["docker-registry", "skopeo", "/usr/bin/time"]) {
+  if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
+    log(`bench: ${tool} is missing: apt-get install -y docker-registry skopeo time`);
+    process.exit(2);
+  }
+}
+if (!(SCALE > 0) || !(REPS >= 1)) {
+  log("bench: SCALE must be > 0 and REPS ≥ 1");
+  process.exit(2);
+}
+
+/** One timed command. */
+interface Run { tool: string; op: "save" | "load" | "reload"; rep: number; seconds: number; rssMb: number; cpuSeconds: number; registryCpuSeconds: number; exact?: number; bundleBytes?: number }
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+async function cpuOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")).split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  return ticks / 100;
+}
+
+/** Runs `script` under GNU time; returns wall seconds, peak RSS (MB), CPU seconds, and the registries' CPU. */
+async function timed(script: string, registries: BenchRegistry[]): Promise<Pick<Run, "seconds" | "rssMb" | "cpuSeconds" | "registryCpuSeconds">> {
+  const before = await Promise.all(registries.map((r) => cpuOf(r.pid)));
+  const { stderr } = await exec("/usr/bin/time", ["-f", "BENCH %e %M %U %S", "bash", "-c", script], { maxBuffer: 64 * 1024 * 1024 });
+  const after = await Promise.all(registries.map((r) => cpuOf(r.pid)));
+  const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr);
+  if (!m) throw new Error(`bench: no timing from: ${script}\n${stderr.slice(-2000)}`);
+  return {
+    seconds: Number(m[1]), rssMb: Number(m[2]) / 1024, cpuSeconds: Number(m[3]) + Number(m[4]),
+    registryCpuSeconds: after.reduce((n, a, i) => n + a - before[i]!, 0),
+  };
+}
+
+/** How many images of the workload the target holds at exactly the source's digest. */
+async function exact(target: BenchRegistry, workload: Workload, path: (name: string) => string): Promise<number> {
+  let n = 0;
+  for (const image of workload.images) {
+    const repo = path(image.name.slice(0, image.name.lastIndexOf(":")));
+    const res = await fetch(`http://${target.host}/v2/${repo}/manifests/${image.digest}`, { method: "HEAD", headers: { accept: image.mediaType } });
+    if (res.ok && res.headers.get("docker-content-digest") === image.digest) n++;
+  }
+  return n;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+async function main(): Promise<void> {
+  execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
+  await mkdir(WORK, { recursive: true });
+  const workload = await makeWorkload(WORK, SCALE, SEED, log);
+  log(`bench: ${workload.images.length} images, ${(workload.uniqueBytes / 1e9).toFixed(2)} GB of unique blobs (SCALE=${SCALE})`);
+  const source = await startBenchRegistry(join(WORK, `source-${SEED}-x${SCALE}`));
+  const runs: Run[] = [];
+  try {
+    const pushed = join(source.storage, "pushed");
+    if (!(await stat(pushed).then(() => true, () => false))) {
+      for (const image of workload.images) {
+        const repoTag = image.name;
+        await exec("skopeo", ["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${workload.layout}:${image.name}`, `docker://${source.host}/${repoTag}`]);
+        log(`bench: pushed ${repoTag}`);
+      }
+      await writeFile(pushed, "");
+    }
+    const out = join(WORK, "out");
+    await rm(out, { recursive: true, force: true });
+    await mkdir(out, { recursive: true });
+    const imagelist = join(out, "imagelist");
+    await writeFile(imagelist, workload.images.map((i) => `${source.host}/${i.ref}`).join("\n") + "\n");
+    const refs = workload.images.map((i) => ({ src: `docker://${source.host}/${i.ref}`, name: i.name }));
+
+    for (let rep = 1; rep <= REPS; rep++) {
+      log(`bench: repetition ${rep} of ${REPS}`);
+      const layout = join(out, `skopeo-${rep}`);
+      const perImage = join(out, `skopeo-par-${rep}`);
+      const bundleDir = join(out, `ours-${rep}`);
+      // save
+      const seq = refs.map((r) => `skopeo copy --all --preserve-digests --src-tls-verify=false ${q(r.src)} ${q(`oci:${layout}:${r.name}`)} >/dev/null`).join(" && ");
+      runs.push({ tool: "skopeo", op: "save", rep, ...(await timed(seq, [source])) });
+      const par = refs.map((r, i) => `skopeo copy --all --preserve-digests --src-tls-verify=false ${q(r.src)} ${q(`oci:${perImage}/${i}:${r.name}`)}`).join("\n");
+      await writeFile(join(out, "par.txt"), par);
+      await Promise.all(refs.map((_, i) => mkdir(join(perImage, String(i)), { recursive: true })));
+      runs.push({ tool: `skopeo -P${PAR}`, op: "save", rep, ...(await timed(`tr '\\n' '\\0' < ${q(join(out, "par.txt"))} | xargs -0 -P${PAR} -I{} bash -c '{} >/dev/null'`, [source])) });
+      const save = `node ${q(CLI)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(bundleDir)} --cache-dir ${q(`${bundleDir}.cache`)}`;
+      const ours = await timed(save, [source]);
+      runs.push({ tool: "airgap-bundle", op: "save", rep, ...ours, bundleBytes: (await stat(join(bundleDir, "bench-1.tar"))).size });
+      await rm(`${bundleDir}.cache`, { recursive: true, force: true });
+      if (ONLY === "save") {
+        await Promise.all([rm(layout, { recursive: true, force: true }), rm(perImage, { recursive: true, force: true }), rm(bundleDir, { recursive: true, force: true })]);
+        continue;
+      }
+      // load, each into a fresh target
+      const hostLess = (name: string) => name;
+      for (const [tool, script] of [
+        ["skopeo", (t: string) => refs.map((r) => `skopeo copy --all --preserve-digests --dest-tls-verify=false ${q(`oci:${layout}:${r.name}`)} ${q(`docker://${t}/${r.name}`)} >/dev/null`).join(" && ")],
+        [`skopeo -P${PAR}`, (t: string) => {
+          const lines = refs.map((r) => `skopeo copy --all --preserve-digests --dest-tls-verify=false ${q(`oci:${layout}:${r.name}`)} ${q(`docker://${t}/${r.name}`)}`).join("\n");
+          return `printf '%s\\n' ${q(lines)} | tr '\\n' '\\0' | xargs -0 -P${PAR} -I{} bash -c '{} >/dev/null'`;
+        }],
+        ["airgap-bundle", (t: string) => `node ${q(CLI)} load ${q(join(bundleDir, "bench-1.tar"))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`],
+      ] as const) {
+        const target = await startBenchRegistry(join(out, `target-${rep}`));
+        try {
+          const run = await timed(script(target.host), [target]);
+          runs.push({ tool, op: "load", rep, ...run, exact: await exact(target, workload, hostLess) });
+          if (tool === "airgap-bundle") {
+            const again = await timed(script(target.host), [target]);
+            runs.push({ tool, op: "reload", rep, ...again, exact: await exact(target, workload, hostLess) });
+          }
+        } finally {
+          await target.stop();
+        }
+      }
+      await Promise.all([rm(layout, { recursive: true, force: true }), rm(perImage, { recursive: true, force: true }), rm(bundleDir, { recursive: true, force: true })]);
+    }
+  } finally {
+    await source.stop({ keepStorage: true });
+  }
+  report(runs, workload);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The table, then the lines scripts read. */
+function report(runs: Run[], workload: Workload): void {
+  const mb = workload.uniqueBytes / 1e6;
+  const rows: string[] = [];
+  const line = (cells: string[]) => rows.push(`| ${cells.join(" | ")} |`);
+  line(["op", "tool", "wall s", "MB/s", "peak RSS MB", "CPU s", "registry CPU s", "exact", "bundle ÷ unique"]);
+  line(Array(9).fill("---"));
+  const groups = new Map<string, Run[]>();
+  for (const r of runs) groups.set(`${r.op}|${r.tool}`, [...(groups.get(`${r.op}|${r.tool}`) ?? []), r]);
+  const speed = new Map<string, number>();
+  for (const [key, rs] of groups) {
+    const [op, tool] = key.split("|") as [string, string];
+    const s = median(rs.map((r) => r.seconds));
+    speed.set(key, mb / s);
+    line([
+      op, tool, s.toFixed(2), (mb / s).toFixed(1), median(rs.map((r) => r.rssMb)).toFixed(0), median(rs.map((r) => r.cpuSeconds)).toFixed(1),
+      median(rs.map((r) => r.registryCpuSeconds)).toFixed(1),
+      rs[0]!.exact === undefined ? "" : `${Math.min(...rs.map((r) => r.exact!))}/${workload.images.length}`,
+      rs[0]!.bundleBytes === undefined ? "" : (median(rs.map((r) => r.bundleBytes!)) / workload.uniqueBytes).toFixed(4),
+    ]);
+  }
+  process.stdout.write(`\n${workload.images.length} images, ${mb.toFixed(0)} MB of unique blobs (SCALE=${SCALE}), medians of ${REPS} repetition${REPS === 1 ? "" : "s"}\n\n${rows.join("\n")}\n\n`);
+  const best = (op: string) => [...speed].filter(([k]) => k.startsWith(`${op}|`) && !k.endsWith("|airgap-bundle")).sort((a, b) => b[1] - a[1])[0];
+  const ratio = (op: string) => {
+    const peer = best(op);
+    const ours = speed.get(`${op}|airgap-bundle`);
+    return peer && ours ? `${(ours / peer[1]).toFixed(2)}x (${peer[0].split("|")[1]})` : "n/a";
+  };
+  process.stdout.write(`ratio vs best peer: save ${ratio("save")}, load ${ratio("load")}\n`);
+  const reload = groups.get("reload|airgap-bundle");
+  const load = groups.get("load|airgap-bundle");
+  if (reload && load) {
+    const r = median(reload.map((x) => x.seconds));
+    process.stdout.write(`no-op re-load: ${r.toFixed(2)} s = ${((100 * r) / median(load.map((x) => x.seconds))).toFixed(1)}% of a first load\n`);
+  }
+}
+
+await main();
