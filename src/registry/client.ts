@@ -68,7 +68,7 @@ const CATALOG_PAGE = 1000;
 /** Most catalog pages read: a million repositories, far beyond any private registry a bundle is loaded into. */
 export const MAX_CATALOG_PAGES = 1000;
 /** Longest token response we read (the remote decides its size). */
-const MAX_TOKEN_BYTES = 1024 * 1024;
+export const MAX_TOKEN_BYTES = 1024 * 1024;
 
 interface CachedAuth {
   header: string;

@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { runCli } from "../helpers/cli.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { freePort } from "../helpers/ports.js";
 import { saveCase } from "../helpers/save-case.js";
 
 /** Scripts branch on exit codes: every usage or input error is 2 (README's table), with one clear line. */
@@ -56,6 +57,21 @@ describe("exit codes that scripts can trust", () => {
       assert.doesNotMatch(r.stderr, /--[a-z]+[A-Z]/, "no camelCase option names");
     });
   }
+
+  test("inputs before network: an input error never follows retry lines", async () => {
+    const down = `127.0.0.1:${await freePort()}`;
+    const c = await saveCase(work, [`${down}/team/x:1`]);
+    await mkdir(join(c.dir, "manifests"));
+    await writeFile(join(c.dir, "manifests", "1.yaml"), `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: "${down}/team/other:2"}]\n`);
+    const save = await runCli(c.args(["--manifests", join(c.dir, "manifests")]), { cwd: c.dir });
+    assert.equal(save.code, 2, save.stderr);
+    assert.match(save.stderr, /^error: the manifests use 1 image reference that the imagelist lacks/m);
+    assert.doesNotMatch(save.stderr, /retry|connecting to/);
+    const load = await runCli(["load", bundle, "--registry", down, "--config", join(work, "no-such.config")]);
+    assert.equal(load.code, 2, load.stderr);
+    assert.match(load.stderr, /^error: --config: cannot read .*no-such\.config: ENOENT$/m);
+    assert.doesNotMatch(load.stderr, /retry|connecting to/);
+  });
 
   test("bundle --help lists the exit codes", async () => {
     const r = await runCli(["--help"]);

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { MAX_CATALOG_PAGES, Registries } from "../../src/registry/client.js";
+import { MAX_CATALOG_PAGES, MAX_TOKEN_BYTES, Registries } from "../../src/registry/client.js";
 import { CLI, runCli } from "../helpers/cli.js";
 import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
@@ -97,6 +97,17 @@ describe("misbehaving registries", () => {
     assert.equal(puts.length, new Set(puts.map((q) => q.path.replace(/\/uploads\/[^?]+/, ""))).size, "each blob's upload was tried once");
   });
 
+  test("a registry host that does not resolve is one line, however many images wait on it", async () => {
+    const c = await saveCase(work, [...["a", "b", "c", "d", "e"].map((n) => `nosuch.invalid/team/${n}:1`), "elsewhere.invalid/x:2"]);
+    const r = await timed(c.args());
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: 6 of 6 images failed; no bundle was written$/m);
+    assert.match(r.stderr, /imagelist:1: connecting to nosuch\.invalid: the name does not resolve \(https:\/\/nosuch\.invalid\/v2\/\) — 5 images \(lines 1, 2, 3, 4, 5\)/);
+    assert.match(r.stderr, /hint: is this host online\?/);
+    assert.ok(r.stderr.split("\n").filter((l) => l.includes("nosuch.invalid")).length <= 2, r.stderr);
+    assert.doesNotMatch(r.stderr, /retry 0|0 B of 0 B/);
+  });
+
   test("a token challenge without a realm is an error in words", async (t) => {
     const proxy = await faultProxy(source.url, [{ method: "GET", path: /^\/v2\//, status: 401, headers: { "www-authenticate": "Bearer service=\"x\"" }, body: "{}" }]);
     t.after(() => proxy.stop());
@@ -146,8 +157,19 @@ describe("resource caps of a registry's answers", () => {
   let server: Server;
   let pages = 0;
   let limit = Infinity;
+  let tokenBytes = 0;
   before(async () => {
-    server = createServer((req, res) => {
+    server = createServer({ maxHeaderSize: 4 * 1024 * 1024 }, (req, res) => {
+      const host = req.headers.host;
+      if (req.url?.startsWith("/token")) {
+        // A token response of exactly tokenBytes bytes.
+        const body = `{"token":"${"t".repeat(tokenBytes - 12)}"}`;
+        return void res.writeHead(200, { "content-type": "application/json" }).end(body);
+      }
+      if (req.url?.startsWith("/auth/")) {
+        if (!req.headers.authorization) return void res.writeHead(401, { "www-authenticate": `Bearer realm="http://${host}/token",service="t"` }).end("{}");
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ repositories: ["ok"] }));
+      }
       if (req.url === "/v2/") return void res.writeHead(200).end("{}");
       const page = pages++;
       const next = page + 1 < limit ? { link: `</v2/_catalog?n=1000&last=r${page}>; rel="next"` } : {};
@@ -156,6 +178,25 @@ describe("resource caps of a registry's answers", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test(`a token response of exactly ${MAX_TOKEN_BYTES} bytes is read; one byte more is refused`, async () => {
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const [size, ok] of [[MAX_TOKEN_BYTES, true], [MAX_TOKEN_BYTES + 1, false]] as const) {
+      tokenBytes = size;
+      const r = registries();
+      try {
+        const h = r.host(host);
+        const asked = h.send(`http://${host}/auth/_catalog`, { what: "listing", scope: "registry:catalog:*" }, true).then(async (res) => {
+          res.body.resume();
+          return res.statusCode;
+        });
+        if (ok) assert.equal(await asked, 200);
+        else await assert.rejects(asked, /larger than the 1048576-byte limit/);
+      } finally {
+        await r.close();
+      }
+    }
+  });
 
   const registries = () => new Registries({ credentials: { get: async () => undefined }, plainHttp: true, retry: { retries: 0, baseMs: 1, maxMs: 1 } });
 

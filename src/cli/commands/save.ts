@@ -2,6 +2,7 @@
  * `bundle save`: pull every image of the imagelist into one versioned, checksummed bundle.
  */
 import { plural } from "../../util/plural.js";
+import { basename, dirname } from "node:path";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
 import { DEFAULT_CACHE_DIR } from "../../layout/layout.js";
@@ -120,7 +121,7 @@ export const saveCommand: CommandSpec = {
         out.info(
           `${plural(result.images, "image")} (${result.json.platforms.join(", ")}), ${plural(result.uniqueBlobs, "unique blob")}, ${formatBytes(result.uniqueBytes)} ` +
             `(${formatBytes(result.dedupSavedBytes)} saved by dedup), ${result.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s\n` +
-            `checksums: ${result.bundle.sidecarPath} (check with: sha256sum -c ${result.bundle.sidecarPath.split("/").pop()})`,
+            `checksums: ${result.bundle.sidecarPath} (check with: cd ${dirname(result.bundle.sidecarPath)} && sha256sum -c ${basename(result.bundle.sidecarPath)})`,
         );
       }
       return EXIT.OK;
