@@ -5,9 +5,10 @@
 //   2. bundle save: the images and the rewritten manifests into ONE bundle,
 //   3. bundle verify --deep and bundle inspect (what the closed network receives),
 //   4. a second local registry standing for the closed network's, and bundle load into it, which then
-//      installs the manifests into a cluster and waits until every workload is ready. No Kubernetes runs on
-//      this machine, so the cluster is the STAND-IN API server from test/helpers (it says so), whose pods
-//      "pull" by asking the private registry for each image; set DEMO_KUBECONFIG to use a real cluster.
+//      installs the manifests into a real Kubernetes control plane (built from its Go modules by
+//      `npm run cluster:up`; its node is simulated, as no kubelet runs here) and waits until every workload is
+//      ready; DEMO_KUBECONFIG=FILE uses another cluster. Without the control plane built, the install is
+//      rendered with --dry-run instead, and the demo says how to build it.
 //   5. bundle uninstall.
 // Needs Debian's docker-registry and skopeo (skopeo pushes the demo images, as an independent client).
 // It never pushes to a registry it did not start: a DEMO_PORT already in use is refused. Its files go to a
@@ -20,7 +21,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeImage, seedRegistry } from "../test/helpers/images.js";
-import { startStandInCluster, type StandInCluster } from "../test/helpers/kube-apiserver.js";
+import { controlPlaneUnavailable, K8S_VERSION, startControlPlane, type ControlPlane } from "../test/helpers/control-plane.js";
+import { startNodeAgent, type NodeAgent } from "../test/helpers/node-agent.js";
 import { freePort } from "../test/helpers/ports.js";
 import { startRegistry, type TestRegistry } from "../test/helpers/registry.js";
 
@@ -78,7 +80,8 @@ for (const file of ["imagelist", ...(await readdir(join(demo, "manifests"))).map
 }
 
 const registries: TestRegistry[] = [];
-let cluster: StandInCluster | undefined;
+let cluster: ControlPlane | undefined;
+let agent: NodeAgent | undefined;
 try {
   step(`1. the internet: a local registry on localhost:${port} with the demo images`);
   const internet = await startRegistry({ port });
@@ -102,20 +105,36 @@ try {
   registries.push(closed);
   let kubeconfig = process.env.DEMO_KUBECONFIG;
   if (!kubeconfig) {
-    cluster = await startStandInCluster({ registry: closed.host });
-    kubeconfig = cluster.kubeconfig;
-    process.stdout.write(`  (cluster: the test STAND-IN API server at ${cluster.url}: no Kubernetes runs here; DEMO_KUBECONFIG=FILE uses a real one)\n`);
+    const missing = await controlPlaneUnavailable();
+    if (missing === undefined) {
+      cluster = await startControlPlane({ dir: join(WORK, "cluster") });
+      agent = await startNodeAgent(cluster);
+      kubeconfig = cluster.kubeconfig;
+      process.stdout.write(`  (cluster: a real Kubernetes ${K8S_VERSION} control plane at ${cluster.url}, built from its Go modules; its node is simulated: no kubelet can run here)\n`);
+    } else {
+      process.stdout.write(
+        "  (no Kubernetes control plane is built on this machine yet: `npm run cluster:up` builds one from its Go modules,\n" +
+          "   about 10-25 minutes the first time, seconds after that. Until then the demo pushes and renders the install\n" +
+          "   with --dry-run instead of applying it.)\n",
+      );
+    }
   }
   const tar = join(WORK, "bundles", "demo-1.0.tar");
-  await bundle(["load", tar, "--registry", closed.host, "--config", "examples/demo/demo.config", "--kubeconfig", kubeconfig]);
-  process.stdout.write("\nrunning it again uploads nothing and changes nothing:\n");
-  await bundle(["load", tar, "--registry", closed.host, "--config", "examples/demo/demo.config", "--kubeconfig", kubeconfig, "--quiet"]);
+  const settings = ["--config", join(demo, "demo.config")];
+  if (kubeconfig) {
+    await bundle(["load", tar, "--registry", closed.host, ...settings, "--kubeconfig", kubeconfig]);
+    process.stdout.write("\nrunning it again uploads nothing, and the install finds everything in place (a Namespace reads\n\"configured\" once: the API server records its field owners only at its second apply):\n");
+    await bundle(["load", tar, "--registry", closed.host, ...settings, "--kubeconfig", kubeconfig, "--quiet"]);
+  } else {
+    await bundle(["load", tar, "--registry", closed.host, ...settings, "--no-install"]);
+  }
 
-  step("5. what the install applied, rendered to files (no cluster touched), then bundle uninstall");
-  await bundle(["install", tar, "--registry", closed.host, "--config", "examples/demo/demo.config", "--dry-run", "--out", join(WORK, "rendered"), "--quiet"]);
-  await bundle(["uninstall", tar, "--kubeconfig", kubeconfig, "--config", "examples/demo/demo.config"]);
-  process.stdout.write("\ndemo finished: every image arrived with its digest, and the install became ready.\n");
+  step(`5. what the install applies, rendered to files (no cluster touched)${kubeconfig ? ", then bundle uninstall" : ""}`);
+  await bundle(["install", tar, "--registry", closed.host, ...settings, "--dry-run", "--out", join(WORK, "rendered"), ...(kubeconfig ? ["--quiet"] : [])]);
+  if (kubeconfig) await bundle(["uninstall", tar, "--kubeconfig", kubeconfig, ...settings]);
+  process.stdout.write(`\ndemo finished: every image arrived with its digest${kubeconfig ? ", and the install became ready" : ", and the install was rendered"}.\n`);
 } finally {
+  await agent?.stop();
   await cluster?.stop();
   for (const r of registries.reverse()) await r.stop();
   if (!process.env.DEMO_WORK) await rm(WORK, { recursive: true, force: true });
