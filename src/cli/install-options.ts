@@ -3,7 +3,7 @@
  * settings → render and plan (before anything is pushed or applied) → apply and wait, or the user's script.
  */
 import { readFile } from "node:fs/promises";
-import type { InstallEvent, PreparedInstall, RenderSettings } from "../bundle/install.js";
+import type { InstallEvent, PreparedInstall, RenderSettings } from "../ops/install.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { AirgapError, formatProblem, type Problem } from "../errors.js";
 import type { Registries } from "../registry/client.js";
@@ -68,7 +68,7 @@ export interface InstallPreflight {
  */
 export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install"): Promise<InstallPreflight> {
   parseDuration(String(args.timeout ?? "10m"), "--timeout");
-  const { prepareInstall } = await import("../bundle/install.js");
+  const { prepareInstall } = await import("../ops/install.js");
   const prepared = await prepareInstall(reader, await renderSettingsFrom(args, registry, layout));
   out.setRedactor((t) => prepared.redactor.redact(t));
   for (const n of prepared.notices) out.warn(n);
@@ -95,7 +95,7 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
 
 /** Renders the bundle's manifests only to check their references (`load --no-install`): unresolved settings are left. */
 export async function prepareForCheck(reader: BundleReader, args: Record<string, unknown>, registry: RegistryLocation, layout: TargetLayout): Promise<PreparedInstall> {
-  const { prepareInstall } = await import("../bundle/install.js");
+  const { prepareInstall } = await import("../ops/install.js");
   return prepareInstall(reader, { ...(await renderSettingsFrom(args, registry, layout)), allowUnresolved: true });
 }
 
@@ -110,7 +110,7 @@ export async function checkRenderedReferences(
   out: Output,
   context: CommandContext,
 ): Promise<void> {
-  const { checkReferences } = await import("../bundle/check-references.js");
+  const { checkReferences } = await import("../ops/check-references.js");
   const result = await checkReferences(files, registry, connection.registries.host(registry.host), { retry: connection.retry, signal: context.signal });
   const where = (p: Problem) => ({ ...p, file: p.file === undefined ? undefined : `manifests/${p.file}` });
   for (const p of result.elsewhere) out.warn(`${formatProblem(where(p))} (a closed network cannot pull it)`);
@@ -125,7 +125,7 @@ export async function checkRenderedReferences(
 
 /** Runs the install (apply and wait, the script, or the dry run); returns the exit code. */
 export async function performInstall(pre: InstallPreflight, reader: BundleReader, args: Record<string, unknown>, out: Output, context: CommandContext): Promise<number> {
-  const install = await import("../bundle/install.js");
+  const install = await import("../ops/install.js");
   const { prepared } = pre;
   const onEvent = installRenderer(out, prepared.registry);
   if (args["dry-run"]) {

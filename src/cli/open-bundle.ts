@@ -8,7 +8,7 @@ import type { Output } from "./output.js";
 /** Opens and verifies `args.bundle`; the caller closes the reader (and, with `announceSkip: false`, says `--skip-verify` itself). */
 export async function openVerifiedBundle(args: Record<string, unknown>, out: Output, options: { announceSkip?: boolean } = {}): Promise<BundleReader> {
   const { BundleReader } = await import("../bundle/reader.js");
-  const { verifyBundle } = await import("../bundle/verify.js");
+  const { verifyBundle } = await import("../ops/verify.js");
   const { checkAgreement } = await import("../bundle/format-check.js");
   const reader = await BundleReader.open(String(args.bundle));
   try {

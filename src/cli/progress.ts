@@ -1,8 +1,8 @@
 /**
  * Renders save/load events: a progress bar on a terminal, plain lines in logs, JSON lines with --json.
  */
-import type { LoadEvent } from "../bundle/load.js";
-import type { SaveEvent as SaveOnlyEvent } from "../bundle/save.js";
+import type { LoadEvent } from "../ops/load.js";
+import type { SaveEvent as SaveOnlyEvent } from "../ops/save.js";
 
 type SaveEvent = SaveOnlyEvent | LoadEvent;
 import type { RetryNotice } from "../registry/client.js";

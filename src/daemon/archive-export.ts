@@ -10,7 +10,7 @@
 import { PassThrough, Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import type { PickedImage } from "../bundle/pick.js";
+import type { PickedImage } from "../ops/pick.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { digestHex } from "../oci/verify.js";
 

@@ -28,7 +28,7 @@ export const exportCommand: CommandSpec = {
     force: { type: "boolean", describe: "Overwrite the file if it exists" },
   },
   async run(args, out) {
-    const { exportImage } = await import("../../bundle/export.js");
+    const { exportImage } = await import("../../ops/export.js");
     streamingGc(true);
     const result = await exportImage({
       bundlePath: String(args.bundle),

@@ -2,7 +2,7 @@
  * `bundle load`: push a bundle into the private registry and prove every image arrived.
  */
 import { plural } from "../../util/plural.js";
-import { loadBundle } from "../../bundle/load.js";
+import { loadBundle } from "../../ops/load.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../reference/target.js";
@@ -143,7 +143,7 @@ async function push(
 async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promise<number> {
   streamingGc(true);
   const registry = args.registry === undefined ? undefined : parseRegistry(String(args.registry));
-  const { loadIntoEngine } = await import("../../bundle/load-docker.js");
+  const { loadIntoEngine } = await import("../../ops/load-docker.js");
   const reader = await openVerifiedBundle(args, out);
   try {
     const docker = await engine(args);

@@ -69,7 +69,7 @@ export const saveCommand: CommandSpec = {
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
       // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
-      const { saveBundle } = await import("../../bundle/save.js");
+      const { saveBundle } = await import("../../ops/save.js");
       const result = await saveBundle({
         imagelist,
         // A folder the user names must exist; the default one may be absent.

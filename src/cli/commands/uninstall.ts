@@ -31,7 +31,7 @@ export const uninstallCommand: CommandSpec = {
   async run(args, out, context) {
     const timeoutMs = parseDuration(String(args.timeout), "--timeout");
     const { BundleReader } = await import("../../bundle/reader.js");
-    const { prepareInstall } = await import("../../bundle/install.js");
+    const { prepareInstall } = await import("../../ops/install.js");
     const { connectCluster } = await import("../../kube/cluster.js");
     const { uninstallPlan } = await import("../../kube/uninstall.js");
     const reader = await BundleReader.open(String(args.bundle));

@@ -3,7 +3,7 @@
  */
 import { plural } from "../../util/plural.js";
 import { BundleReader } from "../../bundle/reader.js";
-import { verifyBundle } from "../../bundle/verify.js";
+import { verifyBundle } from "../../ops/verify.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 

@@ -11,11 +11,11 @@ import { AirgapError, type Problem } from "../errors.js";
 import { isParsedIndex, parseManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
 import { digestHex } from "../oci/verify.js";
-import { entriesDigest, parseChecksums } from "./checksums.js";
-import { ENTRY } from "./format.js";
-import { checkAgreement } from "./format-check.js";
-import { isStamped, stamp } from "./verified-stamp.js";
-import type { BundleReader } from "./reader.js";
+import { entriesDigest, parseChecksums } from "../bundle/checksums.js";
+import { ENTRY } from "../bundle/format.js";
+import { checkAgreement } from "../bundle/format-check.js";
+import { isStamped, stamp } from "../bundle/verified-stamp.js";
+import type { BundleReader } from "../bundle/reader.js";
 
 /** What a verification looked at. */
 export interface VerifyResult {

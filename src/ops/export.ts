@@ -13,7 +13,7 @@ import { writeError } from "../layout/layout.js";
 import { parsePlatform } from "../oci/platform.js";
 import { formatReference, parseReference } from "../reference/reference.js";
 import { pickImage } from "./pick.js";
-import { BundleReader } from "./reader.js";
+import { BundleReader } from "../bundle/reader.js";
 
 /** What to export. */
 export interface ExportOptions {

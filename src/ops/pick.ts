@@ -7,7 +7,7 @@ import { AirgapError } from "../errors.js";
 import { isParsedIndex, MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type ImageManifest } from "../oci/descriptor.js";
 import { DEFAULT_PLATFORMS, formatPlatform, parsePlatform, platformMatches, type Platform } from "../oci/platform.js";
 import type { Reference } from "../reference/reference.js";
-import type { BundleReader } from "./reader.js";
+import type { BundleReader } from "../bundle/reader.js";
 
 /** A single-platform image of a bundle. */
 export interface PickedImage {

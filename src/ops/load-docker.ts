@@ -13,7 +13,7 @@ import { parsePlatform } from "../oci/platform.js";
 import { parseReference } from "../reference/reference.js";
 import { targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { pickImage } from "./pick.js";
-import type { BundleReader } from "./reader.js";
+import type { BundleReader } from "../bundle/reader.js";
 
 /** One image as the engine has it after the load. */
 export interface EngineLoadedImage {

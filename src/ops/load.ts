@@ -11,7 +11,7 @@ import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLoc
 import type { Registries } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
-import type { BundleReader } from "./reader.js";
+import type { BundleReader } from "../bundle/reader.js";
 import { verifyBundle } from "./verify.js";
 
 /** Events of a load: the copy engine's, plus phases and notices. */

@@ -22,8 +22,8 @@ import { pushedDigest } from "../content/kept-platforms.js";
 import { isIndex } from "../oci/media-types.js";
 import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/files.js";
 import { formatBytes } from "../util/size.js";
-import { ENTRY } from "./format.js";
-import type { BundleReader } from "./reader.js";
+import { ENTRY } from "../bundle/format.js";
+import type { BundleReader } from "../bundle/reader.js";
 
 /** Default `--timeout` of the wait: ten minutes, the seed guide's "wait ten minutes". */
 export const DEFAULT_INSTALL_TIMEOUT_MS = 10 * 60_000;

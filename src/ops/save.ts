@@ -22,8 +22,8 @@ import { findingName, type FileScan, type ImageFinding } from "../kube/finding.j
 import type { ImagelistEntry } from "../reference/imagelist.js";
 import type { DockerEngine } from "../daemon/engine.js";
 import type { DaemonSource } from "../daemon/source.js";
-import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "./format.js";
-import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "./writer.js";
+import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "../bundle/format.js";
+import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
