@@ -41,3 +41,10 @@ export interface CommandContext {
   /** Reads standard input to the end (for --password-stdin). */
   readStdin(): Promise<string>;
 }
+
+/** Options every command takes (declared to yargs as global). */
+export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  json: { type: "boolean", describe: "Machine-readable output on stdout (human text stays on stderr)" },
+  quiet: { type: "boolean", alias: "q", describe: "Print only results and errors" },
+  debug: { type: "boolean", describe: "Show stack traces and internal details on errors" },
+};

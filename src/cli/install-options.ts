@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import type { InstallEvent, PreparedInstall, RenderSettings } from "../ops/install.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { AirgapError, formatProblem, type Problem } from "../errors.js";
-import type { Registries } from "../registry/client.js";
+import type { Registries } from "../registry/registries.js";
 import type { RetryOptions } from "../registry/retry.js";
 import { plural } from "../util/plural.js";
 import type { Cluster } from "../kube/cluster.js";

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 /**
- * The CLI entry point: reads the command line (the quick path, else yargs), runs the command, maps the
- * outcome to an exit code, and turns Ctrl-C / SIGTERM into a clean stop.
+ * The CLI entry point: tunes the runtime, reads the command line (yargs), runs the command, maps the outcome
+ * to an exit code, and turns Ctrl-C / SIGTERM into a clean stop.
  */
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { AirgapError } from "../errors.js";
 import type { CommandSpec } from "./command.js";
 import { COMMANDS } from "./commands.js";
-import { parseFast } from "./fast-args.js";
 import { EXIT, Output } from "./output.js";
 
 function toolVersion(): string {
@@ -46,8 +45,6 @@ async function runCommand(spec: CommandSpec, args: Record<string, unknown>): Pro
 
 /** Runs the CLI with the given arguments; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const fast = parseFast(argv, COMMANDS);
-  if (fast) return runCommand(fast.spec, fast.args);
   const { runYargs } = await import("./yargs-cli.js");
   return runYargs(argv, COMMANDS, toolVersion(), runCommand);
 }

@@ -3,7 +3,8 @@
  * every command that talks to one, and how they become a {@link Registries}.
  */
 import { AirgapError } from "../errors.js";
-import { Registries, type RetryNotice } from "../registry/client.js";
+import type { RetryNotice } from "../registry/client.js";
+import { Registries } from "../registry/registries.js";
 import { dockerConfigStore, withExplicit, type CredentialStore } from "../registry/credentials.js";
 import { DEFAULT_RETRY, type RetryOptions } from "../registry/retry.js";
 import { DEFAULT_STALL } from "../registry/stall.js";

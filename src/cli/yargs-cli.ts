@@ -1,10 +1,9 @@
 /**
  * The full command line through yargs (the only file that imports it): help, --version, usage errors with
- * "Did you mean", and every form the quick path (fast-args.ts) leaves to it.
+ * "Did you mean".
  */
 import yargs, { type Argv, type Options, type PositionalOptions } from "yargs";
-import type { CommandSpec } from "./command.js";
-import { GLOBAL_OPTIONS } from "./fast-args.js";
+import { GLOBAL_OPTIONS, type CommandSpec } from "./command.js";
 import { EXIT } from "./output.js";
 import { printable } from "../util/printable.js";
 

@@ -8,7 +8,7 @@ import { pushedForm } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
 import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
-import type { Registries } from "../registry/client.js";
+import type { Registries } from "../registry/registries.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
 import type { BundleReader } from "../bundle/reader.js";

@@ -13,7 +13,7 @@ import type { Descriptor } from "../oci/descriptor.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import type { Imagelist } from "../reference/imagelist.js";
 import { REGISTRY_PLACEHOLDER, relativeTarget, targetPath } from "../reference/target.js";
-import type { Registries } from "../registry/client.js";
+import type { Registries } from "../registry/registries.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
 import { checkCoverage, type Coverage } from "../kube/coverage.js";
@@ -23,7 +23,8 @@ import type { ImagelistEntry } from "../reference/imagelist.js";
 import type { DockerEngine } from "../daemon/engine.js";
 import type { DaemonSource } from "../daemon/source.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "../bundle/format.js";
-import { assertCanWrite, BundleWriter, recoverUnfinished, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
+import { assertCanWrite, recoverUnfinished } from "../bundle/journal.js";
+import { BundleWriter, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =

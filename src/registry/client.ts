@@ -3,62 +3,17 @@
  * Basic and Docker token auth, retries with backoff, redirects without leaking credentials.
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md
  */
-import { readFileSync } from "node:fs";
-import { rootCertificates } from "node:tls";
-import type { Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
 import { AirgapError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
-import type { Credential, CredentialStore } from "./credentials.js";
+import type { Credential } from "./credentials.js";
 import { readCapped, redactUrl, responseError } from "./errors.js";
 import { DEFAULT_STALL, watchBody, type StallRule } from "./stall.js";
-import { Agent, request } from "./http.js";
+import type { RegistryOptions, SendOptions } from "./options.js";
+import { abortError, describeNetworkError, isTlsProtocolError, networkError, ownError } from "./network-errors.js";
 import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, parseRetryAfter, wait, type RetryOptions } from "./retry.js";
 
-/** A retry about to happen, for progress output. */
-export interface RetryNotice {
-  host: string;
-  what: string;
-  attempt: number;
-  delayMs: number;
-  reason: string;
-}
-
-/** How to reach registries: TLS, plain HTTP, credentials, retries. */
-export interface RegistryOptions {
-  credentials: CredentialStore;
-  /** Extra CA certificates (PEM file paths) trusted on top of the system's. */
-  caFiles?: string[];
-  /** Hosts whose TLS certificate is not verified (and which may fall back to plain HTTP). */
-  insecureHosts?: string[];
-  /** Hosts spoken to over plain HTTP; `true` for all. */
-  plainHttp?: boolean | string[];
-  retry?: RetryOptions;
-  userAgent?: string;
-  onRetry?: (notice: RetryNotice) => void;
-  /** Max connections per registry origin. */
-  connections?: number;
-  /** Upload blobs larger than this in PATCH chunks of this size (for proxies that cap request bodies). */
-  chunkSize?: number;
-  /** When a request counts as stalled (default {@link DEFAULT_STALL}). */
-  stall?: StallRule;
-}
-
-/** Options of one request. */
-export interface SendOptions {
-  method?: Dispatcher.HttpMethod;
-  headers?: Record<string, string>;
-  /** Auth scope, e.g. `repository:library/mysql:pull`. */
-  scope?: string;
-  /** A body factory: called again for each retry (a consumed stream cannot be re-sent). */
-  body?: () => Buffer | NodeJS.ReadableStream | string | Promise<NodeJS.ReadableStream>;
-  /** Do not retry (the caller retries a larger unit, e.g. a whole upload). */
-  noRetry?: boolean;
-  /** Describes the operation in errors: `fetching manifest gcr.io/x:v1`. */
-  what: string;
-  signal?: AbortSignal;
-  /** Statuses returned to the caller rather than retried (e.g. 404 for HEAD probes). */
-  passStatuses?: number[];
-}
+export type { RegistryOptions, RetryNotice, SendOptions } from "./options.js";
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(:\d+)?$/;
 /** Docker Hub's API lives on another host than its references say. */
@@ -75,7 +30,7 @@ interface CachedAuth {
   expires: number;
 }
 
-/** One registry host. Create through {@link Registries}. */
+/** One registry host. Create through `Registries` (registries.ts). */
 export class RegistryHost {
   /** The host as in references (`docker.io`, `127.0.0.1:5000`). */
   readonly host: string;
@@ -407,101 +362,4 @@ function basic(c: Credential): string {
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-function isTlsProtocolError(err: unknown): boolean {
-  const text = `${(err as { code?: string }).code ?? ""} ${(err as { cause?: { code?: string; message?: string } }).cause?.code ?? ""} ${(err as Error).message ?? ""} ${(err as { cause?: { message?: string } }).cause?.message ?? ""}`;
-  return /EPROTO|WRONG_VERSION_NUMBER|ECONNRESET|packet length too long|UND_ERR_SOCKET/i.test(text);
-}
-
-/** What went wrong on the wire, in words (undici's codes are for programs). */
-function describeNetworkError(err: unknown): string {
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  const code = e.cause?.code ?? e.code;
-  const words: Record<string, string> = {
-    UND_ERR_HEADERS_TIMEOUT: "no answer in time",
-    UND_ERR_BODY_TIMEOUT: "the answer stopped coming",
-    UND_ERR_CONNECT_TIMEOUT: "could not connect in time",
-    ECONNREFUSED: "connection refused",
-    ECONNRESET: "connection reset",
-    ENOTFOUND: "the name does not resolve",
-    EAI_AGAIN: "the name does not resolve (DNS not answering)",
-    ENETUNREACH: "network unreachable",
-    EHOSTUNREACH: "host unreachable",
-    UND_ERR_SOCKET: "connection broken",
-  };
-  return (code && words[code]) ?? code ?? e.cause?.message ?? e.message ?? "network error";
-}
-
-/** An AirgapError somewhere in an error's cause chain (e.g. thrown by a request body stream). */
-function ownError(err: unknown): AirgapError | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (e instanceof AirgapError) return e;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function abortError(what: string): AirgapError {
-  return new AirgapError("ABORTED", `${what}: cancelled`);
-}
-
-function networkError(what: string, url: string, err: unknown): AirgapError {
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  const code = e.cause?.code ?? e.code ?? "";
-  let reason = describeNetworkError(err);
-  let hint: string | undefined;
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(`${code} ${e.cause?.message ?? ""} ${e.message ?? ""}`)) {
-    reason = `TLS certificate not trusted (${code || e.message})`;
-    hint = "pass --ca-file with the registry's CA, or --insecure-registry HOST to skip verification";
-  } else if (code === "ECONNREFUSED") {
-    hint = "is the registry running and the address right?";
-  }
-  return new AirgapError("NETWORK", `${what}: ${reason} (${redactUrl(url)})`, { cause: err, ...(hint && { hint }) });
-}
-
-/** Every registry host of one run, sharing TLS settings, credentials and connection pools. */
-export class Registries {
-  private readonly hosts = new Map<string, RegistryHost>();
-  private readonly dispatchers: Dispatcher[] = [];
-
-  constructor(private readonly options: RegistryOptions) {}
-
-  /** The client for a host (as in references: `docker.io`, `gcr.io`, `127.0.0.1:5000`). */
-  host(host: string): RegistryHost {
-    let client = this.hosts.get(host);
-    if (!client) {
-      const insecure = (this.options.insecureHosts ?? []).includes(host);
-      const extra = (this.options.caFiles ?? []).map((f) => readCa(f));
-      const connect = { ...(extra.length > 0 && { ca: [...rootCertificates, ...extra] }), rejectUnauthorized: !insecure };
-      const dispatcher = new Agent({ connect, connections: this.options.connections ?? 16, pipelining: 1, keepAliveTimeout: 30_000 });
-      const foreign = new Agent({ connect: extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}, connections: this.options.connections ?? 16 });
-      this.dispatchers.push(dispatcher, foreign);
-      client = new RegistryHost(host, this.options, dispatcher, foreign);
-      this.hosts.set(host, client);
-    }
-    return client;
-  }
-
-  /** Closes every connection: politely, then (after a few seconds of requests that will not finish) at once. */
-  async close(): Promise<void> {
-    await Promise.all(
-      this.dispatchers.map(async (d) => {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), 3000)));
-        const done = await Promise.race([d.close().then(() => "closed" as const, () => "closed" as const), late]);
-        clearTimeout(timer);
-        if (done === "late") await d.destroy().catch(() => undefined);
-      }),
-    );
-  }
-}
-
-function readCa(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (err) {
-    throw new AirgapError("FILE_NOT_FOUND", `cannot read CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }

@@ -1,7 +1,7 @@
 /**
  * `bundle export`: one image of a bundle as a docker-archive (`docker load`) or an oci-archive (skopeo, podman).
  */
-import { streamingGc } from "../streaming-gc.js";
+import { streamingGc } from "../runtime-tuning.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 

@@ -9,7 +9,7 @@ import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../r
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import type { BundleReader } from "../../bundle/reader.js";
-import { streamingGc } from "../streaming-gc.js";
+import { streamingGc } from "../runtime-tuning.js";
 import { EXIT, type Output } from "../output.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
@@ -17,7 +17,7 @@ import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } 
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
-import type { Registries } from "../../registry/client.js";
+import type { Registries } from "../../registry/registries.js";
 import type { RetryOptions } from "../../registry/retry.js";
 
 /** The `load` command. */

@@ -11,7 +11,7 @@ import { readImagelist } from "../../reference/imagelist.js";
 import { formatBytes, parseSize } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
-import { streamingGc } from "../streaming-gc.js";
+import { streamingGc } from "../runtime-tuning.js";
 import { EXIT } from "../output.js";
 import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";

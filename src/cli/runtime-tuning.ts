@@ -1,4 +1,7 @@
 /**
+ * The one place the runtime is tuned (docs/architecture.md, "Speed"): each setting here earned its place in
+ * the bench at the size of the real job. Nothing else in the tool sets a V8 flag.
+ *
  * V8 tuning for the phases that stream blobs. Every chunk of a blob is a new buffer outside the JS heap,
  * and the ones still in flight at a young collection are promoted and counted toward the next full one;
  * with a heap of a few MB V8 grew that limit by little each time and ran ~55 full collections per GB

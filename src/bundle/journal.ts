@@ -1,0 +1,111 @@
+/**
+ * The crash journal of a bundle being written, and what a rerun does with it. Beside the temporary tar, the
+ * journal lists the blobs already written and verified: after a failure, Ctrl-C or kill -9 they are moved into
+ * the download cache, so a rerun fetches nothing that was already verified. Its last line, `commit`, says the
+ * bundle is complete under temporary names: a rerun then finishes the renames, so an older bundle is replaced,
+ * never lost.
+ */
+import { readdir, readFile, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pipeline as streamPipeline, Readable } from "node:stream";
+import { AirgapError } from "../errors.js";
+import type { OciLayout } from "../layout/layout.js";
+import type { Descriptor } from "../oci/descriptor.js";
+import { VerifyingStream } from "../oci/verify.js";
+import { bundleFileName } from "./format.js";
+import { partLayout, temporaryName } from "./part-files.js";
+import { TarFile } from "./tar-index.js";
+
+/** First line of a journal. */
+export const JOURNAL_MAGIC = "airgap-bundle-journal v1";
+/** Journal line written once the bundle is complete under temporary names, before they are renamed. */
+export const COMMIT_LINE = "commit";
+
+/** Where the journal of the bundle at `tarPath` is kept. */
+export function journalPath(tarPath: string): string {
+  return join(dirname(tarPath), `.${basename(tarPath)}.journal`);
+}
+
+/** Existing files of a bundle (its tar, parts and sidecar). */
+export async function existingFiles(tarPath: string): Promise<string[]> {
+  const name = basename(tarPath);
+  const names = await readdir(dirname(tarPath)).catch(() => [] as string[]);
+  return names
+    .filter((n) => n === name || n === `${name}.sha256` || (n.startsWith(`${name}.`) && /^\d{3}$/.test(n.slice(name.length + 1))))
+    .map((n) => join(dirname(tarPath), n));
+}
+
+/**
+ * A save killed while renaming its complete bundle into place (its journal says "commit") is finished now:
+ * the renames are completed, so the new bundle is whole and nothing of it is lost.
+ */
+async function completeCommit(tarPath: string): Promise<void> {
+  const journal = await readFile(journalPath(tarPath), "utf8").catch(() => "");
+  const lines = journal.split("\n");
+  const partsLine = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
+  if (lines[0] !== JOURNAL_MAGIC || !partsLine || !lines.includes(COMMIT_LINE)) return;
+  const split = Number(partsLine[1]);
+  const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+  for (const p of parts) await rename(p.temp, p.final).catch(() => undefined);
+  await rename(temporaryName(`${tarPath}.sha256`), `${tarPath}.sha256`).catch(() => undefined);
+  await removeStale(tarPath, parts.map((p) => p.final));
+  await unlink(journalPath(tarPath)).catch(() => undefined);
+}
+
+/** Deletes files of an older bundle at `tarPath` that the new one (`keep`, and its sidecar) did not replace. */
+export async function removeStale(tarPath: string, keep: string[]): Promise<void> {
+  const kept = new Set([...keep, `${tarPath}.sha256`]);
+  for (const old of await existingFiles(tarPath)) if (!kept.has(old)) await unlink(old).catch(() => undefined);
+}
+
+/** Refuses early (before any download) to overwrite an existing bundle without `force`. */
+export async function assertCanWrite(outDir: string, name: string, version: string, force: boolean): Promise<void> {
+  const tarPath = join(outDir, bundleFileName(name, version));
+  await completeCommit(tarPath);
+  if (!force && (await existingFiles(tarPath)).length > 0) {
+    throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
+  }
+}
+
+/** Copies one blob out of an unfinished tar into the cache, verifying it on the way. */
+export async function salvageBlob(tar: TarFile, d: Descriptor, offset: number, cache: OciLayout): Promise<void> {
+  if (await cache.exists(d)) return;
+  await cache.push(d, async () => streamPipeline(Readable.from(tar.range(offset, d.size)), new VerifyingStream(d, `salvaging ${d.digest}`), () => undefined) as VerifyingStream);
+}
+
+/**
+ * Moves the verified blobs of a bundle that a killed run left unfinished (its journal names them)
+ * into the cache, then deletes the unfinished files. Returns how many blobs were kept.
+ */
+export async function recoverUnfinished(outDir: string, name: string, version: string, cache: OciLayout): Promise<number> {
+  const tarPath = join(outDir, bundleFileName(name, version));
+  let journal: string;
+  try {
+    journal = await readFile(journalPath(tarPath), "utf8");
+  } catch {
+    return 0;
+  }
+  const lines = journal.split("\n");
+  const partsLine = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
+  let kept = 0;
+  if (lines[0] === JOURNAL_MAGIC && partsLine) {
+    const split = Number(partsLine[1]);
+    const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+
+    const tar = await TarFile.open(parts.map((p) => ({ path: p.temp, start: p.start, size: p.size }))).catch(() => undefined);
+    if (tar) {
+      for (const line of lines.slice(2)) {
+        const m = /^blob (\S+) (\S+) (\d+) (\d+)$/.exec(line);
+        if (!m) continue;
+        const d: Descriptor = { digest: m[1]!, mediaType: m[2]!, size: Number(m[4]) };
+        // A blob that does not verify (a power cut mid-write) is simply not kept.
+        if (await salvageBlob(tar, d, Number(m[3]), cache).then(() => true, () => false)) kept++;
+      }
+      await tar.close();
+    }
+    await Promise.all(parts.map((p) => unlink(p.temp).catch(() => undefined)));
+  }
+  await unlink(temporaryName(`${tarPath}.sha256`)).catch(() => undefined);
+  await unlink(journalPath(tarPath)).catch(() => undefined);
+  return kept;
+}
