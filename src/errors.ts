@@ -37,6 +37,7 @@ export type ErrorCode =
   | "NO_KUBECONFIG"
   | "KUBE_API"
   | "INSTALL_FAILED"
+  | "PREFLIGHT_FAILED"
   | "NOT_READY"
   | "SCRIPT_FAILED"
   | "DOCKER_UNREACHABLE"

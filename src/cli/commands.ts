@@ -7,6 +7,7 @@ import { imagesCommand } from "./commands/images.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { installCommand } from "./commands/install.js";
 import { loadCommand } from "./commands/load.js";
+import { preflightCommand } from "./commands/preflight.js";
 import { rewriteCommand } from "./commands/rewrite.js";
 import { verifyCommand } from "./commands/verify.js";
 import { saveCommand } from "./commands/save.js";
@@ -14,4 +15,4 @@ import { scanCommand } from "./commands/scan.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, loadCommand, installCommand, uninstallCommand, exportCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, installCommand, uninstallCommand, exportCommand, rewriteCommand];

@@ -10,6 +10,7 @@ import type { Registries } from "../registry/registries.js";
 import type { RetryOptions } from "../registry/retry.js";
 import { plural } from "../util/plural.js";
 import type { Cluster } from "../kube/cluster.js";
+import { objectKey } from "../kube/object.js";
 import { describe } from "../kube/wait.js";
 import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
@@ -31,6 +32,8 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   "install-script": { type: "string", describe: "Run this installer instead (REGISTRY, BUNDLE_MANIFESTS and the settings in its environment)", requiresArg: true },
   out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script)", requiresArg: true },
   ...MANIFEST_SIZE_OPTION,
+  "skip-kind": { type: "string", array: true, describe: "Leave objects of this kind out of the install, e.g. a kind the cluster lacks (repeatable)", requiresArg: true },
+  "skip-preflight": { type: "boolean", describe: "Do not check the cluster (kinds, namespaces, storage, RBAC, capacity, webhooks) before going on" },
 };
 
 /** Reads `--config` and `--set` into render settings. */
@@ -69,7 +72,7 @@ export interface InstallPreflight {
 export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install"): Promise<InstallPreflight> {
   parseDuration(String(args.timeout ?? "10m"), "--timeout");
   const { prepareInstall } = await import("../ops/install.js");
-  const prepared = await prepareInstall(reader, await renderSettingsFrom(args, registry, layout));
+  const prepared = withoutKinds(await prepareInstall(reader, await renderSettingsFrom(args, registry, layout)), (args["skip-kind"] as string[] | undefined) ?? [], out);
   out.setRedactor((t) => prepared.redactor.redact(t));
   for (const n of prepared.notices) out.warn(n);
   if (args["dry-run"] || args["install-script"] !== undefined) return { prepared };
@@ -91,6 +94,17 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
   }
   out.info(`cluster: ${cluster.server} (Kubernetes ${version}), default namespace ${cluster.defaultNamespace}`);
   return { prepared, cluster };
+}
+
+/** The prepared install without the objects of the kinds `--skip-kind` names (said once per kind). */
+export function withoutKinds(prepared: PreparedInstall, kinds: readonly string[], out: Output): PreparedInstall {
+  if (kinds.length === 0) return prepared;
+  const skip = new Set(kinds.map((k) => k.toLowerCase()));
+  const left = prepared.plan.filter((p) => skip.has(p.object.kind.toLowerCase()));
+  for (const kind of new Set(left.map((p) => p.object.kind))) {
+    out.warn(`--skip-kind ${kind}: leaving out ${left.filter((p) => p.object.kind === kind).map((p) => objectKey(p.object)).join(", ")}`);
+  }
+  return { ...prepared, plan: prepared.plan.filter((p) => !skip.has(p.object.kind.toLowerCase())) };
 }
 
 /** Renders the bundle's manifests only to check their references (`load --no-install`): unresolved settings are left. */

@@ -9,6 +9,7 @@ import { AirgapError } from "../errors.js";
 import type { CommandSpec } from "./command.js";
 import { COMMANDS } from "./commands.js";
 import { EXIT, Output } from "./output.js";
+import { tuneRuntime } from "./runtime-tuning.js";
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -45,6 +46,7 @@ async function runCommand(spec: CommandSpec, args: Record<string, unknown>): Pro
 
 /** Runs the CLI with the given arguments; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  tuneRuntime();
   const { runYargs } = await import("./yargs-cli.js");
   return runYargs(argv, COMMANDS, toolVersion(), runCommand);
 }

@@ -35,6 +35,8 @@ export interface Cluster {
   ping(): Promise<string>;
   /** Whether the kind is namespaced, or undefined when the API server does not serve it (yet). */
   scope(apiVersion: string, kind: string): Promise<"namespaced" | "cluster" | undefined>;
+  /** The kind's resource (plural) name and scope, from discovery; undefined when the server does not serve it. */
+  resource(apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean } | undefined>;
   /** Server-side apply as {@link FIELD_MANAGER}; `force` takes over fields other managers own. */
   apply(object: KubeObject, force: boolean): Promise<ApplyOutcome>;
   /** Creates an object (for `generateName`); returns it with the name the server chose. */
@@ -49,7 +51,7 @@ export interface Cluster {
 
 /** KubernetesObjectApi with its discovery lookup made reachable. */
 class ObjectApi extends KubernetesObjectApi {
-  async kindInfo(apiVersion: string, kind: string): Promise<{ namespaced: boolean } | undefined> {
+  async kindInfo(apiVersion: string, kind: string): Promise<{ namespaced: boolean; name: string } | undefined> {
     try {
       return await this.resource(apiVersion, kind);
     } catch (err) {
@@ -129,6 +131,11 @@ class ClientNodeCluster implements Cluster {
         cause: err,
       });
     }
+  }
+
+  async resource(apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean } | undefined> {
+    const info = await this.call(`looking up ${kind} (${apiVersion})`, () => this.api.kindInfo(apiVersion, kind));
+    return info === undefined ? undefined : { plural: info.name, namespaced: info.namespaced };
   }
 
   async scope(apiVersion: string, kind: string): Promise<"namespaced" | "cluster" | undefined> {

@@ -227,7 +227,14 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
   });
 
   test("--context picks the kubeconfig context (and its default namespace); an API refusal is shown per object", async () => {
-    const r = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--context", "elsewhere", "--config", config, "--no-wait"]);
+    // The preflight finds the missing namespace before anything is applied…
+    const checked = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--context", "elsewhere", "--config", config, "--no-wait"]);
+    assert.equal(checked.code, 1);
+    assert.match(checked.stderr, /^FAIL namespaces: 1 namespace neither in the cluster nor created by the bundle$/m);
+    assert.match(checked.stderr, /^ {4}elsewhere: ConfigMap\/in-default/m);
+    assert.doesNotMatch(checked.stdout, /created|configured/, "nothing was applied");
+    // …and past it, the API server's own refusal is shown on that object's line.
+    const r = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--context", "elsewhere", "--config", config, "--no-wait", "--skip-preflight"]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^ConfigMap\/elsewhere\/in-default failed: .*namespaces "elsewhere" not found/m);
     assert.match(r.stdout, /^Deployment\/demo\/web created$/m, "the other objects were applied");
@@ -242,7 +249,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
     const empty = await startRegistry();
     try {
       // Installed against a registry the images were never loaded into: the bundle has them, the nodes cannot pull.
-      const r = await runCli(["install", bundle, "--registry", empty.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--timeout", "8s"]);
+      const r = await runCli(["install", bundle, "--registry", empty.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--timeout", "8s", "--skip-preflight"]);
       assert.equal(r.code, 1);
       const wanted = `${empty.host}/${source.host.replace(":", "-")}/team/web:1`;
       assert.match(r.stderr, new RegExp(`Deployment/demo/web: 0/1 replicas available; (ImagePullBackOff|ErrImagePull) for ${wanted.replace(/[.]/g, "\\.")} \\(the bundle has it: can the nodes pull from ${empty.host.replace(/[.]/g, "\\.")}\\?`));
@@ -274,7 +281,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
       await relay.stop();
     }
     // …and an install run anyway names the image the pods cannot pull, and that the bundle lacks it.
-    const r = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "8s"]);
+    const r = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "8s", "--skip-preflight"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`Job/default/extra: 0/1 completions; (ImagePullBackOff|ErrImagePull) for ${target.host.replace(/[.]/g, "\\.")}/${source.host.replace(":", "-").replace(/[.]/g, "\\.")}/team/absent:1 \\(NOT in the bundle`));
     assert.match(r.stderr, /ready: Deployment\/default\/web/);
@@ -414,7 +421,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
     assert.match(r.stdout, /^ConfigMap\/real\/typo failed: .*\.dataa: field not declared in schema/m, "an unknown field is refused, named");
 
     // The restricted service account may edit objects in namespaces, not define kinds for the whole cluster.
-    const restricted = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.restrictedKubeconfig, "--no-wait"]);
+    const restricted = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.restrictedKubeconfig, "--no-wait", "--skip-preflight"]);
     assert.equal(restricted.code, 1);
     assert.match(restricted.stdout, /^CustomResourceDefinition\/bigs\.example\.com failed: .*forbidden: User "system:serviceaccount:airgap-restricted:installer" cannot (patch|get) resource "customresourcedefinitions"/m);
     assert.match(restricted.stdout, /^Namespace\/real failed: .*cannot (patch|get) resource "namespaces"/m);
@@ -434,7 +441,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
       await writeFile(join(dir, "manifests", "2-objects.yaml"), "apiVersion: example.com/v1\nkind: Big\nmetadata: {name: changed, namespace: real}\nspec: {field2: y}\n");
       const c2 = await saveCase(dir, [`${source.host}/team/web:1`], { name: "hooked" });
       assert.equal((await c2.save(["--manifests", join(dir, "manifests")])).code, 0);
-      const w = await runCli(["install", c2.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--no-wait"]);
+      const w = await runCli(["install", c2.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--no-wait", "--skip-preflight"]);
       assert.equal(w.code, 1);
       assert.match(w.stdout, /^Big\/real\/changed failed: .*failed calling webhook "check\.widgets\.example\.com"/m);
     } finally {

@@ -6,6 +6,7 @@ import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
 import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import { runPreflightStep } from "../preflight-step.js";
 import type { CommandContext } from "../command.js";
 import type { Output } from "../output.js";
 import type { ManifestText } from "../../kube/render.js";
@@ -44,6 +45,14 @@ export const installCommand: CommandSpec = {
     try {
       if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
       const pre = await preflightInstall(reader, args, out, registry, layout, "install");
+      if (pre.cluster && args["skip-preflight"] !== true) {
+        const connection = await registriesFrom(args, context, [registry.host]);
+        try {
+          await runPreflightStep(pre, out, { registry, connection, signal: context.signal });
+        } finally {
+          await connection.registries.close();
+        }
+      }
       const code = await performInstall(pre, reader, args, out, context);
       if (args["dry-run"]) await checkIfReachable(pre.prepared.files, registry, args, out, context);
       return code;

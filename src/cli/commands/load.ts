@@ -17,6 +17,7 @@ import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } 
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import { runPreflightStep } from "../preflight-step.js";
 import type { Registries } from "../../registry/registries.js";
 import type { RetryOptions } from "../../registry/retry.js";
 
@@ -71,7 +72,11 @@ export const loadCommand: CommandSpec = {
         let preflight: InstallPreflight | undefined;
         if (reader.manifestFiles().length > 0) {
           if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
-          else preflight = await preflightInstall(reader, args, out, registry, layout, "load");
+          else {
+            preflight = await preflightInstall(reader, args, out, registry, layout, "load");
+            // The cluster is checked before the push; the images it will pull, after it (they are not there yet).
+            if (preflight.cluster && args["skip-preflight"] !== true) await runPreflightStep(preflight, out);
+          }
         }
         await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress });
         if (reader.manifestFiles().length > 0) {
