@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The CLI entry point: tunes the runtime, reads the command line (yargs), runs the command, maps the outcome
- * to an exit code, and turns Ctrl-C / SIGTERM into a clean stop.
+ * The CLI entry point: reads the command line (yargs), runs the command, maps the outcome to an exit code, and
+ * turns Ctrl-C / SIGTERM into a clean stop.
  */
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
@@ -9,7 +9,6 @@ import { AirgapError } from "../errors.js";
 import type { CommandSpec } from "./command.js";
 import { COMMANDS } from "./commands.js";
 import { EXIT, Output } from "./output.js";
-import { tuneRuntime } from "./runtime-tuning.js";
 
 function toolVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -46,7 +45,6 @@ async function runCommand(spec: CommandSpec, args: Record<string, unknown>): Pro
 
 /** Runs the CLI with the given arguments; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  tuneRuntime();
   const { runYargs } = await import("./yargs-cli.js");
   return runYargs(argv, COMMANDS, toolVersion(), runCommand);
 }

@@ -12,17 +12,6 @@
  */
 import { setFlagsFromString } from "node:v8";
 
-/**
- * Settings for the whole run, made first thing in `main`, before any HTTP is parsed.
- *
- * `--liftoff-only`: undici parses HTTP with llhttp compiled to WebAssembly; V8 first compiles it quickly
- * (Liftoff), then again, optimised, on a background thread, taking CPU from hashing while blobs stream.
- * Liftoff's code is fast enough for header parsing. Measured with `SCALE=4 REPS=3 npm run bench` (4.55 GB):
- * without the flag, save took 12.84 s and 19.7 CPU seconds (median), with it 11.65 s and 14.4.
- */
-export function tuneRuntime(): void {
-  setFlagsFromString("--liftoff-only");
-}
 
 /** Turns the tuning on (a blob-streaming phase begins) or back to V8's own factor. */
 export function streamingGc(on: boolean): void {
