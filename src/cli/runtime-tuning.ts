@@ -12,7 +12,6 @@
  */
 import { setFlagsFromString } from "node:v8";
 
-
 /** Turns the tuning on (a blob-streaming phase begins) or back to V8's own factor. */
 export function streamingGc(on: boolean): void {
   setFlagsFromString(on ? "--heap-growing-percent=1000" : "--heap-growing-percent=0");
