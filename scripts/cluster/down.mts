@@ -3,6 +3,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { processAlive as alive } from "../../test/helpers/control-plane.js";
 
 const dir = process.env.CLUSTER_DIR ?? join(tmpdir(), "airgap-bundle-cluster");
 const state = await readFile(join(dir, "state.json"), "utf8").then((t) => JSON.parse(t) as { pids: number[] }, () => undefined);
@@ -10,14 +11,6 @@ if (!state) {
   process.stderr.write(`cluster: nothing to stop (no ${join(dir, "state.json")})\n`);
   process.exit(0);
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 for (const pid of [...state.pids].reverse()) if (alive(pid)) process.kill(pid, "SIGTERM");
 for (let i = 0; i < 50 && state.pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
 for (const pid of state.pids) if (alive(pid)) process.kill(pid, "SIGKILL");

@@ -12,22 +12,13 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { adminApi, controlPlaneUnavailable, startControlPlane } from "../../test/helpers/control-plane.js";
+import { adminApi, controlPlaneUnavailable, processAlive as alive, startControlPlane } from "../../test/helpers/control-plane.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const CLUSTER_DIR = process.env.CLUSTER_DIR ?? join(tmpdir(), "airgap-bundle-cluster");
 
 /** What cluster:up leaves for cluster:down and for a second cluster:up. */
 interface State { url: string; kubeconfig: string; restrictedKubeconfig: string; pids: number[] }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const state = await readFile(join(CLUSTER_DIR, "state.json"), "utf8").then((t) => JSON.parse(t) as State, () => undefined);
 if (state && state.pids.every(alive)) {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { adminApi, controlPlaneUnavailable } from "../helpers/control-plane.js";
+import { adminApi, controlPlaneUnavailable, processAlive as alive } from "../helpers/control-plane.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const UNAVAILABLE = await controlPlaneUnavailable();
@@ -20,15 +20,6 @@ async function npm(script: string, env: NodeJS.ProcessEnv): Promise<{ code: numb
   const [code] = (await once(child, "exit")) as [number | null];
   return { code, stdout, stderr };
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("npm run cluster:up / cluster:down", { skip: UNAVAILABLE ?? false }, () => {
   test("up starts a real control plane and prints its kubeconfig last; a second up only says so; down stops it by PID", async () => {
