@@ -11,7 +11,9 @@
  * 4. Medians: wall seconds, MB/s of unique blob bytes, peak RSS (GNU time), CPU seconds of the tool and of the
  *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
  *
- * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load).
+ * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load),
+ * COMPARE (another checkout of this project, built: its save runs too, as `airgap-bundle@compare`, for an A/B of
+ * a change in one run).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
@@ -31,6 +33,7 @@ const PAR = Number(process.env.PAR ?? 4);
 const WORK = process.env.BENCH_WORK ?? "/tmp/airgap-bench";
 const SEED = process.env.SEED ?? "airgap-bench";
 const ONLY = process.env.ONLY;
+const COMPARE = process.env.COMPARE;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -117,10 +120,18 @@ async function main(): Promise<void> {
       await writeFile(join(out, "par.txt"), par);
       await Promise.all(refs.map((_, i) => mkdir(join(perImage, String(i)), { recursive: true })));
       runs.push({ tool: `skopeo -P${PAR}`, op: "save", rep, ...(await timed(`tr '\\n' '\\0' < ${q(join(out, "par.txt"))} | xargs -0 -P${PAR} -I{} bash -c '{} >/dev/null'`, [source])) });
-      const save = `node ${q(CLI)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(bundleDir)} --cache-dir ${q(`${bundleDir}.cache`)}`;
+      const saveWith = (cli: string, dir: string) => `node ${q(cli)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(dir)} --cache-dir ${q(`${dir}.cache`)}`;
+      const save = saveWith(CLI, bundleDir);
       const ours = await timed(save, [source]);
       runs.push({ tool: "airgap-bundle", op: "save", rep, ...ours, bundleBytes: (await stat(join(bundleDir, "bench-1.tar"))).size });
       await rm(`${bundleDir}.cache`, { recursive: true, force: true });
+      if (COMPARE) {
+        const other = `${bundleDir}-compare`;
+        const run = await timed(saveWith(join(COMPARE, "dist", "bin", "main.js"), other), [source]);
+        runs.push({ tool: "airgap-bundle@compare", op: "save", rep, ...run, bundleBytes: (await stat(join(other, "bench-1.tar"))).size });
+        await rm(other, { recursive: true, force: true });
+        await rm(`${other}.cache`, { recursive: true, force: true });
+      }
       if (ONLY === "save") {
         await Promise.all([rm(layout, { recursive: true, force: true }), rm(perImage, { recursive: true, force: true }), rm(bundleDir, { recursive: true, force: true })]);
         continue;
@@ -183,7 +194,7 @@ function report(runs: Run[], workload: Workload): void {
     ]);
   }
   process.stdout.write(`\n${workload.images.length} images, ${mb.toFixed(0)} MB of unique blobs (SCALE=${SCALE}), medians of ${REPS} repetition${REPS === 1 ? "" : "s"}\n\n${rows.join("\n")}\n\n`);
-  const best = (op: string) => [...speed].filter(([k]) => k.startsWith(`${op}|`) && !k.endsWith("|airgap-bundle")).sort((a, b) => b[1] - a[1])[0];
+  const best = (op: string) => [...speed].filter(([k]) => k.startsWith(`${op}|`) && !k.includes("|airgap-bundle")).sort((a, b) => b[1] - a[1])[0];
   const ratio = (op: string) => {
     const peer = best(op);
     const ours = speed.get(`${op}|airgap-bundle`);
