@@ -3,7 +3,8 @@
  * Basic and Docker token auth, retries with backoff, redirects without leaking credentials.
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { request } from "./http.js";
 import { AirgapError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import type { Credential } from "./credentials.js";

@@ -3,7 +3,8 @@
  */
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { Agent } from "./http.js";
 import { AirgapError } from "../errors.js";
 import { RegistryHost, type RegistryOptions } from "./client.js";
 
