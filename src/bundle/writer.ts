@@ -11,7 +11,7 @@ import { appendFile, mkdir, rename, statfs, unlink, writeFile } from "node:fs/pr
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import { AirgapError } from "../errors.js";
-import type { ManifestData, Opener, Target } from "../content/target.js";
+import type { Opener, Sink } from "../content/target.js";
 import { writeError, type OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { MediaType } from "../oci/media-types.js";
@@ -128,8 +128,8 @@ export function planBundle(contents: BundleContents): TarPlan {
 
 /** A bundle being written. Open with {@link BundleWriter.open}; blobs arrive through {@link BundleWriter.sink}. */
 export class BundleWriter {
-  /** The place blobs are copied to (a {@link Target} for the copy engine). */
-  readonly sink: Target;
+  /** The place blobs are copied to (a {@link Sink} for the copy engine). */
+  readonly sink: Sink;
   private readonly byDigest = new Map<string, { entry: PlannedEntry; index: number }>();
   private readonly done: boolean[];
   /** Bytes of each blob written so far (from its start, in order). */
@@ -327,7 +327,7 @@ function contiguousRuns(plan: TarPlan, known: ReadonlyMap<string, Buffer>): Arra
 }
 
 /** The bundle being written, as a sink of the copy engine: blobs go to their place in the tar. */
-class TarSink implements Target {
+class TarSink implements Sink {
   readonly name: string;
 
   constructor(private readonly writer: BundleWriter) {
@@ -344,17 +344,5 @@ class TarSink implements Target {
 
   async tag(_d: Descriptor, _ref: Reference): Promise<void> {
     // index.json is written from the plan.
-  }
-
-  resolve(): Promise<ManifestData> {
-    return Promise.reject(new AirgapError("UNSUPPORTED", "a bundle being written cannot be read"));
-  }
-
-  fetchBytes(): Promise<Buffer> {
-    return Promise.reject(new AirgapError("UNSUPPORTED", "a bundle being written cannot be read"));
-  }
-
-  fetch(): Promise<Readable> {
-    return Promise.reject(new AirgapError("UNSUPPORTED", "a bundle being written cannot be read"));
   }
 }

@@ -11,7 +11,7 @@ import { isImageConfig, isIndex, isManifest } from "../oci/media-types.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { digestOf, VerifyingStream } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
-import type { ManifestData, ReadOnlyTarget, Target } from "./target.js";
+import type { ManifestData, ReadOnlyTarget, Sink } from "./target.js";
 
 /** Default number of blob transfers at once (measured: see the save benchmark in README). */
 export const DEFAULT_CONCURRENCY = 8;
@@ -27,7 +27,7 @@ export interface CopyJob {
   /** What to resolve at the source. */
   ref: Reference;
   source: ReadOnlyTarget;
-  sink: Target;
+  sink: Sink;
   /** Tag to set in the sink after everything is there (none: the sink is not tagged). */
   tagAs?: Reference;
 }
@@ -93,8 +93,9 @@ export interface LocalManifestSource {
   readManifestByDigest(digest: string): Promise<ManifestData | undefined>;
 }
 
-function hasLocalManifests(t: unknown): t is LocalManifestSource {
-  return typeof (t as Partial<LocalManifestSource>).readManifestByDigest === "function";
+/** A sink that is also a local store to read from (the layout cache), spared a network read. */
+function hasLocalManifests(t: Sink): t is Sink & LocalManifestSource & ReadOnlyTarget {
+  return typeof (t as Partial<LocalManifestSource>).readManifestByDigest === "function" && typeof (t as Partial<ReadOnlyTarget>).fetchBytes === "function";
 }
 
 function asAirgapError(err: unknown, label: string): AirgapError {

@@ -29,12 +29,19 @@ export interface ReadOnlyTarget {
   exists(d: Descriptor, signal?: AbortSignal): Promise<boolean>;
 }
 
-/** Somewhere images can also be written to. */
-export interface Target extends ReadOnlyTarget {
+/** Somewhere images can be written to: what the copy engine copies into. */
+export interface Sink {
+  /** Names the place in messages and keys. */
+  readonly name: string;
+  /** True when the blob or manifest is present. */
+  exists(d: Descriptor, signal?: AbortSignal): Promise<boolean>;
   /** Stores a blob or manifest; `open` yields bytes already verified against `d` by the caller. "mounted" when no byte had to move. */
   push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted">;
   /** Points a reference (tag) at a stored manifest. */
   tag(d: Descriptor, ref: Reference, signal?: AbortSignal): Promise<void>;
-  /** The digest a tag or digest resolves to here, undefined when absent (one round trip, where the target has it). */
+  /** The digest a tag or digest resolves to here, undefined when absent (one round trip, where the sink has it). */
   headManifest?(reference: string, signal?: AbortSignal): Promise<string | undefined>;
 }
+
+/** Somewhere images can be read from and written to (a registry repository, the layout cache). */
+export interface Target extends ReadOnlyTarget, Sink {}
