@@ -42,7 +42,8 @@ export type ErrorCode =
   | "SCRIPT_FAILED"
   | "DOCKER_UNREACHABLE"
   | "DOCKER"
-  | "ABORTED";
+  | "ABORTED"
+  | "INTERNAL";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */
 export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

@@ -98,9 +98,15 @@ function hasLocalManifests(t: Sink): t is Sink & LocalManifestSource & ReadOnlyT
   return typeof (t as Partial<LocalManifestSource>).readManifestByDigest === "function" && typeof (t as Partial<ReadOnlyTarget>).fetchBytes === "function";
 }
 
+/**
+ * An error that is not ours yet, with the image it concerns: a file-system error (`ENOSPC`, `EACCES`…) is IO, and
+ * anything else INTERNAL — never REGISTRY, which names a registry's answer (the registry client words its own).
+ */
 function asAirgapError(err: unknown, label: string): AirgapError {
   if (err instanceof AirgapError) return err;
-  return new AirgapError("REGISTRY", `${label}: ${(err as Error).message ?? String(err)}`, { cause: err });
+  const errno = (err as NodeJS.ErrnoException).code;
+  const io = typeof errno === "string" && /^E[A-Z]+$/.test(errno);
+  return new AirgapError(io ? "IO" : "INTERNAL", `${label}: ${(err as Error).message ?? String(err)}`, { cause: err });
 }
 
 /** An image whose graph is known: manifests (and single-platform configs) read, blobs listed, nothing copied yet. */
