@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
+import { ustarHeader } from "../../test/helpers/tar.js";
 
 const MB = 1e6;
 const MT = {
@@ -84,30 +85,11 @@ function randomStream(key: string, size: number): Readable {
   });
 }
 
-/** A ustar header for one regular file. */
-function fileHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0);
-  h.write("0000644\0", 100);
-  h.write("0000000\0", 108);
-  h.write("0000000\0", 116);
-  h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
-  h.write("14524045400\0", 136);
-  h.fill(0x20, 148, 156);
-  h.write("0", 156);
-  h.write("ustar\0", 257);
-  h.write("00", 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
-  return h;
-}
-
 /** The tar of one layer (one file), as a stream, with the sha256 of the uncompressed tar (its diff_id). */
 function layerTar(key: string, size: number, diff: ReturnType<typeof createHash>): Readable {
   const body = randomStream(key, size);
   async function* tar(): AsyncGenerator<Buffer> {
-    yield fileHeader(`data/${key.replace(/[^a-z0-9]/gi, "_").slice(-90)}`, size);
+    yield ustarHeader(`data/${key.replace(/[^a-z0-9]/gi, "_").slice(-90)}`, size, "0", 1704067200);
     for await (const chunk of body) yield chunk as Buffer;
     yield Buffer.alloc((512 - (size % 512)) % 512);
     yield Buffer.alloc(1024);

@@ -97,6 +97,12 @@ export function checkIndexJson(value: unknown, path: string): Map<string, Descri
  * nothing but the two files and the tar's index is read.
  */
 export function checkAgreement(bundle: BundleJson, index: ReadonlyMap<string, Descriptor>, manifestEntries: readonly string[], path: string): void {
+  const problems = agreementProblems(bundle, index, manifestEntries);
+  if (problems.length > 0) throw invalid(path, "bundle.json and index.json", problems, "disagree");
+}
+
+/** Every way bundle.json and index.json disagree (see {@link checkAgreement}), for `verify --deep` to list. */
+export function agreementProblems(bundle: BundleJson, index: ReadonlyMap<string, Descriptor>, manifestEntries: readonly string[]): Problem[] {
   const problems: Problem[] = [];
   const carried = new Set(manifestEntries);
   for (const m of bundle.manifests) if (!carried.has(m.path)) problems.push({ file: ENTRY.bundleJson, reason: `lists ${m.path}, which is not in the bundle` });
@@ -115,7 +121,7 @@ export function checkAgreement(bundle: BundleJson, index: ReadonlyMap<string, De
     tags.set(tag, image.source);
   }
   for (const source of index.keys()) if (!bundle.images.some((i) => i.source === source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
-  if (problems.length > 0) throw invalid(path, "bundle.json and index.json", problems, "disagree");
+  return problems;
 }
 
 function invalid(path: string, what: string, problems: Problem[], verb = "is malformed"): AirgapError {

@@ -13,7 +13,7 @@ import { isIndex, isManifest } from "../oci/media-types.js";
 import { digestHex } from "../oci/verify.js";
 import { entriesDigest, parseChecksums } from "../bundle/checksums.js";
 import { ENTRY } from "../bundle/format.js";
-import { checkAgreement } from "../bundle/format-check.js";
+import { agreementProblems } from "../bundle/format-check.js";
 import { isStamped, stamp } from "../bundle/verified-stamp.js";
 import type { BundleReader } from "../bundle/reader.js";
 
@@ -144,15 +144,12 @@ export async function checkDeep(reader: BundleReader, problems: Problem[]): Prom
     for (const name of listed.keys()) if (!computed.has(name)) problems.push({ file: name, reason: "listed in SHA256SUMS but not in the bundle" });
   }
 
-  // bundle.json and index.json name the same images; every image's graph is there.
-  const filtered = !reader.bundle.platforms?.includes("all");
-  for (const image of reader.bundle.images ?? []) {
+  // bundle.json and index.json agree (format-check.ts says how); every image's graph is there.
+  problems.push(...agreementProblems(reader.bundle, reader.index, reader.manifestFiles()));
+  const filtered = !reader.bundle.platforms.includes("all");
+  for (const image of reader.bundle.images) {
     const d = reader.index.get(image.source);
-    if (!d) {
-      problems.push({ file: ENTRY.indexJson, reason: `${image.source} is in bundle.json but not in index.json` });
-      continue;
-    }
-    if (d.digest !== image.digest) problems.push({ file: ENTRY.indexJson, reason: `${image.source}: index.json says ${d.digest}, bundle.json ${image.digest}` });
+    if (!d) continue;
     if (!(await reader.exists(d))) {
       problems.push({ file: `${ENTRY.blobsDir}${digestHex(d.digest)}`, reason: `manifest of ${image.source} missing` });
       continue;
@@ -180,15 +177,6 @@ export async function checkDeep(reader: BundleReader, problems: Problem[]): Prom
       }
     };
     await checkManifest(d.digest, d.mediaType, d.size, image.source);
-  }
-  for (const source of reader.index.keys()) {
-    if (!(reader.bundle.images ?? []).some((i) => i.source === source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
-  }
-  try {
-    checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
-  } catch (err) {
-    // What the checks above did not already say (the manifests list, two images for one tag).
-    for (const p of (err as AirgapError).problems) if (!problems.some((q) => q.reason === p.reason)) problems.push(p);
   }
   return blobs;
 }

@@ -11,7 +11,7 @@ import { AirgapError } from "../../src/errors.js";
 import { indexTar, TarFile } from "../../src/bundle/tar-index.js";
 import { loadDocuments, MAX_ALIAS_EXPANSION } from "../../src/kube/yaml.js";
 import { runCli } from "../helpers/cli.js";
-import { fixChecksum } from "../helpers/mutate-bundle.js";
+import { ustarHeader } from "../helpers/tar.js";
 import { aliasBomb } from "../helpers/yaml-bomb.js";
 
 /** The largest pax header the reader takes (tar-index.ts). */
@@ -26,23 +26,11 @@ describe("resource caps", () => {
 
   /** A tar of one pax header of `size` bytes (one padded record) and one empty file. */
   async function paxTar(size: number): Promise<TarFile> {
-    const header = (name: string, length: number, type: string) => {
-      const h = Buffer.alloc(512);
-      h.write(name, 0);
-      h.write("0000644\0", 100);
-      h.write(`${length.toString(8).padStart(11, "0")}\0`, 124);
-      h.write("00000000000\0", 136);
-      h.write(type, 156);
-      h.write("ustar\0", 257);
-      h.write("00", 263);
-      fixChecksum(h, 0);
-      return h;
-    };
     const digits = String(size).length;
     const record = `${size} comment=${"x".repeat(size - digits - " comment=".length - 1)}\n`;
     assert.equal(Buffer.byteLength(record), size);
     const data = Buffer.from(record);
-    const bytes = Buffer.concat([header("PaxHeader", size, "x"), data, Buffer.alloc((512 - (size % 512)) % 512), header("bundle.json", 0, "0"), Buffer.alloc(1024)]);
+    const bytes = Buffer.concat([ustarHeader("PaxHeader", size, "x"), data, Buffer.alloc((512 - (size % 512)) % 512), ustarHeader("bundle.json", 0), Buffer.alloc(1024)]);
     const file = join(dir, `pax-${size}.tar`);
     await writeFile(file, bytes);
     return TarFile.open([{ path: file, start: 0, size: bytes.length }]);

@@ -14,6 +14,7 @@ import { tarEntryOffsets } from "../helpers/bundle.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { editJson, endOfEntries, headerOffsets, mutateBundle, paxBlocks, setHeaderField } from "../helpers/mutate-bundle.js";
+import { ustarHeader } from "../helpers/tar.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
 import { aliasBomb } from "../helpers/yaml-bomb.js";
@@ -92,15 +93,7 @@ describe("hostile bundles", () => {
   function withPax(records: string) {
     return (bytes: Buffer) => {
       const end = endOfEntries(bytes);
-      const file = Buffer.alloc(512);
-      file.write("manifests/a.yaml", 0);
-      file.write("0000644\0", 100);
-      file.write("00000000000\0", 124);
-      file.write("00000000000\0", 136);
-      file.write("0", 156);
-      file.write("ustar\0", 257);
-      file.write("00", 263);
-      const withFile = setHeaderField(file, 0, "name", "manifests/a.yaml");
+      const withFile = ustarHeader("manifests/a.yaml", 0);
       return Buffer.concat([bytes.subarray(0, end), paxBlocks(records), withFile, Buffer.alloc(1024)]);
     };
   }

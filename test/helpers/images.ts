@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { run } from "./processes.js";
+import { ustarHeader } from "./tar.js";
 import type { TestRegistry } from "./registry.js";
 
 /** Media types used by the generator (OCI image-spec and Docker image manifest v2, schema 2). */
@@ -83,22 +84,8 @@ function blob(mediaType: string, data: Buffer): TestBlob {
 
 /** A one-file ustar archive (header + content + padding + two zero blocks), with fixed metadata. */
 function tarOneFile(name: string, content: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0, 100, "utf8");
-  header.write("0000644\0", 100);
-  header.write("0000000\0", 108);
-  header.write("0000000\0", 116);
-  header.write(`${content.length.toString(8).padStart(11, "0")}\0`, 124);
-  header.write("00000000000\0", 136);
-  header.write("        ", 148);
-  header.write("0", 156);
-  header.write("ustar\0", 257);
-  header.write("00", 263);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
   const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, pad, Buffer.alloc(1024)]);
+  return Buffer.concat([ustarHeader(name, content.length), content, pad, Buffer.alloc(1024)]);
 }
 
 function layerBlob(spec: LayerSpec, imageSeed: string, index: number, mediaType: string): { blob: TestBlob; diffId: string } {

@@ -8,6 +8,9 @@ import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 import tar from "tar-stream";
+import { fixChecksum, ustarHeader } from "./tar.js";
+
+export { fixChecksum } from "./tar.js";
 
 /** One entry of a bundle, with all of its bytes. */
 export interface FullEntry {
@@ -91,27 +94,10 @@ export function setHeaderField(tarBytes: Buffer, offset: number, field: keyof ty
   return out;
 }
 
-/** Recomputes the checksum of the header block at `offset`. */
-export function fixChecksum(tarBytes: Buffer, offset: number): void {
-  tarBytes.fill(0x20, offset + 148, offset + 156);
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += tarBytes[offset + i]!;
-  tarBytes.write(`${sum.toString(8).padStart(6, "0")}\0 `, offset + 148, "ascii");
-}
-
 /** A pax extended header ('x') with `records` as its data, as raw blocks. */
 export function paxBlocks(records: string): Buffer {
   const data = Buffer.from(records);
-  const header = Buffer.alloc(512);
-  header.write("PaxHeader", 0);
-  header.write("0000644\0", 100);
-  header.write(`${data.length.toString(8).padStart(11, "0")}\0`, 124);
-  header.write("00000000000\0", 136);
-  header.write("x", 156);
-  header.write("ustar\0", 257);
-  header.write("00", 263);
-  fixChecksum(header, 0);
-  return Buffer.concat([header, data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+  return Buffer.concat([ustarHeader("PaxHeader", data.length, "x"), data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
 }
 
 /** Offsets of every header block of a tar (walking it as a trusting reader would). */
