@@ -7,7 +7,7 @@ import type { SaveEvent as SaveOnlyEvent } from "../ops/save.js";
 type SaveEvent = SaveOnlyEvent | LoadEvent;
 import type { RetryNotice } from "../registry/client.js";
 import { formatBytes } from "../util/size.js";
-import type { TextOut } from "./output.js";
+import type { Output, TextOut } from "./output.js";
 
 /** Something that shows progress. */
 export interface ProgressRenderer {
@@ -201,4 +201,11 @@ export class JsonProgress implements ProgressRenderer {
     clearInterval(this.timer);
     this.flush();
   }
+}
+
+/** The renderer for this output: JSON lines with --json, none with --quiet, a bar on a terminal, else plain lines. */
+export function progressFor(out: Output): ProgressRenderer | undefined {
+  if (out.json) return new JsonProgress(out.resultStream);
+  if (out.quiet) return undefined;
+  return out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
 }

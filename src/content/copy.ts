@@ -54,6 +54,11 @@ export interface CopyOptions {
   platforms: Platform[] | "all";
   /** Read single-platform images' configs and refuse those of another platform. */
   checkConfigPlatform?: boolean;
+  /**
+   * An index becomes one image manifest (what a Docker engine or a single-image archive takes): the only
+   * entry selected, else the one for `platform` (always that one when `exact`). Use with platforms "all".
+   */
+  onePlatform?: { platform: Platform; exact: boolean };
   /** Take only the index entries the source has (a bundle holds the platforms chosen at save). */
   presentChildrenOnly?: boolean;
   /** Skip an image whose top manifest the sink already has (a registry holds a manifest only with all it references). */
@@ -235,6 +240,7 @@ export class CopyEngine {
     } else {
       manifests.push(parsed);
     }
+    if (isParsedIndex(parsed) && this.options.onePlatform) return this.resolveOne(job, children, manifests, platformDigests);
     const contents: ResolvedImage["contents"] = [];
     if (!isParsedIndex(parsed)) {
       const config = (parsed as ImageManifest).config;
@@ -245,12 +251,22 @@ export class CopyEngine {
       for (const m of manifests) contents.push({ descriptor: m.config });
     }
     for (const m of manifests) for (const layer of m.layers) contents.push({ descriptor: layer });
+    return graph(job, top, children, absentChildren, contents, platformDigests);
+  }
 
-    const blobs = new Map<string, Descriptor>([[top.descriptor.digest, top.descriptor]]);
-    for (const child of children) blobs.set(child.descriptor.digest, child.descriptor);
-    for (const c of contents) blobs.set(c.descriptor.digest, c.descriptor);
-    const all = [...blobs.values()];
-    return { job, top, children, absentChildren, contents, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
+  /** The index's selected entry for {@link CopyOptions.onePlatform}, as an image of its own. */
+  private resolveOne(job: CopyJob, children: ManifestData[], manifests: ImageManifest[], platformDigests: Record<string, string>): ResolvedImage {
+    const { platform: wanted, exact } = this.options.onePlatform!;
+    const byDigest = new Map(Object.entries(platformDigests).map(([p, d]) => [d, p]));
+    const i = children.length === 1 && !exact ? 0 : children.findIndex((c) => c.descriptor.platform && platformMatches(wanted, c.descriptor.platform));
+    if (i < 0) {
+      const has = [...byDigest.values()].join(", ") || "none";
+      throw new AirgapError("PLATFORM_NOT_FOUND", `${job.label}: no ${formatPlatform(wanted)} image here (it has: ${has})`, { hint: "choose one with --platform" });
+    }
+    const top = children[i]!;
+    const platform = byDigest.get(top.descriptor.digest);
+    const contents = [{ descriptor: manifests[i]!.config }, ...manifests[i]!.layers.map((descriptor) => ({ descriptor }))];
+    return graph(job, top, [], 0, contents, platform ? { [platform]: top.descriptor.digest } : {});
   }
 
   /** The index entries to keep: one per requested platform, or every image manifest with "all". */
@@ -346,4 +362,13 @@ export class CopyEngine {
     }
     return promise;
   }
+}
+
+/** A resolved image with its distinct descriptors listed and summed. */
+function graph(job: CopyJob, top: ManifestData, children: ManifestData[], absentChildren: number, contents: ResolvedImage["contents"], platformDigests: Record<string, string>): ResolvedImage {
+  const blobs = new Map<string, Descriptor>([[top.descriptor.digest, top.descriptor]]);
+  for (const child of children) blobs.set(child.descriptor.digest, child.descriptor);
+  for (const c of contents) blobs.set(c.descriptor.digest, c.descriptor);
+  const all = [...blobs.values()];
+  return { job, top, children, absentChildren, contents, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
 }

@@ -1,28 +1,29 @@
 /**
- * One image of a bundle written as an archive file (docker-archive or oci-archive), under a temporary
- * name and renamed only when every byte arrived.
+ * `bundle export`: one image of a bundle, for one platform, copied by the engine into an archive sink
+ * (docker-archive or oci-archive) written under a temporary name and renamed only when every byte arrived.
  */
 import { createWriteStream } from "node:fs";
 import { rename, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { dockerArchive, ociArchive } from "../daemon/archive-export.js";
-import { engineName } from "../daemon/source.js";
+import { ArchiveSink, type ArchiveFormat } from "../archive/sink.js";
+import { CopyEngine, type CopyEvent } from "../content/copy.js";
 import { AirgapError } from "../errors.js";
 import { writeError } from "../layout/layout.js";
-import { parsePlatform } from "../oci/platform.js";
+import { DEFAULT_PLATFORMS, parsePlatform } from "../oci/platform.js";
 import { formatReference, parseReference } from "../reference/reference.js";
-import { pickImage } from "./pick.js";
 import { BundleReader } from "../bundle/reader.js";
 
 /** What to export. */
 export interface ExportOptions {
   bundlePath: string;
   ref: string;
-  format: "docker-archive" | "oci-archive";
+  format: ArchiveFormat;
   output: string;
   force: boolean;
+  /** The platform of a multi-platform image (default: the only one kept, else linux/amd64). */
   platform?: string;
+  onEvent?: (event: CopyEvent) => void;
 }
 
 /** What was written. */
@@ -41,6 +42,7 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
   if (!options.force && (await stat(options.output).then(() => true, () => false))) {
     throw new AirgapError("BUNDLE_EXISTS", `${options.output} exists`, { hint: "pass --force to overwrite it" });
   }
+  const platform = parsePlatform(options.platform ?? DEFAULT_PLATFORMS[0]!);
   const reader = await BundleReader.open(options.bundlePath);
   try {
     if (!reader.index.has(source)) {
@@ -48,18 +50,34 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
       const near = names.filter((n) => n.includes(ref.path.split("/").pop() ?? ref.path));
       throw new AirgapError("INVALID_ARGUMENT", `${source} is not in ${reader.path}`, { hint: `it has ${near.length > 0 ? `e.g. ${near.slice(0, 3).join(", ")}` : `${names.length} images; see bundle inspect`}` });
     }
-    const image = await pickImage(reader, ref, source, options.platform === undefined ? undefined : parsePlatform(options.platform));
-    const tags = ref.tag === undefined ? [] : [options.format === "docker-archive" ? engineName(ref) : ref.tag];
-    const stream = (options.format === "docker-archive" ? dockerArchive : ociArchive)([{ image, tags }], (d) => reader.fetchVerified(d));
+    const engine = new CopyEngine({
+      platforms: "all",
+      presentChildrenOnly: true,
+      onePlatform: { platform, exact: options.platform !== undefined },
+      concurrency: 1,
+      ...(options.onEvent && { onEvent: options.onEvent }),
+    });
+    const sink = new ArchiveSink(options.format);
+    const job = { label: source, ref, source: reader, sink, ...(ref.tag !== undefined && { tagAs: ref }) };
+    const image = await engine.resolve(job);
+    if ("error" in image) throw image.error;
     const temp = join(dirname(options.output), `.${Math.random().toString(36).slice(2, 10)}.export-tmp`);
+    const written = pipeline(sink.stream, createWriteStream(temp, { flags: "wx" }));
+    // A file that cannot be written (a full disk) stops the copy too.
+    written.catch((err: Error) => sink.abort(err));
     try {
-      await pipeline(stream, createWriteStream(temp, { flags: "wx" }));
+      const copied = await engine.transfer(image);
+      if ("error" in copied) sink.abort(copied.error);
+      else await sink.finish();
+      await written;
+      if ("error" in copied) throw copied.error;
       await rename(temp, options.output);
     } catch (err) {
+      await written.catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw err instanceof AirgapError ? err : writeError(options.output, err);
     }
-    return { output: options.output, source, digest: image.manifest.descriptor.digest, bytes: (await stat(options.output)).size };
+    return { output: options.output, source, digest: image.top.descriptor.digest, bytes: (await stat(options.output)).size };
   } finally {
     await reader.close();
   }

@@ -21,7 +21,7 @@ import { scanManifestDir } from "../kube/files.js";
 import { findingName, type FileScan, type ImageFinding } from "../kube/finding.js";
 import type { ImagelistEntry } from "../reference/imagelist.js";
 import type { DockerEngine } from "../daemon/engine.js";
-import type { DaemonSource } from "../daemon/source.js";
+import type { ArchiveSource } from "../archive/source.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "../bundle/format.js";
 import { assertCanWrite, recoverUnfinished } from "../bundle/journal.js";
 import { BundleWriter, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
@@ -137,12 +137,12 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     ...(signal && { signal }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   });
-  let daemon: DaemonSource | undefined;
+  let daemon: ArchiveSource | undefined;
   if (entries.some(fromDaemon)) {
     if (!options.docker) throw new AirgapError("INVALID_ARGUMENT", "docker-daemon: images need a Docker engine");
     // Loaded on use: reading an engine's export needs a tar parser that a registry save does not.
-    const { DaemonSource } = await import("../daemon/source.js");
-    daemon = new DaemonSource(options.docker.connect, layout);
+    const { daemonSource } = await import("../daemon/source.js");
+    daemon = daemonSource(options.docker.connect, layout);
   }
   const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,

@@ -188,3 +188,9 @@ export function formatReference(ref: Reference): string {
 export function manifestSelector(ref: Reference): string {
   return ref.digest ?? ref.tag ?? DEFAULT_TAG;
 }
+
+/** The name to ask the engine for: Docker's short form (`nginx:1.25`, `myapp:dev`, `gcr.io/x/y:1`). */
+export function engineName(ref: Reference): string {
+  const full = formatReference(ref);
+  return full.startsWith("docker.io/library/") ? full.slice("docker.io/library/".length) : full.startsWith("docker.io/") ? full.slice("docker.io/".length) : full;
+}

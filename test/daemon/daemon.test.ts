@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import tar from "tar-stream";
-import { importEngineArchive } from "../../src/daemon/archive-import.js";
+import { importEngineArchive } from "../../src/archive/import.js";
 import type { AirgapError } from "../../src/errors.js";
 import { OciLayout } from "../../src/layout/layout.js";
 import { listTar } from "../helpers/bundle.js";

@@ -4,6 +4,7 @@
 import { streamingGc } from "../runtime-tuning.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
+import { progressFor } from "../progress.js";
 
 /** The `export` command. */
 export const exportCommand: CommandSpec = {
@@ -30,6 +31,7 @@ export const exportCommand: CommandSpec = {
   async run(args, out) {
     const { exportImage } = await import("../../ops/export.js");
     streamingGc(true);
+    const progress = out.json ? undefined : progressFor(out);
     const result = await exportImage({
       bundlePath: String(args.bundle),
       ref: String(args.ref),
@@ -37,7 +39,8 @@ export const exportCommand: CommandSpec = {
       output: String(args.output),
       force: args.force === true,
       ...(args.platform !== undefined && { platform: String(args.platform) }),
-    });
+      ...(progress && { onEvent: (e) => progress.event(e) }),
+    }).finally(() => progress?.stop());
     out.result(`wrote ${result.output}: ${result.source} (${result.digest}) as ${String(args.format)}`, result);
     return EXIT.OK;
   },

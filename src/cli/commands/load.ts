@@ -13,7 +13,7 @@ import { streamingGc } from "../runtime-tuning.js";
 import { EXIT, type Output } from "../output.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
-import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { progressFor, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
@@ -104,9 +104,7 @@ async function push(
   settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer } },
 ): Promise<void> {
   const { registry, layout, concurrency, registries, retry } = settings;
-  let progress: ProgressRenderer | undefined;
-  if (out.json) progress = new JsonProgress(out.resultStream);
-  else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
+  const progress = progressFor(out);
   settings.progress.renderer = progress;
   try {
     const result = await loadBundle({
@@ -152,7 +150,9 @@ async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promi
   const reader = await openVerifiedBundle(args, out);
   try {
     const docker = await engine(args);
-    const loaded = await loadIntoEngine(reader, docker, { ...(registry && { registry }), layout: String(args["target-layout"]) as TargetLayout });
+    const progress = out.json ? undefined : progressFor(out);
+    const loaded = await loadIntoEngine(reader, docker, { ...(registry && { registry }), layout: String(args["target-layout"]) as TargetLayout, ...(progress && { onEvent: (e) => progress.event(e) }) })
+      .finally(() => progress?.stop());
     const rows = loaded.map((l) => [l.source, l.id.slice(0, 19), l.tags.join(" ") || "(by ID only: no tag)", l.verified ? "yes" : `NO: ${l.problem}`]);
     const table = formatTable(["IMAGE", "IMAGE ID", "TAGS", "VERIFIED"], rows);
     out.result(table, { engine: docker.address, images: loaded });

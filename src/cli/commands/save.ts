@@ -13,7 +13,7 @@ import type { CommandSpec } from "../command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
 import { streamingGc } from "../runtime-tuning.js";
 import { EXIT } from "../output.js";
-import { JsonProgress, PlainProgress, TerminalProgress, type ProgressRenderer } from "../progress.js";
+import { progressFor } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 
@@ -63,9 +63,7 @@ export const saveCommand: CommandSpec = {
     const imagelist = await readImagelist(String(args.imagelist));
     out.warnProblems(imagelist.warnings);
 
-    let progress: ProgressRenderer | undefined;
-    if (out.json) progress = new JsonProgress(out.resultStream);
-    else if (!out.quiet) progress = out.progressStream.isTTY ? new TerminalProgress(out.progressStream as NodeJS.WriteStream) : new PlainProgress(out.progressStream);
+    const progress = progressFor(out);
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
       // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
