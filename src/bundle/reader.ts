@@ -3,11 +3,10 @@
  * read. As a {@link ReadOnlyTarget} it is the source of `bundle load`.
  */
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream";
 import { AirgapError } from "../errors.js";
 import type { ManifestData, ReadOnlyTarget } from "../content/target.js";
 import type { Descriptor } from "../oci/descriptor.js";
-import { digestHex, VerifyingStream, verifyBytes } from "../oci/verify.js";
+import { digestHex, verifyBytes } from "../oci/verify.js";
 import { formatReference, type Reference } from "../reference/reference.js";
 import { naturalCompare } from "../util/natural-sort.js";
 import { ENTRY, type BundleJson } from "./format.js";
@@ -78,15 +77,10 @@ export class BundleReader implements ReadOnlyTarget {
     return e;
   }
 
-  /** The raw bytes of a blob by byte range (callers verify; {@link fetchVerified} does). */
+  /** The raw bytes of a blob by byte range (callers verify: the copy engine does). */
   async fetch(d: Descriptor): Promise<Readable> {
     const e = this.entryFor(d);
     return Readable.from(this.tar.range(e.offset, e.size), { objectMode: false, highWaterMark: 1 << 20 });
-  }
-
-  /** A blob's bytes, checked against its digest as they are read. */
-  async fetchVerified(d: Descriptor): Promise<Readable> {
-    return pipeline(await this.fetch(d), new VerifyingStream(d, `reading ${this.path} blob ${d.digest}`), () => undefined) as VerifyingStream;
   }
 
   async fetchBytes(d: Descriptor, maxBytes: number): Promise<Buffer> {

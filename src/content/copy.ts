@@ -121,7 +121,7 @@ export interface ResolvedImage {
   /** Child manifests of an index (empty for a single manifest), bytes as they were. */
   children: ManifestData[];
   /** Index entries left out because the source lacks them (with presentChildrenOnly). */
-  absentChildren: number;
+  absentChildren: Descriptor[];
   /** Configs and layers to copy; `bytes` is set for configs already read (to check a platform). */
   contents: Array<{ descriptor: Descriptor; bytes?: Buffer }>;
   platformDigests: Record<string, string>;
@@ -223,11 +223,11 @@ export class CopyEngine {
     const platformDigests: Record<string, string> = {};
     const children: ManifestData[] = [];
     const manifests: ImageManifest[] = [];
-    let absentChildren = 0;
+    const absentChildren: Descriptor[] = [];
     if (isParsedIndex(parsed)) {
       for (const { child, platform } of this.selectChildren(job, parsed.manifests)) {
         if (this.options.presentChildrenOnly && !(await job.source.exists(child, this.options.signal))) {
-          absentChildren++;
+          absentChildren.push(child);
           continue;
         }
         const bytes = await this.readSmall(job, child, MAX_MANIFEST_BYTES);
@@ -266,7 +266,7 @@ export class CopyEngine {
     const top = children[i]!;
     const platform = byDigest.get(top.descriptor.digest);
     const contents = [{ descriptor: manifests[i]!.config }, ...manifests[i]!.layers.map((descriptor) => ({ descriptor }))];
-    return graph(job, top, [], 0, contents, platform ? { [platform]: top.descriptor.digest } : {});
+    return graph(job, top, [], [], contents, platform ? { [platform]: top.descriptor.digest } : {});
   }
 
   /** The index entries to keep: one per requested platform, or every image manifest with "all". */
@@ -365,7 +365,7 @@ export class CopyEngine {
 }
 
 /** A resolved image with its distinct descriptors listed and summed. */
-function graph(job: CopyJob, top: ManifestData, children: ManifestData[], absentChildren: number, contents: ResolvedImage["contents"], platformDigests: Record<string, string>): ResolvedImage {
+function graph(job: CopyJob, top: ManifestData, children: ManifestData[], absentChildren: Descriptor[], contents: ResolvedImage["contents"], platformDigests: Record<string, string>): ResolvedImage {
   const blobs = new Map<string, Descriptor>([[top.descriptor.digest, top.descriptor]]);
   for (const child of children) blobs.set(child.descriptor.digest, child.descriptor);
   for (const c of contents) blobs.set(c.descriptor.digest, c.descriptor);

@@ -8,8 +8,9 @@ import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { AirgapError, type Problem } from "../errors.js";
-import { isParsedIndex, parseManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
-import { isIndex, isManifest } from "../oci/media-types.js";
+import { CheckSink, type CheckFailure } from "../content/check-sink.js";
+import { CopyEngine, type CopyEvent } from "../content/copy.js";
+import { parseReference } from "../reference/reference.js";
 import { digestHex } from "../oci/verify.js";
 import { entriesDigest, parseChecksums } from "../bundle/checksums.js";
 import { ENTRY } from "../bundle/format.js";
@@ -110,85 +111,81 @@ async function decisiveDigest(reader: BundleReader): Promise<string> {
   return entriesDigest(await Promise.all(files.map(async (e) => ({ name: e.name, content: await reader.tar.read(e.offset, e.size) }))));
 }
 
-/** Re-hashes every blob and cross-checks the bundle's own files. */
-export async function checkDeep(reader: BundleReader, problems: Problem[]): Promise<number> {
-  let blobs = 0;
+/** The entry name of a blob. */
+const blobFile = (digest: string) => `${ENTRY.blobsDir}${digestHex(digest)}`;
+
+/** Why a blob failed its check, in words. */
+function blobProblem(f: CheckFailure): Problem {
+  const e = f.error as Partial<AirgapError>;
+  const got = /got (sha\d+:[0-9a-f]+)/.exec(f.error.message)?.[1];
+  const reason = e.code === "DIGEST_MISMATCH" ? `content does not match its digest${got ? `: got ${got}` : ""}` : e.code === "NOT_FOUND" ? "blob missing" : f.error.message;
+  return { file: blobFile(f.descriptor.digest), reason };
+}
+
+/**
+ * Every image's graph copied by the engine into a sink that only reads (each blob hashed once, each reference
+ * followed, every failure kept), then the blobs no image reaches, then SHA256SUMS against every other entry.
+ */
+export async function checkDeep(reader: BundleReader, problems: Problem[], onEvent?: (e: CopyEvent) => void): Promise<number> {
+  problems.push(...agreementProblems(reader.bundle, reader.index, reader.manifestFiles()));
+  const sink = new CheckSink();
+  const engine = new CopyEngine({ platforms: "all", presentChildrenOnly: true, ...(onEvent && { onEvent }) });
+  const filtered = !reader.bundle.platforms.includes("all");
+  await Promise.all(reader.bundle.images.map(async (image) => {
+    if (!reader.index.has(image.source)) return; // the agreement check names it
+    const resolved = await engine.resolve({ label: image.source, ref: parseReference(image.source), source: reader, sink });
+    if ("error" in resolved) return problems.push({ text: image.source, reason: resolved.error.message });
+    // An index entry the bundle lacks is missing, unless its platform was left out at save.
+    const wanted = new Set(Object.values(image.platformDigests ?? {}));
+    for (const child of resolved.absentChildren) {
+      if (!filtered || wanted.has(child.digest)) problems.push({ file: blobFile(child.digest), reason: `${image.source}: manifest missing` });
+    }
+    const copied = await engine.transfer(resolved);
+    if ("error" in copied) problems.push({ text: image.source, reason: copied.error.message });
+  }));
+  problems.push(...sink.failures.map(blobProblem));
+
+  // What the graphs did not reach is hashed here: every blob is checked against its name, every other file listed.
   const computed = new Map<string, string>();
+  const failed = new Set(sink.failures.map((f) => blobFile(f.descriptor.digest)));
   for (const e of reader.entries.values()) {
     if (e.type !== "file" || e.name === ENTRY.sums) continue;
-    const hash = createHash("sha256");
-    for await (const chunk of reader.tar.range(e.offset, e.size)) hash.update(chunk);
-    const hex = hash.digest("hex");
-    computed.set(e.name, hex);
-    if (e.name.startsWith(ENTRY.blobsDir)) {
-      blobs++;
-      const want = e.name.slice(ENTRY.blobsDir.length);
-      if (hex !== want) problems.push({ file: e.name, reason: `content does not match its digest: got sha256:${hex}` });
-    }
-  }
-
-  // SHA256SUMS lists every other file with its checksum.
-  let sums: Buffer | undefined;
-  try {
-    sums = await reader.readEntry(ENTRY.sums);
-  } catch {
-    problems.push({ file: ENTRY.sums, reason: "missing" });
-  }
-  if (sums) {
-    const listed = new Map(parseChecksums(sums.toString("utf8")).lines.map((l) => [l.path, l.sha256]));
-    for (const [name, hex] of computed) {
-      const want = listed.get(name);
-      if (want === undefined) problems.push({ file: name, reason: "not listed in SHA256SUMS" });
-      else if (want !== hex) problems.push({ file: name, reason: `SHA256SUMS says ${want}, the content is ${hex}` });
-    }
-    for (const name of listed.keys()) if (!computed.has(name)) problems.push({ file: name, reason: "listed in SHA256SUMS but not in the bundle" });
-  }
-
-  // bundle.json and index.json agree (format-check.ts says how); every image's graph is there.
-  problems.push(...agreementProblems(reader.bundle, reader.index, reader.manifestFiles()));
-  const filtered = !reader.bundle.platforms.includes("all");
-  for (const image of reader.bundle.images) {
-    const d = reader.index.get(image.source);
-    if (!d) continue;
-    if (!(await reader.exists(d))) {
-      problems.push({ file: `${ENTRY.blobsDir}${digestHex(d.digest)}`, reason: `manifest of ${image.source} missing` });
+    const isBlob = e.name.startsWith(ENTRY.blobsDir);
+    const hex = e.name.slice(ENTRY.blobsDir.length);
+    if (isBlob && sink.checked.has(`sha256:${hex}`)) {
+      if (!failed.has(e.name)) computed.set(e.name, hex);
       continue;
     }
-    const wanted = new Set(Object.values(image.platformDigests ?? {}));
-    const checkManifest = async (digest: string, mediaType: string, size: number, label: string) => {
-      let bytes: Buffer;
-      try {
-        bytes = await reader.fetchBytes({ digest, mediaType, size }, MAX_MANIFEST_BYTES);
-      } catch (err) {
-        problems.push({ file: `${ENTRY.blobsDir}${digestHex(digest)}`, reason: `${label}: ${(err as Error).message}` });
-        return;
-      }
-      const m = parseManifest(bytes, mediaType, label);
-      if (isParsedIndex(m)) {
-        for (const child of m.manifests) {
-          if (!isIndex(child.mediaType) && !isManifest(child.mediaType)) continue;
-          if (await reader.exists(child)) await checkManifest(child.digest, child.mediaType, child.size, label);
-          else if (!filtered || wanted.has(child.digest)) problems.push({ file: `${ENTRY.blobsDir}${digestHex(child.digest)}`, reason: `${label}: manifest missing` });
-        }
-      } else {
-        for (const ref of [m.config, ...m.layers]) {
-          if (!(await reader.exists(ref))) problems.push({ file: `${ENTRY.blobsDir}${digestHex(ref.digest)}`, reason: `${label}: blob missing` });
-        }
-      }
-    };
-    await checkManifest(d.digest, d.mediaType, d.size, image.source);
+    const hash = createHash("sha256");
+    for await (const chunk of reader.tar.range(e.offset, e.size)) hash.update(chunk);
+    const got = hash.digest("hex");
+    computed.set(e.name, got);
+    if (isBlob && got !== hex) problems.push({ file: e.name, reason: `content does not match its digest: got sha256:${got}` });
   }
-  return blobs;
+  checkSums(await reader.readEntry(ENTRY.sums).catch(() => undefined), computed, failed, problems);
+  return [...reader.entries.keys()].filter((n) => n.startsWith(ENTRY.blobsDir)).length;
+}
+
+/** SHA256SUMS lists every other file with its checksum (a blob that failed its check is reported already). */
+function checkSums(sums: Buffer | undefined, computed: Map<string, string>, failed: Set<string>, problems: Problem[]): void {
+  if (!sums) return void problems.push({ file: ENTRY.sums, reason: "missing" });
+  const listed = new Map(parseChecksums(sums.toString("utf8")).lines.map((l) => [l.path, l.sha256]));
+  for (const [name, hex] of computed) {
+    const want = listed.get(name);
+    if (want === undefined) problems.push({ file: name, reason: "not listed in SHA256SUMS" });
+    else if (want !== hex) problems.push({ file: name, reason: `SHA256SUMS says ${want}, the content is ${hex}` });
+  }
+  for (const name of listed.keys()) if (!computed.has(name) && !failed.has(name)) problems.push({ file: name, reason: "listed in SHA256SUMS but not in the bundle" });
 }
 
 /**
  * Verifies a bundle; throws VERIFY_FAILED listing every problem. `trustStamps` skips hashing files verified
  * before and unchanged since (what a re-load wants; `bundle verify` always hashes).
  */
-export async function verifyBundle(reader: BundleReader, options: { deep: boolean; trustStamps?: boolean }): Promise<VerifyResult> {
+export async function verifyBundle(reader: BundleReader, options: { deep: boolean; trustStamps?: boolean; onEvent?: (e: CopyEvent) => void }): Promise<VerifyResult> {
   const problems: Problem[] = [];
   const files = await checkSidecar(reader, problems, options.trustStamps ?? false);
-  const blobs = options.deep ? await checkDeep(reader, problems) : 0;
+  const blobs = options.deep ? await checkDeep(reader, problems, options.onEvent) : 0;
   if (problems.length > 0) {
     throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"})`, {
       problems,

@@ -5,6 +5,7 @@ import { plural } from "../../util/plural.js";
 import { BundleReader } from "../../bundle/reader.js";
 import { verifyBundle } from "../../ops/verify.js";
 import type { CommandSpec } from "../command.js";
+import { progressFor } from "../progress.js";
 import { EXIT } from "../output.js";
 
 /** The `verify` command. */
@@ -25,7 +26,8 @@ export const verifyCommand: CommandSpec = {
   async run(args, out) {
     const reader = await BundleReader.open(String(args.bundle));
     try {
-      const result = await verifyBundle(reader, { deep: args.deep === true });
+      const progress = args.deep === true && !out.json ? progressFor(out) : undefined;
+      const result = await verifyBundle(reader, { deep: args.deep === true, ...(progress && { onEvent: (e) => progress.event(e) }) }).finally(() => progress?.stop());
       out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${plural(result.blobs, "blob")} re-hashed, every reference present` : ""}`, { ok: true, ...result });
       return EXIT.OK;
     } finally {
