@@ -11,7 +11,7 @@ import { isImageConfig, isIndex, isManifest } from "../oci/media-types.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { digestOf, VerifyingStream } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
-import type { ManifestData, ReadOnlyTarget, Sink } from "./target.js";
+import { canMount, type ManifestData, type Mounter, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
 
 /** Default number of blob transfers at once (measured: see the save benchmark in README). */
 export const DEFAULT_CONCURRENCY = 8;
@@ -139,6 +139,14 @@ export class CopyEngine {
   private readonly blobLimit: PriorityLimit;
   private readonly metaLimit: PriorityLimit;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Per mount domain and digest: a sink known to hold the blob (pushed, mounted or found there this run). */
+  private readonly homes = new Map<string, string>();
+  /** Per mount domain and digest: the sinks this run will put the blob into (a rerun may find it in one). */
+  private readonly plans = new Map<string, string[]>();
+  /** Per mount domain and digest: the upload running now, which another sink's push waits for, then mounts. */
+  private readonly uploads = new Map<string, Promise<unknown>>();
+  /** Per job: the sink's answer for its tag, asked while the graph is read. */
+  private readonly tagAnswers = new Map<CopyJob, Promise<string | undefined>>();
 
   constructor(private readonly options: CopyOptions) {
     this.blobLimit = priorityLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
@@ -157,9 +165,18 @@ export class CopyEngine {
 
   /** Reads an image's graph and selects its platforms. */
   async resolve(job: CopyJob): Promise<ResolvedImage | FailedImage> {
+    // Whether the tag is in place already is asked while the graph is read.
+    if (this.options.skipPresentImages && job.tagAs?.tag !== undefined && job.sink.headManifest) {
+      const answer = job.sink.headManifest(job.tagAs.tag, this.options.signal);
+      answer.catch(() => undefined);
+      this.tagAnswers.set(job, answer);
+    }
     try {
-      return await this.resolveGraph(job);
+      const image = await this.resolveGraph(job);
+      if (canMount(job.sink)) for (const c of image.contents) this.plan(job.sink, c.descriptor.digest);
+      return image;
     } catch (err) {
+      this.tagAnswers.delete(job);
       return this.fail(job, err);
     }
   }
@@ -192,7 +209,9 @@ export class CopyEngine {
   private async presentAs(image: ResolvedImage, job: CopyJob): Promise<"tagged" | "present" | "absent"> {
     const signal = this.options.signal;
     const digest = image.top.descriptor.digest;
-    if (job.tagAs?.tag !== undefined && job.sink.headManifest && (await job.sink.headManifest(job.tagAs.tag, signal)) === digest) return "tagged";
+    const early = this.tagAnswers.get(job);
+    this.tagAnswers.delete(job);
+    if (job.tagAs?.tag !== undefined && job.sink.headManifest && (await (early ?? job.sink.headManifest(job.tagAs.tag, signal))) === digest) return "tagged";
     return (await job.sink.exists(image.top.descriptor, signal)) ? "present" : "absent";
   }
 
@@ -326,6 +345,7 @@ export class CopyEngine {
         const signal = this.options.signal;
         if (signal?.aborted) throw new AirgapError("ABORTED", `${job.label}: cancelled`);
         if (await job.sink.exists(d, signal)) {
+          if (canMount(job.sink)) this.home(job.sink, d.digest);
           this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "present" });
           return;
         }
@@ -335,7 +355,8 @@ export class CopyEngine {
           counted += n;
           this.emit({ type: "blob-bytes", bytes: n });
         };
-        const how = await job.sink.push(
+        const how = await this.push(
+          job.sink,
           d,
           async () => {
             if (counted > 0) this.emit({ type: "blob-bytes", bytes: -counted });
@@ -351,6 +372,50 @@ export class CopyEngine {
         this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: how === "mounted" ? "mounted" : "copied" });
       }),
     );
+  }
+
+  /**
+   * Stores a blob in the sink. A sink that mounts waits for an upload of the same blob to its domain that is
+   * running, then mounts from a sink known (or, failing that, planned) to hold it — the same bytes are never
+   * uploaded twice to one registry.
+   */
+  private async push(sink: Sink, d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
+    if (!canMount(sink)) return sink.push(d, open, signal);
+    const key = `${sink.mountDomain}|${d.digest}`;
+    const running = this.uploads.get(key);
+    if (running) await running.catch(() => undefined);
+    const from = this.mountSourceFor(sink, key);
+    const work = from === undefined ? sink.push(d, open, signal) : sink.mount(d, from, open, signal);
+    this.uploads.set(key, work);
+    try {
+      const how = await work;
+      this.home(sink, d.digest);
+      return how;
+    } finally {
+      if (this.uploads.get(key) === work) this.uploads.delete(key);
+    }
+  }
+
+  private home(sink: Mounter, digest: string): void {
+    const key = `${sink.mountDomain}|${digest}`;
+    if (!this.homes.has(key)) this.homes.set(key, sink.mountName);
+  }
+
+  private plan(sink: Mounter, digest: string): void {
+    const key = `${sink.mountDomain}|${digest}`;
+    const list = this.plans.get(key) ?? [];
+    if (!list.includes(sink.mountName)) list.push(sink.mountName);
+    this.plans.set(key, list);
+  }
+
+  /**
+   * Another sink of the domain known to hold the blob; failing that, one this run will fill, which may hold it
+   * from an earlier, interrupted run (if not, the store opens an upload session instead, at no extra request).
+   */
+  private mountSourceFor(sink: Mounter, key: string): string | undefined {
+    const home = this.homes.get(key);
+    if (home !== undefined && home !== sink.mountName) return home;
+    return this.plans.get(key)?.find((r) => r !== sink.mountName);
   }
 
   private once(job: CopyJob, d: Descriptor, work: () => Promise<void>): Promise<void> {

@@ -45,3 +45,24 @@ export interface Sink {
 
 /** Somewhere images can be read from and written to (a registry repository, the layout cache). */
 export interface Target extends ReadOnlyTarget, Sink {}
+
+/**
+ * A sink that can take a blob from another sink of the same store without moving its bytes (a registry's
+ * cross-repository mount). The copy engine decides what to mount from: it knows every sink of the run.
+ */
+export interface Mounter extends Sink {
+  /** Sinks that can mount from one another share this (a registry host). */
+  readonly mountDomain: string;
+  /** How another sink of the domain names this one in a mount (a repository path). */
+  readonly mountName: string;
+  /**
+   * Puts the blob here from the sink named `from`: "mounted" when no byte had to move; when the store will
+   * not mount, it stores the bytes of `open` instead.
+   */
+  mount(d: Descriptor, from: string, open: Opener, signal?: AbortSignal): Promise<void | "mounted">;
+}
+
+/** Whether the sink can mount (see {@link Mounter}). */
+export function canMount(sink: Sink): sink is Mounter {
+  return typeof (sink as Partial<Mounter>).mount === "function" && typeof (sink as Partial<Mounter>).mountDomain === "string";
+}

@@ -85,17 +85,14 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const images = reader.bundle.images ?? [];
   const refs = images.map((i) => parseReference(i.source));
   assertNoTargetCollisions(refs, layout);
-  const jobs: CopyJob[] = images.map((image, i) => {
-    const ref = refs[i]!;
-    const path = targetPath(ref, options.registry.prefix, layout);
-    return {
-      label: image.source,
-      ref,
-      source: reader,
-      sink: new RegistryRepository(host, path, options.retry),
-      ...(ref.tag !== undefined && { tagAs: ref }),
-    };
-  });
+  const repositories = refs.map((ref) => new RegistryRepository(host, targetPath(ref, options.registry.prefix, layout), options.retry));
+  const jobs: CopyJob[] = images.map((image, i) => ({
+    label: image.source,
+    ref: refs[i]!,
+    source: reader,
+    sink: repositories[i]!,
+    ...(refs[i]!.tag !== undefined && { tagAs: refs[i]! }),
+  }));
 
   const counts = new Map(images.map((i) => [i.source, { pushed: 0, skipped: 0, mounted: 0 }]));
   let uploadedBytes = 0;
@@ -126,13 +123,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const stopEarly = () => early.abort();
   options.signal?.addEventListener("abort", stopEarly, { once: true });
   const earlyCatalog = host.catalog(early.signal).catch(() => null);
-  // Whether each tag is in place already is asked while the graphs are read from the bundle.
-  for (const job of jobs) if (job.tagAs?.tag !== undefined) (job.sink as RegistryRepository).askEarly(job.tagAs.tag, options.signal);
   const resolved = await Promise.all(jobs.map((job) => engine.resolve(job)));
-  for (const r of resolved) {
-    if ("error" in r) continue;
-    for (const c of r.contents) host.planBlob(c.descriptor.digest, (r.job.sink as RegistryRepository).path);
-  }
   // What each image is pushed as, and whether bundle.json agrees, is settled before the first byte is pushed.
   const pushed = resolved.map((r) => ("error" in r ? r : asPushed(r)));
   const disagree: Problem[] = [];
@@ -171,7 +162,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     const ref = refs[i]!;
     const digest = effective.get(image.source)?.digest ?? image.digest;
     if (failed.has(image.source)) return undefined;
-    const sink = jobs[i]!.sink as RegistryRepository;
+    const sink = repositories[i]!;
     if (!foundInPlace.has(image.source)) {
       const got = await sink.headManifest(ref.tag ?? digest, options.signal).catch(() => undefined);
       if (got !== digest) return `${targetReference(ref, options.registry, layout)} resolves to ${got ?? "nothing"}, not ${digest}`;

@@ -8,7 +8,7 @@ import { request } from "./http.js";
 import { AirgapError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import type { Credential } from "./credentials.js";
-import { readCapped, redactUrl, responseError } from "./errors.js";
+import { readCapped, redactUrl, RegistryError, responseError } from "./errors.js";
 import { DEFAULT_STALL, watchBody, type StallRule } from "./stall.js";
 import type { RegistryOptions, SendOptions } from "./options.js";
 import { abortError, describeNetworkError, isTlsProtocolError, networkError, ownError } from "./network-errors.js";
@@ -126,7 +126,7 @@ export class RegistryHost {
     const res = await this.send(`${origin}/v2/`, { what: `connecting to ${this.host}`, signal, passStatuses: probe ? [200, 401, 404] : [401, 404], noRetry: probe }, false);
     res.body.resume();
     if (probe && res.statusCode !== 200 && res.statusCode !== 401 && res.statusCode !== 404) return undefined;
-    if (res.statusCode === 404) throw new AirgapError("REGISTRY", `${this.host} does not speak the registry v2 API (GET /v2/ gave 404)`);
+    if (res.statusCode === 404) throw new RegistryError(`${this.host} does not speak the registry v2 API (GET /v2/ gave 404)`);
     if (res.statusCode === 401) this.challenge = this.pickChallenge(res.headers["www-authenticate"]);
     return origin;
   }
@@ -134,50 +134,6 @@ export class RegistryHost {
   private pickChallenge(header: string | string[] | undefined): Challenge | undefined {
     const all = parseChallenges(header);
     return all.find((c) => c.scheme === "bearer") ?? all.find((c) => c.scheme === "basic");
-  }
-
-  /** Where blobs of this run are known to be, per digest: a repository to mount them from. */
-  private readonly blobHomes = new Map<string, string>();
-
-  private readonly uploading = new Map<string, Promise<unknown>>();
-
-  /**
-   * Runs an upload of `digest` so that another repository's push of the same blob waits for it and
-   * then mounts it, instead of uploading the same bytes twice at the same time.
-   */
-  async uploadOnce<T>(digest: string, upload: () => Promise<T>): Promise<T> {
-    const running = this.uploading.get(digest);
-    if (running) await running.catch(() => undefined);
-    const mine = upload();
-    this.uploading.set(digest, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.uploading.get(digest) === mine) this.uploading.delete(digest);
-    }
-  }
-
-  /** Notes that `repository` holds `digest` (pushed or found there). */
-  noteBlob(digest: string, repository: string): void {
-    if (!this.blobHomes.has(digest)) this.blobHomes.set(digest, repository);
-  }
-
-  private readonly blobPlans = new Map<string, string[]>();
-
-  /** Tells which repositories this run will put `digest` into: a rerun mounts from one that got it before. */
-  planBlob(digest: string, repository: string): void {
-    const list = this.blobPlans.get(digest) ?? [];
-    if (!list.includes(repository)) list.push(repository);
-    this.blobPlans.set(digest, list);
-  }
-
-  /** A repository other than `except` known (or, failing that, planned) to hold `digest`, to mount from. */
-  blobHome(digest: string, except: string): string | undefined {
-    const home = this.blobHomes.get(digest);
-    if (home !== undefined && home !== except) return home;
-    // A repository this run will fill may already hold it from an earlier, interrupted run; if not,
-    // the registry answers 202 and that upload session is used: it costs no extra request.
-    return this.blobPlans.get(digest)?.find((r) => r !== except);
   }
 
   /** Chunk size for uploads, if chunked uploads were asked for. */
@@ -206,8 +162,8 @@ export class RegistryHost {
     const seen = new Set<string>();
     let path: string | undefined = `/v2/_catalog?n=${CATALOG_PAGE}`;
     while (path) {
-      if (seen.has(path)) throw new AirgapError("REGISTRY", `${what}: its Link header leads back to a page already read (${path})`);
-      if (seen.size >= MAX_CATALOG_PAGES) throw new AirgapError("REGISTRY", `${what}: more than ${MAX_CATALOG_PAGES} pages of ${CATALOG_PAGE}; stopped`);
+      if (seen.has(path)) throw new RegistryError(`${what}: its Link header leads back to a page already read (${path})`);
+      if (seen.size >= MAX_CATALOG_PAGES) throw new RegistryError(`${what}: more than ${MAX_CATALOG_PAGES} pages of ${CATALOG_PAGE}; stopped`);
       seen.add(path);
       const res = await this.request(path, { what, signal, scope: "registry:catalog:*", passStatuses: [401, 403, 404] });
       if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404) {
@@ -224,7 +180,7 @@ export class RegistryHost {
         names = undefined;
       }
       if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== "string"))) names = undefined;
-      if (names === undefined && !/"repositories"\s*:\s*null/.test(text)) throw new AirgapError("REGISTRY", `${what}: the answer is not a catalog (${JSON.stringify(text.slice(0, 60))}…)`);
+      if (names === undefined && !/"repositories"\s*:\s*null/.test(text)) throw new RegistryError(`${what}: the answer is not a catalog (${JSON.stringify(text.slice(0, 60))}…)`);
       repositories.push(...((names as string[] | undefined) ?? []));
       const link = headerValue(res.headers.link);
       const next = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
@@ -336,7 +292,7 @@ export class RegistryHost {
   /** Docker token auth: GET realm?service=…&scope=… (Basic credentials when we have them). */
   private async fetchToken(challenge: Challenge, scope: string, credential: Credential | undefined, signal?: AbortSignal): Promise<{ token: string; expiresIn: number }> {
     const realm = challenge.params.realm;
-    if (!realm) throw new AirgapError("REGISTRY", `${this.host} asked for token auth without a realm`);
+    if (!realm) throw new RegistryError(`${this.host} asked for token auth without a realm`);
     const url = new URL(realm);
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
     for (const s of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", s);
@@ -352,7 +308,7 @@ export class RegistryHost {
     }
     const body = JSON.parse((await readCapped(res.body, MAX_TOKEN_BYTES, what)).toString("utf8")) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token;
-    if (!token) throw new AirgapError("REGISTRY", `${what}: the token server answered without a token`);
+    if (!token) throw new RegistryError(`${what}: the token server answered without a token`);
     return { token, expiresIn: typeof body.expires_in === "number" ? body.expires_in : 60 };
   }
 }

@@ -10,17 +10,19 @@ import { MAX_MANIFEST_BYTES, type Descriptor } from "../oci/descriptor.js";
 import { isIndex, isManifest, isSchema1, MANIFEST_ACCEPT } from "../oci/media-types.js";
 import { digestOf, verifyBytes } from "../oci/verify.js";
 import { formatReference, manifestSelector, type Reference } from "../reference/reference.js";
-import type { ManifestData, Opener, Target } from "../content/target.js";
+import type { ManifestData, Mounter, Opener, Target } from "../content/target.js";
 import type { RegistryHost } from "./client.js";
 import { BlobStream } from "./blob-stream.js";
-import { readCapped, redactUrl, responseError } from "./errors.js";
-import { DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, type RetryOptions } from "./retry.js";
+import { isTemporary, readCapped, redactUrl, RegistryError, responseError } from "./errors.js";
+import { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
 
 const MAX_REDIRECTS = 5;
 
 /** A repository (`library/mysql`) on a registry host. */
-export class RegistryRepository implements Target {
+export class RegistryRepository implements Target, Mounter {
   readonly name: string;
+  /** Repositories of one registry host mount from one another. */
+  readonly mountDomain: string;
 
   constructor(
     private readonly registry: RegistryHost,
@@ -29,6 +31,12 @@ export class RegistryRepository implements Target {
     private readonly retry: RetryOptions = DEFAULT_RETRY,
   ) {
     this.name = `${registry.host}/${path}`;
+    this.mountDomain = registry.host;
+  }
+
+  /** A mount names the repository by its path. */
+  get mountName(): string {
+    return this.path;
   }
 
   private scope(actions = "pull"): string {
@@ -66,7 +74,7 @@ export class RegistryRepository implements Target {
   }
 
   async fetchBytes(d: Descriptor, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
-    if (d.size > maxBytes) throw new AirgapError("REGISTRY", `${this.name}: ${d.digest} is ${d.size} bytes, more than the ${maxBytes}-byte limit for its kind`);
+    if (d.size > maxBytes) throw new RegistryError(`${this.name}: ${d.digest} is ${d.size} bytes, more than the ${maxBytes}-byte limit for its kind`);
     if (isIndex(d.mediaType) || isManifest(d.mediaType)) {
       return (await this.getManifest(d.digest, `${this.name}@${d.digest}`, signal, d)).bytes;
     }
@@ -94,7 +102,7 @@ export class RegistryRepository implements Target {
     for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
       res.body.resume();
       const location = res.headers.location;
-      if (typeof location !== "string" || hops >= MAX_REDIRECTS) throw new AirgapError("REGISTRY", `${what}: bad redirect from ${redactUrl(url)}`);
+      if (typeof location !== "string" || hops >= MAX_REDIRECTS) throw new RegistryError(`${what}: bad redirect from ${redactUrl(url)}`);
       url = new URL(location, url).toString();
       // Registry credentials go only to the registry itself, never to a storage host it redirects to.
       const same = new URL(url).host === this.registry.apiHost;
@@ -108,7 +116,7 @@ export class RegistryRepository implements Target {
       const range = String(res.headers["content-range"] ?? "");
       if (!range.startsWith(`bytes ${offset}-`)) {
         res.body.destroy();
-        throw new AirgapError("REGISTRY", `${what}: asked for bytes from ${offset}, the server sent "${range}"`);
+        throw new RegistryError(`${what}: asked for bytes from ${offset}, the server sent "${range}"`);
       }
     } else if (res.statusCode !== 200) {
       throw await responseError(what, res);
@@ -126,55 +134,44 @@ export class RegistryRepository implements Target {
     res.body.resume();
     if (res.statusCode === 404) return false;
     if (res.statusCode !== 200) throw await responseError(what, res);
-    if (kind === "blobs") this.registry.noteBlob(d.digest, this.path);
     return true;
   }
 
   /**
-   * Pushes a manifest (PUT by digest, its bytes and media type as they are) or a blob: a mount from a
-   * repository of this registry that has it, else an upload (POST, then a monolithic PUT ?digest= streaming
-   * the opener's bytes). A failed upload is retried whole, with a fresh stream.
+   * Pushes a manifest (PUT by digest, its bytes and media type as they are) or uploads a blob (POST, then a
+   * monolithic PUT ?digest= streaming the opener's bytes). A failed upload is retried whole, with a fresh stream.
    * https://github.com/opencontainers/distribution-spec/blob/main/spec.md#push
    */
-  async push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
+  async push(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void> {
     if (isIndex(d.mediaType) || isManifest(d.mediaType)) {
       const chunks: Buffer[] = [];
       for await (const c of await open()) chunks.push(c as Buffer);
       await this.putManifest(d.digest, d.mediaType, Buffer.concat(chunks), signal);
       return;
     }
-    return this.registry.uploadOnce(d.digest, () => this.pushBlob(d, open, signal));
+    await this.uploadRetried(d, open, signal);
   }
 
-  private async pushBlob(d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
-    const from = this.registry.blobHome(d.digest, this.path);
-    let session: string | undefined;
-    if (from) {
-      const what = `mounting ${d.digest} into ${this.name} from ${from}`;
-      const res = await this.registry.request(`/v2/${this.path}/blobs/uploads/?mount=${d.digest}&from=${from}`, {
-        method: "POST", what, signal, scope: `repository:${this.path}:pull,push repository:${from}:pull`,
-      });
-      res.body.resume();
-      if (res.statusCode === 201) {
-        this.registry.noteBlob(d.digest, this.path);
-        return "mounted";
-      }
-      // 202: the registry would not (or could not) mount, and opened an upload session instead: use it.
-      if (res.statusCode === 202 && typeof res.headers.location === "string") session = res.headers.location;
-    }
+  /** Mounts a blob from another repository of this registry; one that will not mount gets it uploaded (202: into the session it opened). */
+  async mount(d: Descriptor, from: string, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
+    const what = `mounting ${d.digest} into ${this.name} from ${from}`;
+    const res = await this.registry.request(`/v2/${this.path}/blobs/uploads/?mount=${d.digest}&from=${from}`, {
+      method: "POST", what, signal, scope: `repository:${this.path}:pull,push repository:${from}:pull`,
+    });
+    res.body.resume();
+    if (res.statusCode === 201) return "mounted";
+    await this.uploadRetried(d, open, signal, res.statusCode === 202 && typeof res.headers.location === "string" ? res.headers.location : undefined);
+  }
+
+  private async uploadRetried(d: Descriptor, open: Opener, signal?: AbortSignal, session?: string): Promise<void> {
     const retry = this.registry.retryOptions;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.upload(d, open, signal, attempt === 0 ? session : undefined);
-        this.registry.noteBlob(d.digest, this.path);
-        return;
+        return await this.upload(d, open, signal, attempt === 0 ? session : undefined);
       } catch (err) {
         // Bytes that fail verification will fail again, and so will a registry's permanent refusal (400
         // DIGEST_INVALID, 403…): only the network and the registry's temporary failures are retried.
-        const retryable = err instanceof AirgapError
-          ? err.code === "NETWORK" || (err.code === "REGISTRY" && (err.status === undefined || isRetryableStatus(err.status)))
-          : isRetryableNetworkError(err);
-        if (!retryable || attempt >= retry.retries || signal?.aborted) throw err;
+        if (!isTemporary(err) || attempt >= retry.retries || signal?.aborted) throw err;
         await this.registry.retryWait(`uploading ${d.digest} to ${this.name}`, attempt, err instanceof Error ? err.message : String(err), signal);
       }
     }
@@ -188,7 +185,7 @@ export class RegistryRepository implements Target {
       start.body.resume();
       if (start.statusCode !== 202) throw await responseError(what, start);
       const given = start.headers.location;
-      if (typeof given !== "string") throw new AirgapError("REGISTRY", `${what}: the registry gave no upload location`);
+      if (typeof given !== "string") throw new RegistryError(`${what}: the registry gave no upload location`);
       location = given;
     }
     const base = await this.registry.base(signal);
@@ -279,18 +276,6 @@ export class RegistryRepository implements Target {
     await this.putManifest(tag, known.mediaType, known.bytes, signal);
   }
 
-  private readonly asked = new Map<string, Promise<string | undefined>>();
-
-  /**
-   * Sends the HEAD of `reference` now, for the next {@link headManifest} of it to take (once): a load asks
-   * whether each image is there while it reads the images' graphs from the bundle.
-   */
-  askEarly(reference: string, signal?: AbortSignal): void {
-    const answer = this.headManifest(reference, signal);
-    answer.catch(() => undefined);
-    this.asked.set(reference, answer);
-  }
-
   /** Whether the repository holds any tag (`GET /v2/<name>/tags/list?n=1`); false when it is unknown. */
   async hasTags(signal?: AbortSignal): Promise<boolean> {
     const what = `listing the tags of ${this.name}`;
@@ -306,17 +291,12 @@ export class RegistryRepository implements Target {
       const tags = (JSON.parse(body.toString("utf8")) as { tags?: unknown }).tags;
       return Array.isArray(tags) && tags.length > 0;
     } catch {
-      throw new AirgapError("REGISTRY", `${what}: the registry answered with something that is not JSON`);
+      throw new RegistryError(`${what}: the registry answered with something that is not JSON`);
     }
   }
 
   /** The digest a tag (or digest) resolves to, by HEAD; undefined when it is not there. */
   async headManifest(reference: string, signal?: AbortSignal): Promise<string | undefined> {
-    const early = this.asked.get(reference);
-    if (early) {
-      this.asked.delete(reference);
-      return early;
-    }
     const res = await this.registry.request(`/v2/${this.path}/manifests/${reference}`, {
       method: "HEAD", what: `checking ${this.name}:${reference}`, signal, scope: this.scope(), headers: { accept: MANIFEST_ACCEPT }, passStatuses: [404],
     });
