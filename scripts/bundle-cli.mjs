@@ -10,7 +10,8 @@ import { build } from "esbuild";
 rmSync("dist/bin", { recursive: true, force: true });
 
 await build({
-  entryPoints: { main: "dist/cli/main.js" },
+  // The hash worker is a module of its own, beside the chunks that start it (src/bundle/tar-hasher.ts).
+  entryPoints: { main: "dist/cli/main.js", "hash-worker": "dist/bundle/hash-worker.js" },
   outdir: "dist/bin",
   bundle: true,
   splitting: true,
@@ -20,6 +21,6 @@ await build({
   external: ["dockerode", "@kubernetes/client-node"],
   // CommonJS dependencies bundled into ESM need a require for Node's built-in modules.
   banner: { js: 'import { createRequire as __airgapRequire } from "node:module"; const require = __airgapRequire(import.meta.url);' },
-  chunkNames: "chunks/[name]-[hash]",
+  chunkNames: "[name]-[hash]",
   logLevel: "warning",
 });

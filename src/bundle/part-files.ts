@@ -7,13 +7,12 @@ import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { writeError } from "../layout/layout.js";
 import { partFileName } from "./format.js";
+import { locate, type PartSpan } from "./parts.js";
 
 /** One file of the tar: where it is going, where it is written meanwhile, which bytes of the tar it holds. */
-export interface PartFile {
+export interface PartFile extends PartSpan {
   final: string;
   temp: string;
-  start: number;
-  size: number;
 }
 
 /** Temporary name of a file being written: `.NAME.partial` beside it. */
@@ -61,15 +60,14 @@ export class PartFiles {
     let rest = data;
     let at = offset;
     while (rest.length > 0) {
-      const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
-      const part = this.parts[i];
-      if (!part) throw new Error(`offset ${at} is outside the tar`);
-      const n = Math.min(rest.length, part.start + part.size - at);
+      const where = locate(this.parts, at, rest.length);
+      if (!where) throw new Error(`offset ${at} is outside the tar`);
+      const n = where.length;
       try {
         let done = 0;
-        while (done < n) done += (await this.handles[i]!.write(rest, done, n - done, at - part.start + done)).bytesWritten;
+        while (done < n) done += (await this.handles[where.index]!.write(rest, done, n - done, where.position + done)).bytesWritten;
       } catch (err) {
-        throw writeError(part.temp, err);
+        throw writeError(this.parts[where.index]!.temp, err);
       }
       rest = rest.subarray(n);
       at += n;
@@ -79,17 +77,16 @@ export class PartFiles {
   /** Writes several buffers back to back at tar offset `offset` (one system call when they stay in one part). */
   async writev(buffers: Buffer[], offset: number): Promise<void> {
     const length = buffers.reduce((n, b) => n + b.length, 0);
-    const i = this.parts.findIndex((p) => offset >= p.start && offset + length <= p.start + p.size);
-    const part = this.parts[i];
-    if (!part || buffers.length === 1) {
+    const where = locate(this.parts, offset, length);
+    if (!where || where.length < length || buffers.length === 1) {
       await this.write(buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, length), offset);
       return;
     }
     try {
-      const done = (await this.handles[i]!.writev(buffers, offset - part.start)).bytesWritten;
+      const done = (await this.handles[where.index]!.writev(buffers, where.position)).bytesWritten;
       if (done < length) await this.write(Buffer.concat(buffers, length).subarray(done), offset + done);
     } catch (err) {
-      throw writeError(part.temp, err);
+      throw writeError(this.parts[where.index]!.temp, err);
     }
   }
 

@@ -7,44 +7,23 @@
 import { Worker } from "node:worker_threads";
 import type { PartFile } from "./part-files.js";
 
-// Plain JavaScript, run with eval so that it works the same from src/ (tsx) and dist/.
-const WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
-const fs = require("node:fs");
-const crypto = require("node:crypto");
-const parts = workerData.parts;
-const split = parts.length > 1;
-const total = parts.reduce((n, p) => n + p.size, 0);
-const fds = parts.map((p) => fs.openSync(p.temp, "r"));
-const whole = crypto.createHash("sha256");
-const partHashes = parts.map(() => crypto.createHash("sha256"));
-const buf = Buffer.allocUnsafe(4 << 20);
-let pos = 0, target = 0, finishing = false, finished = false;
-function pump() {
-  while (pos < target) {
-    const i = parts.findIndex((p) => pos >= p.start && pos < p.start + p.size);
-    const p = parts[i];
-    const n = Math.min(buf.length, target - pos, p.start + p.size - pos);
-    const r = fs.readSync(fds[i], buf, 0, n, pos - p.start);
-    if (r <= 0) throw new Error("short read at offset " + pos);
-    const chunk = buf.subarray(0, r);
-    whole.update(chunk);
-    if (split) partHashes[i].update(chunk);
-    pos += r;
-  }
-  if (finishing && pos >= total && !finished) {
-    finished = true;
-    for (const fd of fds) fs.closeSync(fd);
-    const w = whole.digest("hex");
-    parentPort.postMessage({ whole: w, parts: split ? partHashes.map((h) => h.digest("hex")) : [w] });
-  }
+/** What the worker is started with: the files of the tar, each with its span. */
+export interface HashWorkerData {
+  parts: PartFile[];
 }
-parentPort.on("message", (m) => {
-  if (m.end > target) target = m.end;
-  if (m.finish) { finishing = true; target = total; }
-  try { pump(); } catch (e) { parentPort.postMessage({ error: String(e && e.message || e) }); }
-});
-`;
+
+/** A message to the worker: the written prefix reaches `end`, or everything is written. */
+export type HashWorkerRequest = { end: number } | { finish: true };
+
+/** The worker's one answer. */
+export type HashWorkerReply = TarDigests | { error: string };
+
+/**
+ * The worker's module, beside this one wherever this one is: `src/bundle/` (run through tsx, which a worker
+ * inherits with the process's flags), `dist/bundle/` (compiled), or `dist/bin/` (bundled: scripts/bundle-cli.mjs
+ * emits it there as an entry of its own).
+ */
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./hash-worker.ts" : "./hash-worker.js", import.meta.url);
 
 /** sha256 (hex) of the whole tar and of each part. */
 export interface TarDigests {
@@ -64,11 +43,11 @@ export class TarHasher {
 
   constructor(parts: PartFile[]) {
     this.total = parts.reduce((n, p) => n + p.size, 0);
-    this.worker = new Worker(WORKER, { eval: true, workerData: { parts } });
+    this.worker = new Worker(WORKER_URL, { workerData: { parts } satisfies HashWorkerData });
     this.result = new Promise((resolve, reject) => {
-      this.worker.on("message", (m: { whole?: string; parts?: string[]; error?: string }) => {
-        if (m.error) reject(new Error(`hashing the bundle: ${m.error}`));
-        else resolve({ whole: m.whole!, parts: m.parts! });
+      this.worker.on("message", (m: HashWorkerReply) => {
+        if ("error" in m) reject(new Error(`hashing the bundle: ${m.error}`));
+        else resolve(m);
       });
       this.worker.on("error", reject);
     });
@@ -79,13 +58,13 @@ export class TarHasher {
   advance(end: number): void {
     if (end >= this.sent + STEP || (end > this.sent && end === this.total)) {
       this.sent = end;
-      this.worker.postMessage({ end });
+      this.worker.postMessage({ end } satisfies HashWorkerRequest);
     }
   }
 
   /** All is written: resolves to the digests. */
   async finish(): Promise<TarDigests> {
-    this.worker.postMessage({ finish: true });
+    this.worker.postMessage({ finish: true } satisfies HashWorkerRequest);
     try {
       return await this.result;
     } finally {

@@ -8,6 +8,7 @@ import { readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { AirgapError, type Problem } from "../errors.js";
 import { BLOCK, padding } from "./tar-header.js";
+import { locate } from "./parts.js";
 
 /** One file of the logical tar and the bytes of it it holds. */
 export interface TarPart {
@@ -105,10 +106,8 @@ export class TarFile {
   /** Where the next read of a range goes once `got` of its `length` bytes are in: which part, where in it, how much. */
   private piece(offset: number, length: number, got: number): { handle: FileHandle; position: number; length: number } | undefined {
     if (got >= length) return undefined;
-    const at = offset + got;
-    const i = this.parts.findIndex((p) => at >= p.start && at < p.start + p.size);
-    const part = this.parts[i]!;
-    return { handle: this.handles[i]!, position: at - part.start, length: Math.min(length - got, part.start + part.size - at) };
+    const where = locate(this.parts, offset + got, length - got);
+    return where && { handle: this.handles[where.index]!, position: where.position, length: where.length };
   }
 
   /** Streams `length` bytes from `offset`, in chunks of up to 1 MiB. */
