@@ -42,6 +42,7 @@ export class ArchiveSink implements Sink {
     this.name = name;
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     (this.pack as unknown as Readable).pipe(out);
+    this.pack.on("error", (err: Error) => out.destroy(err));
     this.stream = out;
   }
 
@@ -52,10 +53,17 @@ export class ArchiveSink implements Sink {
   async push(d: Descriptor, open: Opener): Promise<void> {
     if (this.stored.has(d.digest)) return;
     this.stored.add(d.digest);
-    if (isManifest(d.mediaType) || isIndex(d.mediaType)) return this.keepManifest(d, await readAll(await open(), d));
-    await this.write(async () => {
-      await pipeline(await open(), this.pack.entry({ name: blobName(d.digest), size: d.size, mode: 0o644, mtime: MTIME }));
-    });
+    try {
+      if (isManifest(d.mediaType) || isIndex(d.mediaType)) return this.keepManifest(d, await readAll(await open(), d));
+      await this.write(async () => {
+        await pipeline(await open(), this.pack.entry({ name: blobName(d.digest), size: d.size, mode: 0o644, mtime: MTIME }));
+      });
+    } catch (err) {
+      // A tar entry cut short cannot be taken back: the archive is given up, whoever reads it sees why.
+      this.stored.delete(d.digest);
+      this.abort(err as Error);
+      throw err;
+    }
   }
 
   /** Names an image: `name:tag` in a docker-archive (Docker's short form), the tag as the ref name in an oci-archive. */

@@ -19,9 +19,8 @@ export type HashWorkerRequest = { end: number } | { finish: true };
 export type HashWorkerReply = TarDigests | { error: string };
 
 /**
- * The worker's module, beside this one wherever this one is: `src/bundle/` (run through tsx, which a worker
- * inherits with the process's flags), `dist/bundle/` (compiled), or `dist/bin/` (bundled: scripts/bundle-cli.mjs
- * emits it there as an entry of its own).
+ * The worker's module, beside this one wherever this one is: `src/bundle/` (run through tsx), `dist/bundle/`
+ * (compiled), or `dist/bin/` (bundled: scripts/bundle-cli.mjs emits it there as an entry of its own).
  */
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./hash-worker.ts" : "./hash-worker.js", import.meta.url);
 
@@ -43,7 +42,11 @@ export class TarHasher {
 
   constructor(parts: PartFile[]) {
     this.total = parts.reduce((n, p) => n + p.size, 0);
-    this.worker = new Worker(WORKER_URL, { workerData: { parts } satisfies HashWorkerData });
+    const workerData: HashWorkerData = { parts };
+    this.worker = WORKER_URL.pathname.endsWith(".ts")
+      ? // From src/ (tests that import the writer): Node 20 gives a worker no loader hooks, so tsx is registered in it first.
+        new Worker(`import("tsx/esm/api").then((tsx) => (tsx.register(), import(${JSON.stringify(WORKER_URL.href)})))`, { eval: true, workerData })
+      : new Worker(WORKER_URL, { workerData });
     this.result = new Promise((resolve, reject) => {
       this.worker.on("message", (m: HashWorkerReply) => {
         if ("error" in m) reject(new Error(`hashing the bundle: ${m.error}`));

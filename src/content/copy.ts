@@ -4,6 +4,7 @@
  * It knows nothing of HTTP, tar or Docker: sources and sinks are {@link ReadOnlyTarget}s and {@link Target}s.
  */
 import { pipeline, Readable } from "node:stream";
+import pLimit, { type LimitFunction } from "p-limit";
 import { priorityLimit, type PriorityLimit } from "../util/priority-limit.js";
 import { AirgapError } from "../errors.js";
 import { isParsedIndex, parseManifest, type Descriptor, type ImageManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
@@ -137,7 +138,7 @@ export interface ResolvedImage {
  */
 export class CopyEngine {
   private readonly blobLimit: PriorityLimit;
-  private readonly metaLimit: PriorityLimit;
+  private readonly metaLimit: LimitFunction;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Per mount domain and digest: a sink known to hold the blob (pushed, mounted or found there this run). */
   private readonly homes = new Map<string, string>();
@@ -150,7 +151,7 @@ export class CopyEngine {
 
   constructor(private readonly options: CopyOptions) {
     this.blobLimit = priorityLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
-    this.metaLimit = priorityLimit(DEFAULT_METADATA_CONCURRENCY);
+    this.metaLimit = pLimit(DEFAULT_METADATA_CONCURRENCY);
   }
 
   private emit(event: CopyEvent): void {
@@ -221,7 +222,7 @@ export class CopyEngine {
       const local = await job.sink.readManifestByDigest(job.ref.digest);
       if (local) return local;
     }
-    const top = await this.metaLimit(0, () => job.source.resolve(job.ref, signal));
+    const top = await this.metaLimit(() => job.source.resolve(job.ref, signal));
     if (job.ref.digest && top.descriptor.digest !== job.ref.digest) {
       throw new AirgapError("DIGEST_MISMATCH", `${job.label}: resolved to ${top.descriptor.digest}, not the pinned digest`);
     }
@@ -232,7 +233,7 @@ export class CopyEngine {
     const signal = this.options.signal;
     // A local cache as the sink spares a network read; a remote sink never beats the source.
     if (hasLocalManifests(job.sink) && (await job.sink.exists(d, signal))) return job.sink.fetchBytes(d, max, signal);
-    return this.metaLimit(0, () => job.source.fetchBytes(d, max, signal));
+    return this.metaLimit(() => job.source.fetchBytes(d, max, signal));
   }
 
   private async resolveGraph(job: CopyJob): Promise<ResolvedImage> {

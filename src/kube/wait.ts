@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { AirgapError, type Problem } from "../errors.js";
 import type { Cluster } from "./cluster.js";
 import { objectKey, type KubeObject } from "./object.js";
+import pLimit from "p-limit";
 
 /** A workload not ready yet, and why. */
 export interface NotReady {
@@ -37,6 +38,9 @@ export interface WaitOptions {
 
 const WORKLOAD_KINDS = new Set(["apps/v1/Deployment", "apps/v1/StatefulSet", "apps/v1/DaemonSet", "batch/v1/Job"]);
 
+/** API reads at once while polling. */
+const READS_AT_ONCE = 8;
+
 /** True for the objects this waits on. */
 export function isWorkload(o: KubeObject): boolean {
   return WORKLOAD_KINDS.has(`${o.apiVersion}/${o.kind}`);
@@ -45,20 +49,25 @@ export function isWorkload(o: KubeObject): boolean {
 /** Waits for every workload among `objects`; throws NOT_READY listing what is not ready (and why) at the deadline. */
 export async function waitReady(cluster: Cluster, objects: readonly KubeObject[], options: WaitOptions): Promise<void> {
   let waiting = objects.filter(isWorkload);
+  const limit = pLimit(READS_AT_ONCE);
   let lastReport = "";
   let lastReportAt = 0;
   for (let delay = 250; ; delay = Math.min(delay * 1.5, options.maxPollMs ?? 2000)) {
     const notReady: NotReady[] = [];
     const failed: Problem[] = [];
-    for (const o of waiting) {
+    // The workloads are asked about several at once (a platform has hundreds); reported in their order.
+    const answers = await Promise.all(waiting.map((o) => limit(async () => {
       const live = await cluster.get(o.apiVersion, o.kind, o.metadata.name!, o.metadata.namespace);
       const state = live ? readiness(live) : { ready: false, reason: "not found (deleted?)" };
+      return { o, state, pulls: !state.ready && live ? await pullFailures(cluster, live, options) : [] };
+    })));
+    for (const { o, state, pulls } of answers) {
       if (state.ready) {
         options.onEvent?.({ type: "ready", key: objectKey(o) });
         continue;
       }
       if (state.failed) failed.push({ text: objectKey(o), reason: state.reason });
-      notReady.push({ key: objectKey(o), reason: state.reason, pullFailures: live ? await pullFailures(cluster, live, options) : [] });
+      notReady.push({ key: objectKey(o), reason: state.reason, pullFailures: pulls });
     }
     if (failed.length > 0) throw new AirgapError("NOT_READY", `${failed.length} job${failed.length === 1 ? "" : "s"} failed`, { problems: failed });
     waiting = waiting.filter((o) => notReady.some((n) => n.key === objectKey(o)));

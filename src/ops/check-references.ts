@@ -11,7 +11,7 @@ import { formatRegistry, type RegistryLocation } from "../reference/target.js";
 import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
-import { priorityLimit } from "../util/priority-limit.js";
+import pLimit from "p-limit";
 
 /** References asked at once (small HEAD requests). */
 const CHECKS_AT_ONCE = 16;
@@ -36,7 +36,7 @@ export async function checkReferences(
   const { scanManifest } = await import("../kube/scan.js");
   const findings = files.flatMap((f) => scanManifest(f.path, f.text).findings);
   const asked = new Map<string, Promise<string | undefined>>();
-  const limit = priorityLimit(CHECKS_AT_ONCE);
+  const limit = pLimit(CHECKS_AT_ONCE);
   const repos = new Map<string, RegistryRepository>();
   const repository = (path: string) => {
     let r = repos.get(path);
@@ -49,7 +49,7 @@ export async function checkReferences(
     let answer = asked.get(key);
     if (!answer) {
       const repo = repository(f.ref.path);
-      answer = limit(0, async () => {
+      answer = limit(async () => {
         try {
           if (f.kind === "repository") return (await repo.hasTags(options.signal)) ? undefined : "the repository holds no tag";
           const selector = f.ref.digest ?? f.ref.tag ?? "latest";

@@ -3,6 +3,7 @@
  * the copy engine (bundle → registry), then prove it arrived: `/v2/_catalog` lists every target
  * repository and every target tag resolves to the bundle's digest.
  */
+import pLimit from "p-limit";
 import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
 import { pushedForm } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
@@ -16,6 +17,9 @@ import { verifyBundle } from "./verify.js";
 
 /** Events of a load: the copy engine's, plus phases and notices. */
 export type LoadEvent = CopyEvent | { type: "phase"; phase: "verify" | "push" | "check"; images?: number; bytes?: number } | { type: "notice"; level: "warning" | "info"; message: string };
+
+/** Registry checks at once after the push. */
+const CHECKS_AT_ONCE = 16;
 
 /** Options of {@link loadBundle}. */
 export interface LoadOptions {
@@ -158,7 +162,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 
   emit({ type: "phase", phase: "check" });
   const catalogRequest = early.signal.aborted ? host.catalog(options.signal) : earlyCatalog.then((c) => (c === null ? host.catalog(options.signal) : c));
-  const headChecks = images.map(async (image, i): Promise<string | undefined> => {
+  const check = pLimit(CHECKS_AT_ONCE);
+  const headChecks = images.map((image, i) => check(async (): Promise<string | undefined> => {
     const ref = refs[i]!;
     const digest = effective.get(image.source)?.digest ?? image.digest;
     if (failed.has(image.source)) return undefined;
@@ -171,7 +176,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       return `${ref.digest} is not in ${sink.path}`;
     }
     return undefined;
-  });
+  }));
   const catalog = await catalogRequest.catch((err: Error) => {
     emit({ type: "notice", level: "warning", message: `${err.message}; checking each image instead` });
     return null;
