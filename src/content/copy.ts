@@ -12,7 +12,8 @@ import { isImageConfig, isIndex, isManifest } from "../oci/media-types.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { digestOf, VerifyingStream } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
-import { canMount, type ManifestData, type Mounter, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
+import { Mounts } from "./mounts.js";
+import { canMount, type ManifestData, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
 
 /** Default number of blob transfers at once (measured: see the save benchmark in README). */
 export const DEFAULT_CONCURRENCY = 8;
@@ -140,12 +141,7 @@ export class CopyEngine {
   private readonly blobLimit: PriorityLimit;
   private readonly metaLimit: LimitFunction;
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** Per mount domain and digest: a sink known to hold the blob (pushed, mounted or found there this run). */
-  private readonly homes = new Map<string, string>();
-  /** Per mount domain and digest: the sinks this run will put the blob into (a rerun may find it in one). */
-  private readonly plans = new Map<string, string[]>();
-  /** Per mount domain and digest: the upload running now, which another sink's push waits for, then mounts. */
-  private readonly uploads = new Map<string, Promise<unknown>>();
+  private readonly mounts = new Mounts();
   /** Per job: the sink's answer for its tag, asked while the graph is read. */
   private readonly tagAnswers = new Map<CopyJob, Promise<string | undefined>>();
 
@@ -174,7 +170,7 @@ export class CopyEngine {
     }
     try {
       const image = await this.resolveGraph(job);
-      if (canMount(job.sink)) for (const c of image.contents) this.plan(job.sink, c.descriptor.digest);
+      if (canMount(job.sink)) for (const c of image.contents) this.mounts.plan(job.sink, c.descriptor.digest);
       return image;
     } catch (err) {
       this.tagAnswers.delete(job);
@@ -346,7 +342,7 @@ export class CopyEngine {
         const signal = this.options.signal;
         if (signal?.aborted) throw new AirgapError("ABORTED", `${job.label}: cancelled`);
         if (await job.sink.exists(d, signal)) {
-          if (canMount(job.sink)) this.home(job.sink, d.digest);
+          if (canMount(job.sink)) this.mounts.holds(job.sink, d.digest);
           this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "present" });
           return;
         }
@@ -375,48 +371,9 @@ export class CopyEngine {
     );
   }
 
-  /**
-   * Stores a blob in the sink. A sink that mounts waits for an upload of the same blob to its domain that is
-   * running, then mounts from a sink known (or, failing that, planned) to hold it — the same bytes are never
-   * uploaded twice to one registry.
-   */
-  private async push(sink: Sink, d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
-    if (!canMount(sink)) return sink.push(d, open, signal);
-    const key = `${sink.mountDomain}|${d.digest}`;
-    const running = this.uploads.get(key);
-    if (running) await running.catch(() => undefined);
-    const from = this.mountSourceFor(sink, key);
-    const work = from === undefined ? sink.push(d, open, signal) : sink.mount(d, from, open, signal);
-    this.uploads.set(key, work);
-    try {
-      const how = await work;
-      this.home(sink, d.digest);
-      return how;
-    } finally {
-      if (this.uploads.get(key) === work) this.uploads.delete(key);
-    }
-  }
-
-  private home(sink: Mounter, digest: string): void {
-    const key = `${sink.mountDomain}|${digest}`;
-    if (!this.homes.has(key)) this.homes.set(key, sink.mountName);
-  }
-
-  private plan(sink: Mounter, digest: string): void {
-    const key = `${sink.mountDomain}|${digest}`;
-    const list = this.plans.get(key) ?? [];
-    if (!list.includes(sink.mountName)) list.push(sink.mountName);
-    this.plans.set(key, list);
-  }
-
-  /**
-   * Another sink of the domain known to hold the blob; failing that, one this run will fill, which may hold it
-   * from an earlier, interrupted run (if not, the store opens an upload session instead, at no extra request).
-   */
-  private mountSourceFor(sink: Mounter, key: string): string | undefined {
-    const home = this.homes.get(key);
-    if (home !== undefined && home !== sink.mountName) return home;
-    return this.plans.get(key)?.find((r) => r !== sink.mountName);
+  /** Stores a blob in the sink; a sink that mounts is fed by {@link Mounts}. */
+  private push(sink: Sink, d: Descriptor, open: Opener, signal?: AbortSignal): Promise<void | "mounted"> {
+    return canMount(sink) ? this.mounts.push(sink, d, open, signal) : sink.push(d, open, signal);
   }
 
   private once(job: CopyJob, d: Descriptor, work: () => Promise<void>): Promise<void> {
