@@ -8,6 +8,7 @@ import { AirgapError } from "../errors.js";
 import { naturalCompare } from "../util/natural-sort.js";
 import { formatBytes } from "../util/size.js";
 import type { FileScan } from "./finding.js";
+import { scanManifest } from "./scan.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
@@ -54,8 +55,6 @@ export async function scanManifestDir(dir: string, required: boolean, maxBytes =
       hint: "split the file, or raise the limit with --max-manifest-size (parsing takes some 40 times a file's size in memory)",
     });
   }
-  // Loaded on use: the YAML parser is most of the start-up of a save without manifests.
-  const { scanManifest } = await import("./scan.js");
   return Promise.all(
     files.map(async (file) => {
       const bytes = await readFile(join(dir, file));

@@ -12,6 +12,7 @@ import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
 import pLimit from "p-limit";
+import { scanManifest } from "../kube/scan.js";
 
 /** References asked at once (small HEAD requests). */
 const CHECKS_AT_ONCE = 16;
@@ -33,7 +34,6 @@ export async function checkReferences(
   host: RegistryHost,
   options: { retry?: RetryOptions; signal?: AbortSignal } = {},
 ): Promise<ReferenceCheck> {
-  const { scanManifest } = await import("../kube/scan.js");
   const findings = files.flatMap((f) => scanManifest(f.path, f.text).findings);
   const asked = new Map<string, Promise<string | undefined>>();
   const limit = pLimit(CHECKS_AT_ONCE);

@@ -25,6 +25,8 @@ import type { ArchiveSource } from "../archive/source.js";
 import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "../bundle/format.js";
 import { assertCanWrite, recoverUnfinished } from "../bundle/journal.js";
 import { BundleWriter, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
+import { daemonSource } from "../daemon/source.js";
+import { rewriteManifest } from "../kube/rewrite.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
@@ -140,8 +142,6 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   let daemon: ArchiveSource | undefined;
   if (entries.some(fromDaemon)) {
     if (!options.docker) throw new AirgapError("INVALID_ARGUMENT", "docker-daemon: images need a Docker engine");
-    // Loaded on use: reading an engine's export needs a tar parser that a registry save does not.
-    const { daemonSource } = await import("../daemon/source.js");
     daemon = daemonSource(options.docker.connect, layout);
   }
   const jobs: CopyJob[] = entries.map((e) => ({
@@ -266,7 +266,6 @@ function targetDigest(image: ResolvedImage): string {
  */
 async function rewriteForBundle(options: SaveOptions, scans: FileScan[], coverage: Coverage, images: ResolvedImage[]): Promise<ManifestFileInput[]> {
   if (scans.length === 0) return [];
-  const { rewriteManifest } = await import("../kube/rewrite.js");
   const byName = new Map(images.map((i) => [i.job.label, i]));
   const manifestsDir = options.manifestsDir ?? "manifests";
   const target = (f: ImageFinding): string => {

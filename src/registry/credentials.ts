@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { AirgapError } from "../errors.js";
+import { spawn } from "node:child_process";
 
 /** A username and password (or token) for one registry. */
 export interface Credential {
@@ -39,8 +40,6 @@ function helperServer(host: string): string {
 /** Runs `docker-credential-NAME get` with the server on stdin and parses `{Username, Secret}`. */
 async function runHelper(helper: string, server: string): Promise<Credential | undefined> {
   const program = `docker-credential-${helper}`;
-  // Loaded on use: most runs have no credential helper, and child_process costs every start-up.
-  const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = spawn(program, ["get"], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
