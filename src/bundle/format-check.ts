@@ -6,49 +6,9 @@
  */
 import { AirgapError, type Problem } from "../errors.js";
 import type { Descriptor } from "../oci/descriptor.js";
-import { digestProblem, parseReference, repositoryOf } from "../reference/reference.js";
+import { parseReference, repositoryOf } from "../reference/reference.js";
 import { BUNDLE_FORMAT, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
-
-type Check = (value: unknown) => string | undefined;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const string: Check = (v) => (typeof v === "string" ? undefined : "is not a string");
-const count: Check = (v) => (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? undefined : "is not a whole number ≥ 0");
-const digest: Check = (v) => (typeof v !== "string" ? "is not a string" : digestProblem(v) === undefined ? undefined : "is not a digest (sha256:<64 hex digits>)");
-const reference: Check = (v) => {
-  if (typeof v !== "string") return "is not a string";
-  try {
-    parseReference(v);
-    return undefined;
-  } catch {
-    return "is not an image reference";
-  }
-};
-const stringArray: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === "string") ? undefined : "is not a list of strings");
-const digestMap: Check = (v) => (isObject(v) && Object.values(v).every((x) => digest(x) === undefined) ? undefined : "is not a map of platforms to digests");
-
-/** Checks `value[key]` for each field; a missing optional field passes. */
-function fields(value: unknown, where: string, file: string, spec: Record<string, Check | [Check, "optional"]>, problems: Problem[]): boolean {
-  if (!isObject(value)) {
-    problems.push({ file, reason: `${where || "the document"} is not an object` });
-    return false;
-  }
-  for (const [key, rule] of Object.entries(spec)) {
-    const [check, optional] = Array.isArray(rule) ? rule : [rule, undefined];
-    if (value[key] === undefined && optional) continue;
-    const why = value[key] === undefined ? "is missing" : check(value[key]);
-    if (why) problems.push({ file, reason: `${where ? `${where}.` : ""}${key} ${why}` });
-  }
-  return true;
-}
-
-function list(value: unknown, where: string, file: string, each: (item: unknown, where: string) => void, problems: Problem[]): void {
-  if (!Array.isArray(value)) {
-    problems.push({ file, reason: `${where} is not a list` });
-    return;
-  }
-  value.forEach((item, i) => each(item, `${where}[${i}]`));
-}
+import { count, digest, digestMap, fields, isObject, list, reference, string, stringArray } from "./shape.js";
 
 /** Checks the shape of bundle.json; throws INVALID_BUNDLE naming every bad field. */
 export function checkBundleJson(value: unknown, path: string): BundleJson {
@@ -67,6 +27,12 @@ export function checkBundleJson(value: unknown, path: string): BundleJson {
       }, problems);
     }
     if (Array.isArray(json.manifests)) list(json.manifests, "manifests", file, (m, where) => void fields(m, where, file, { path: string, images: stringArray }, problems), problems);
+    if (json.base !== null && json.base !== undefined && fields(json.base, "base", file, { inventories: (v) => (Array.isArray(v) ? undefined : "is not a list"), blobs: (v) => (Array.isArray(v) ? undefined : "is not a list"), external: (v) => (isObject(v) ? undefined : "is not an object") }, problems)) {
+      const base = json.base as Record<string, unknown>;
+      list(base.inventories, "base.inventories", file, (i, where) => void fields(i, where, file, { sha256: string, source: string, created: string }, problems), problems);
+      list(base.blobs, "base.blobs", file, (b, where) => void fields(b, where, file, { digest, size: count, repository: string }, problems), problems);
+      fields(base.external, "base.external", file, { count, bytes: count }, problems);
+    }
   }
   if (problems.length > 0) throw invalid(path, file, problems);
   return value as BundleJson;

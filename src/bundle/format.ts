@@ -52,6 +52,16 @@ export interface BundleManifestFile {
 }
 
 /** The contents of bundle.json. */
+/** What a delta was made against and relies on without carrying (docs/bundle-format.md, "Deltas"). */
+export interface BundleBase {
+  /** The inventories it was made against: each file's sha256 (hex), where it was read, when. */
+  inventories: Array<{ sha256: string; source: string; created: string }>;
+  /** Configs and layers the images need that the delta does not carry, each with a repository that holds it. */
+  blobs: Array<{ digest: string; size: number; repository: string }>;
+  /** Their count and bytes: what the delta saved. */
+  external: { count: number; bytes: number };
+}
+
 export interface BundleJson {
   format: typeof BUNDLE_FORMAT;
   name: string;
@@ -62,7 +72,8 @@ export interface BundleJson {
   images: BundleImage[];
   manifests: BundleManifestFile[];
   blobs: { count: number; bytes: number };
-  base: null;
+  /** A delta's base (what it relies on the site to hold), null for a whole bundle. */
+  base: BundleBase | null;
 }
 
 /** Bundle file name: `NAME-VERSION.tar`. */

@@ -56,6 +56,8 @@ export interface CopyOptions {
   platforms: Platform[] | "all";
   /** Read single-platform images' configs and refuse those of another platform. */
   checkConfigPlatform?: boolean;
+  /** Read single-platform images' configs while resolving, to learn their platform (default true). */
+  readConfigs?: boolean;
   /**
    * An index becomes one image manifest (what a Docker engine or a single-image archive takes): the only
    * entry selected, else the one for `platform` (always that one when `exact`). Use with platforms "all".
@@ -148,6 +150,11 @@ export class CopyEngine {
   constructor(private readonly options: CopyOptions) {
     this.blobLimit = priorityLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
     this.metaLimit = pLimit(DEFAULT_METADATA_CONCURRENCY);
+  }
+
+  /** Tells the engine that the sink named `name` of store `domain` holds `digest`: others may mount it from there. */
+  heldAt(domain: string, name: string, digest: string): void {
+    this.mounts.holdsAt(domain, name, digest);
   }
 
   private emit(event: CopyEvent): void {
@@ -309,7 +316,7 @@ export class CopyEngine {
 
   /** Reads a single-platform image's config to learn (and check) its platform; other configs are left alone. */
   private async checkConfig(job: CopyJob, config: Descriptor): Promise<{ platform?: string; bytes?: Buffer }> {
-    if (!isImageConfig(config.mediaType)) return {};
+    if (!isImageConfig(config.mediaType) || this.options.readConfigs === false) return {};
     const bytes = await this.readSmall(job, config, MAX_CONFIG_BYTES);
     let platform: Platform | undefined;
     try {

@@ -24,8 +24,13 @@ export class Mounts {
 
   /** `sink` holds `digest`: others of its store may mount it from there. */
   holds(sink: Mounter, digest: string): void {
-    const key = `${sink.mountDomain}|${digest}`;
-    if (!this.homes.has(key)) this.homes.set(key, sink.mountName);
+    this.holdsAt(sink.mountDomain, sink.mountName, digest);
+  }
+
+  /** The sink named `name` in store `domain` holds `digest` (known from elsewhere: a delta's base). */
+  holdsAt(domain: string, name: string, digest: string): void {
+    const key = `${domain}|${digest}`;
+    if (!this.homes.has(key)) this.homes.set(key, name);
   }
 
   /** Stores a blob in `sink`: mounted from another sink of its store where one has it, else uploaded. */

@@ -14,6 +14,9 @@ import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { verifyBundle } from "./verify.js";
+import { prepareDelta } from "./delta.js";
+import type { ReadOnlyTarget } from "../content/target.js";
+import { plural } from "../util/plural.js";
 
 /** Events of a load: the copy engine's, plus phases and notices. */
 export type LoadEvent = CopyEvent | { type: "phase"; phase: "verify" | "push" | "check"; images?: number; bytes?: number } | { type: "notice"; level: "warning" | "info"; message: string };
@@ -25,6 +28,8 @@ const CHECKS_AT_ONCE = 16;
 export interface LoadOptions {
   /** The bundle, open; the caller closes it (and may have read its manifests already). */
   reader: BundleReader;
+  /** Older bundles that supply what a delta relies on and the target lacks (open; the caller closes them). */
+  bases?: BundleReader[];
   registry: RegistryLocation;
   layout?: TargetLayout;
   registries: Registries;
@@ -86,6 +91,15 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   // A bundle verified before and unchanged since is not hashed again by the fast check (a re-run is quick).
   else if (options.verify !== "verified") await verifyBundle(reader, { deep: options.verify === "deep", trustStamps: options.verify === "fast" });
 
+  // A delta: what it relies on must be in the target (or a --base bundle) before anything is pushed.
+  let source: ReadOnlyTarget = reader;
+  let homes = new Map<string, string>();
+  if (reader.bundle.base) {
+    for (const b of options.bases ?? []) if (options.verify !== "skip") await verifyBundle(b, { deep: false, trustStamps: true });
+    ({ source, homes } = await prepareDelta(reader, options.bases ?? [], { registry: options.registry, host, ...(options.retry && { retry: options.retry }), ...(options.signal && { signal: options.signal }) }));
+    emit({ type: "notice", level: "info", message: `a delta: ${plural(reader.bundle.base.external.count, "config and layer", "configs and layers")} it left out are in ${options.registry.host}${(options.bases ?? []).length > 0 ? " or the --base bundles" : ""}` });
+  }
+
   const images = reader.bundle.images ?? [];
   const refs = images.map((i) => parseReference(i.source));
   assertNoTargetCollisions(refs, layout);
@@ -93,7 +107,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const jobs: CopyJob[] = images.map((image, i) => ({
     label: image.source,
     ref: refs[i]!,
-    source: reader,
+    source,
     sink: repositories[i]!,
     ...(refs[i]!.tag !== undefined && { tagAs: refs[i]! }),
   }));
@@ -119,6 +133,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     ...(options.signal && { signal: options.signal }),
     onEvent,
   });
+  // Blobs the site holds are mounted from where they are into the repositories that need them.
+  for (const [digest, path] of homes) engine.heldAt(host.host, path, digest);
   const effective = new Map<string, { digest: string; note?: string }>();
   // When every image turns out to be in place already (a re-load), nothing is pushed, so the catalog read
   // now proves as much as one read after the push: ask for it alongside the first checks, and stop it as

@@ -27,6 +27,10 @@ import { assertCanWrite, recoverUnfinished } from "../bundle/journal.js";
 import { BundleWriter, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
 import { daemonSource } from "../daemon/source.js";
 import { rewriteManifest } from "../kube/rewrite.js";
+import { mergeInventories } from "../bundle/inventory.js";
+import type { BaseInventory } from "./inventory.js";
+import { holdingAlso } from "../content/held.js";
+import { isIndex, isManifest } from "../oci/media-types.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
@@ -66,12 +70,16 @@ export interface SaveOptions {
   docker?: { connect: () => Promise<DockerEngine>; all: boolean };
   /** Clock, for tests. */
   now?: () => Date;
+  /** Make a delta: leave out the configs and layers these inventories list (what the site holds). */
+  since?: BaseInventory[];
 }
 
 /** What a save did. */
 export interface SaveResult {
   bundle: WrittenBundle;
   json: BundleJson;
+  /** A delta: the configs and layers left out because the site holds them. */
+  external?: { count: number; bytes: number };
   images: number;
   uniqueBlobs: number;
   uniqueBytes: number;
@@ -164,8 +172,14 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   }
   if (signal?.aborted) throw aborted();
 
-  const blobs = new Map<string, Descriptor>();
-  for (const image of ok) for (const d of image.blobs) if (!blobs.has(d.digest)) blobs.set(d.digest, d);
+  const all = new Map<string, Descriptor>();
+  for (const image of ok) for (const d of image.blobs) if (!all.has(d.digest)) all.set(d.digest, d);
+  // A delta carries every manifest (a few KB each: every graph can be read from it) and the configs and layers the
+  // site lacks; those it holds are recorded as the delta's base, each with a repository that holds it.
+  const held = mergeInventories((options.since ?? []).map((b) => b.inventory)).blobs;
+  const external = [...all.values()].filter((d) => !isManifest(d.mediaType) && !isIndex(d.mediaType) && held[d.digest] !== undefined);
+  const left = new Set(external.map((d) => d.digest));
+  const blobs = new Map([...all].filter(([digest]) => !left.has(digest)));
   // Laid out in the order they will be written: manifests and configs, in memory (verified) since the resolve,
   // go with the headers (the bundle's hash then need not wait for each image's manifest, which the copy writes
   // after its layers); then the rest largest first, the order the engine starts them in (first seen first
@@ -178,6 +192,13 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
   const manifests = await rewriteForBundle(options, scans, coverage, ok);
   const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
+  if (options.since) {
+    json.base = {
+      inventories: options.since.map((b) => ({ sha256: b.sha256, source: b.inventory.source, created: b.inventory.created })),
+      blobs: external.map((d) => ({ digest: d.digest, size: d.size, repository: held[d.digest]!.repository })),
+      external: { count: external.length, bytes: external.reduce((n, d) => n + d.size, 0) },
+    };
+  }
 
   const writer = await BundleWriter.open({
     outDir: options.outDir,
@@ -194,7 +215,8 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   });
   let bundle: WrittenBundle;
   try {
-    const results = await Promise.all(ok.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source), sink: writer.sink })));
+    const sink = holdingAlso(writer.sink, left);
+    const results = await Promise.all(ok.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source), sink })));
     if (signal?.aborted) throw aborted();
     const transferFailed = results.filter((r): r is FailedImage => "error" in r);
     if (transferFailed.length > 0) {
@@ -210,10 +232,11 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   return {
     bundle,
     json,
+    ...(json.base && { external: json.base.external }),
     images: ok.length,
     uniqueBlobs: blobs.size,
     uniqueBytes,
-    dedupSavedBytes: totalBytes - uniqueBytes,
+    dedupSavedBytes: totalBytes - [...all.values()].reduce((n, d) => n + d.size, 0),
     seconds: (Date.now() - started) / 1000,
   };
 }

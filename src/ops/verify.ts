@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { AirgapError, type Problem } from "../errors.js";
 import { CheckSink, type CheckFailure } from "../content/check-sink.js";
+import { holdingAlso } from "../content/held.js";
 import { CopyEngine, type CopyEvent } from "../content/copy.js";
 import { parseReference } from "../reference/reference.js";
 import { digestHex } from "../oci/verify.js";
@@ -128,8 +129,10 @@ function blobProblem(f: CheckFailure): Problem {
  */
 export async function checkDeep(reader: BundleReader, problems: Problem[], onEvent?: (e: CopyEvent) => void): Promise<number> {
   problems.push(...agreementProblems(reader.bundle, reader.index, reader.manifestFiles()));
-  const sink = new CheckSink();
-  const engine = new CopyEngine({ platforms: "all", presentChildrenOnly: true, ...(onEvent && { onEvent }) });
+  const check = new CheckSink();
+  // A delta's left-out configs and layers are the site's: listed as such (verify's summary), not as missing.
+  const sink = holdingAlso(check, new Set((reader.bundle.base?.blobs ?? []).map((b) => b.digest)));
+  const engine = new CopyEngine({ platforms: "all", presentChildrenOnly: true, readConfigs: false, ...(onEvent && { onEvent }) });
   const filtered = !reader.bundle.platforms.includes("all");
   await Promise.all(reader.bundle.images.map(async (image) => {
     if (!reader.index.has(image.source)) return; // the agreement check names it
@@ -143,16 +146,16 @@ export async function checkDeep(reader: BundleReader, problems: Problem[], onEve
     const copied = await engine.transfer(resolved);
     if ("error" in copied) problems.push({ text: image.source, reason: copied.error.message });
   }));
-  problems.push(...sink.failures.map(blobProblem));
+  problems.push(...check.failures.map(blobProblem));
 
   // What the graphs did not reach is hashed here: every blob is checked against its name, every other file listed.
   const computed = new Map<string, string>();
-  const failed = new Set(sink.failures.map((f) => blobFile(f.descriptor.digest)));
+  const failed = new Set(check.failures.map((f) => blobFile(f.descriptor.digest)));
   for (const e of reader.entries.values()) {
     if (e.type !== "file" || e.name === ENTRY.sums) continue;
     const isBlob = e.name.startsWith(ENTRY.blobsDir);
     const hex = e.name.slice(ENTRY.blobsDir.length);
-    if (isBlob && sink.checked.has(`sha256:${hex}`)) {
+    if (isBlob && check.checked.has(`sha256:${hex}`)) {
       if (!failed.has(e.name)) computed.set(e.name, hex);
       continue;
     }

@@ -156,37 +156,46 @@ export class RegistryHost {
    * it. A page that is not a catalog, a `Link` that leads back to a page already read, or more than
    * {@link MAX_CATALOG_PAGES} pages is an error in words.
    */
-  async catalog(signal?: AbortSignal): Promise<string[] | undefined> {
-    const what = `listing ${this.host}/v2/_catalog`;
-    const repositories: string[] = [];
+  catalog(signal?: AbortSignal): Promise<string[] | undefined> {
+    return this.listAll(`/v2/_catalog?n=${CATALOG_PAGE}`, "repositories", `listing ${this.host}/v2/_catalog`, "registry:catalog:*", signal);
+  }
+
+  /**
+   * The names a paginated listing gives (`/v2/_catalog`, `/v2/<name>/tags/list`), following `Link` headers;
+   * undefined when the registry does not know it (404) or, for the catalog, refuses it (401, 403).
+   */
+  async listAll(first: string, key: "repositories" | "tags", what: string, scope: string, signal?: AbortSignal): Promise<string[] | undefined> {
+    const names: string[] = [];
     const seen = new Set<string>();
-    let path: string | undefined = `/v2/_catalog?n=${CATALOG_PAGE}`;
+    let path: string | undefined = first;
     while (path) {
       if (seen.has(path)) throw new RegistryError(`${what}: its Link header leads back to a page already read (${path})`);
       if (seen.size >= MAX_CATALOG_PAGES) throw new RegistryError(`${what}: more than ${MAX_CATALOG_PAGES} pages of ${CATALOG_PAGE}; stopped`);
       seen.add(path);
-      const res = await this.request(path, { what, signal, scope: "registry:catalog:*", passStatuses: [401, 403, 404] });
-      if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404) {
+      // A catalog refused is common (Harbor keeps it for admins); the tags of a repository refused are not.
+      const quiet = key === "repositories" ? [401, 403, 404] : [404];
+      const res = await this.request(path, { what, signal, scope, passStatuses: quiet });
+      if (quiet.includes(res.statusCode)) {
         res.body.resume();
         return undefined;
       }
       if (res.statusCode !== 200) throw await responseError(what, res);
       // The registry decides the body's size; a page of a thousand names needs far less.
       const text = (await readCapped(res.body, 16 * 1024 * 1024, what)).toString("utf8");
-      let names: unknown;
+      let page: unknown;
       try {
-        names = (JSON.parse(text) as { repositories?: unknown }).repositories;
+        page = (JSON.parse(text) as Record<string, unknown>)[key];
       } catch {
-        names = undefined;
+        page = undefined;
       }
-      if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== "string"))) names = undefined;
-      if (names === undefined && !/"repositories"\s*:\s*null/.test(text)) throw new RegistryError(`${what}: the answer is not a catalog (${JSON.stringify(text.slice(0, 60))}…)`);
-      repositories.push(...((names as string[] | undefined) ?? []));
+      if (page !== undefined && (!Array.isArray(page) || page.some((n) => typeof n !== "string"))) page = undefined;
+      if (page === undefined && !new RegExp(`"${key}"\\s*:\\s*null`).test(text)) throw new RegistryError(`${what}: the answer is not a ${key === "tags" ? "tag list" : "catalog"} (${JSON.stringify(text.slice(0, 60))}…)`);
+      names.push(...((page as string[] | undefined) ?? []));
       const link = headerValue(res.headers.link);
       const next = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1] : undefined;
       path = next ? (next.startsWith("http") ? new URL(next).pathname + new URL(next).search : next) : undefined;
     }
-    return repositories;
+    return names;
   }
 
   /** Sends a request to a path of this registry, with auth and retries; returns the response for the caller to read. */

@@ -276,6 +276,11 @@ export class RegistryRepository implements Target, Mounter {
     await this.putManifest(tag, known.mediaType, known.bytes, signal);
   }
 
+  /** Every tag of the repository (all pages); empty when the registry does not know the repository. */
+  async tags(signal?: AbortSignal): Promise<string[]> {
+    return (await this.registry.listAll(`/v2/${this.path}/tags/list?n=1000`, "tags", `listing the tags of ${this.name}`, this.scope(), signal)) ?? [];
+  }
+
   /** Whether the repository holds any tag (`GET /v2/<name>/tags/list?n=1`); false when it is unknown. */
   async hasTags(signal?: AbortSignal): Promise<boolean> {
     const what = `listing the tags of ${this.name}`;

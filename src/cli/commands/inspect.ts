@@ -32,6 +32,12 @@ export const inspectCommand: CommandSpec = {
         `platforms:  ${b.platforms.join(", ")}`,
         `blobs:      ${blobEntries.length}, ${formatBytes(blobBytes)} (${formatBytes(imageBytes)} without dedup, ${ratio.toFixed(2)}×)`,
         `size:       ${formatBytes(reader.tar.size)} in ${reader.tar.parts.length} file${reader.tar.parts.length === 1 ? "" : "s"}`,
+        ...(b.base
+          ? [
+              `delta of:   ${b.base.inventories.map((i) => `${i.source} (inventory sha256 ${i.sha256.slice(0, 12)}…, ${i.created})`).join("; ")}`,
+              `external:   ${b.base.external.count} configs and layers, ${formatBytes(b.base.external.bytes)}, left out: the site holds them (load checks they are there)`,
+            ]
+          : []),
         "",
         `images (${b.images.length}):`,
         ...b.images.map((i) => `  ${i.transport === "docker-daemon" ? "docker-daemon:" : ""}${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.targetDigest ? `${i.digest} → ${i.targetDigest} (pushed: platforms filtered)` : i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}`),

@@ -47,6 +47,7 @@ export const loadCommand: CommandSpec = {
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
     concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
     "chunk-size": { type: "string", describe: "Upload blobs in PATCH chunks of this size (e.g. 50M), for proxies that cap request bodies", requiresArg: true },
+    base: { type: "string", array: true, describe: "A delta: an older bundle that supplies what the delta relies on and the registry lacks; repeatable", requiresArg: true },
     ...REGISTRY_OPTIONS,
     install: { type: "boolean", describe: "Install the bundle's manifests after the push (--no-install only pushes)", default: true },
     ...INSTALL_OPTIONS,
@@ -78,7 +79,12 @@ export const loadCommand: CommandSpec = {
             if (preflight.cluster && args["skip-preflight"] !== true) await runPreflightStep(preflight, out);
           }
         }
-        await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress });
+        const bases = await openBases(args);
+        try {
+          await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress, bases });
+        } finally {
+          for (const b of bases) await b.close();
+        }
         if (reader.manifestFiles().length > 0) {
           const prepared = preflight?.prepared ?? (await prepareForCheck(reader, args, registry, layout));
           await checkRenderedReferences(prepared.files, registry, connection, out, context);
@@ -101,14 +107,15 @@ async function push(
   args: Record<string, unknown>,
   out: Output,
   context: CommandContext,
-  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer } },
+  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer }; bases: BundleReader[] },
 ): Promise<void> {
-  const { registry, layout, concurrency, registries, retry } = settings;
+  const { registry, layout, concurrency, registries, retry, bases } = settings;
   const progress = progressFor(out);
   settings.progress.renderer = progress;
   try {
     const result = await loadBundle({
       reader,
+      bases,
       registry,
       layout,
       registries,
@@ -162,4 +169,19 @@ async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promi
   } finally {
     await reader.close();
   }
+}
+
+/** The bundles given with --base, open (a delta's missing content is read from them). */
+async function openBases(args: Record<string, unknown>): Promise<BundleReader[]> {
+  const paths = (args.base as string[] | undefined) ?? [];
+  if (paths.length === 0) return [];
+  const { BundleReader } = await import("../../bundle/reader.js");
+  const readers: BundleReader[] = [];
+  try {
+    for (const p of paths) readers.push(await BundleReader.open(String(p)));
+  } catch (err) {
+    for (const r of readers) await r.close();
+    throw err;
+  }
+  return readers;
 }

@@ -33,6 +33,7 @@ export const saveCommand: CommandSpec = {
     ["bundle save --name ai-devops --version 5.1.0 --split-size 4G", "Split into parts that fit on FAT32 media"],
     ["bundle save --name app --version 1 --platform linux/amd64 --platform linux/arm64", "Keep two platforms of multi-platform images"],
     ["bundle save --name app --version 1 --from-daemon", "Images built on this host: read them from the Docker engine"],
+    ["bundle save --name ai-devops --version 5.2.0 --since site-inventory.json", "Only what the closed site lacks (a delta)"],
   ],
   options: {
     name: { type: "string", describe: "Bundle name (part of the file name)", demandOption: true, requiresArg: true },
@@ -51,6 +52,7 @@ export const saveCommand: CommandSpec = {
     "all-platforms": { type: "boolean", describe: "Keep every platform of multi-platform images" },
     concurrency: { type: "number", describe: "Blob downloads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
     "from-daemon": { type: "boolean", describe: "Read every image from the local Docker engine (as if each line were docker-daemon:NAME:TAG)" },
+    since: { type: "string", array: true, describe: "Make a delta: leave out what this inventory (bundle inventory) or earlier bundle holds; repeatable", requiresArg: true },
     ...DOCKER_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
@@ -63,6 +65,9 @@ export const saveCommand: CommandSpec = {
     const imagelist = await readImagelist(String(args.imagelist));
     out.warnProblems(imagelist.warnings);
 
+    // Inventories (or earlier bundles) the delta is made against: read before any registry is asked.
+    const { readBase } = await import("../../ops/inventory.js");
+    const since = await Promise.all(((args.since as string[] | undefined) ?? []).map((f) => readBase(String(f))));
     const progress = progressFor(out);
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
@@ -89,6 +94,7 @@ export const saveCommand: CommandSpec = {
         docker: { connect: () => engine(args), all: args["from-daemon"] === true },
         retry,
         toolVersion: context.toolVersion,
+        ...(since.length > 0 && { since }),
         signal: context.signal,
         onEvent: (e) => {
           if (e.type === "phase" && e.phase === "download") streamingGc(true);
@@ -111,6 +117,7 @@ export const saveCommand: CommandSpec = {
         bundleBytes: result.bundle.size,
         seconds: Number(result.seconds.toFixed(2)),
         mbPerSecond: Number(mbps.toFixed(1)),
+        ...(result.external && { delta: { leftOut: result.external.count, leftOutBytes: result.external.bytes } }),
       };
       if (out.json) {
         out.jsonLine(summary);
@@ -119,6 +126,7 @@ export const saveCommand: CommandSpec = {
         out.info(
           `${plural(result.images, "image")} (${result.json.platforms.join(", ")}), ${plural(result.uniqueBlobs, "unique blob")}, ${formatBytes(result.uniqueBytes)} ` +
             `(${formatBytes(result.dedupSavedBytes)} saved by dedup), ${result.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s\n` +
+            (result.external ? `delta: ${plural(result.external.count, "config and layer", "configs and layers")} the site holds left out (${formatBytes(result.external.bytes)} not carried)\n` : "") +
             `checksums: ${result.bundle.sidecarPath} (check with: cd ${dirname(result.bundle.sidecarPath)} && sha256sum -c ${basename(result.bundle.sidecarPath)})`,
         );
       }

@@ -2,6 +2,7 @@
  * `bundle verify`: check a bundle before and after carrying it.
  */
 import { plural } from "../../util/plural.js";
+import { formatBytes } from "../../util/size.js";
 import { BundleReader } from "../../bundle/reader.js";
 import { verifyBundle } from "../../ops/verify.js";
 import type { CommandSpec } from "../command.js";
@@ -28,7 +29,9 @@ export const verifyCommand: CommandSpec = {
     try {
       const progress = args.deep === true && !out.json ? progressFor(out) : undefined;
       const result = await verifyBundle(reader, { deep: args.deep === true, ...(progress && { onEvent: (e) => progress.event(e) }) }).finally(() => progress?.stop());
-      out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${plural(result.blobs, "blob")} re-hashed, every reference present` : ""}`, { ok: true, ...result });
+      const base = reader.bundle.base;
+      const delta = base ? `; a delta: ${plural(base.external.count, "config and layer", "configs and layers")} (${formatBytes(base.external.bytes)}) left out, held by the site` : "";
+      out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${plural(result.blobs, "blob")} re-hashed, every reference present` : ""}${delta}`, { ok: true, ...result, ...(base && { external: base.external }) });
       return EXIT.OK;
     } finally {
       await reader.close();

@@ -1,0 +1,94 @@
+/**
+ * `bundle inventory`: what a closed site holds, as a small file to carry out for `bundle save --since`.
+ */
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { AirgapError } from "../../errors.js";
+import { parseRegistry, targetPath, type TargetLayout } from "../../reference/target.js";
+import { parseReference } from "../../reference/reference.js";
+import { plural } from "../../util/plural.js";
+import type { CommandSpec } from "../command.js";
+import { EXIT } from "../output.js";
+import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+
+/** The `inventory` command. */
+export const inventoryCommand: CommandSpec = {
+  command: "inventory",
+  summary: "Record what a registry (or a bundle) holds, for save --since to make a delta",
+  description:
+    "Run in the closed network: read every repository and tag of --registry (under its /PREFIX), each manifest and\n" +
+    "the configs and layers it references, and write them, with sizes, to a small JSON file (no manifest bodies;\n" +
+    "docs/inventory-format.md) and its .sha256 beside it. Carry the file out; `bundle save --since FILE` then\n" +
+    "leaves out everything the site holds. Where /v2/_catalog is refused, name the repositories with --repos FILE,\n" +
+    "or read those of a bundle with --from-bundle B. Without --registry, --from-bundle B records what B put there.",
+  examples: [
+    ["bundle inventory --registry 10.0.0.5:5000 -o site-inventory.json", "Everything the site's registry holds"],
+    ["bundle inventory --registry harbor.local/ai --from-bundle bundles/ai-devops-5.1.0.tar -o site.json", "Only the repositories of the last bundle (catalog refused)"],
+    ["bundle inventory --from-bundle bundles/ai-devops-5.1.0.tar -o site.json", "The last bundle as the site's record"],
+  ],
+  options: {
+    registry: { type: "string", describe: "The site's registry HOST[:PORT][/PREFIX]", requiresArg: true },
+    repos: { type: "string", describe: "File naming the repositories to read, one per line (relative to the /PREFIX)", requiresArg: true },
+    "from-bundle": { type: "string", describe: "A bundle: read its images' repositories (with --registry), or record what it holds (without)", requiresArg: true },
+    "target-layout": { type: "string", describe: "The layout the images were loaded with: host or strip-host", choices: ["host", "strip-host"], default: "host" },
+    output: { type: "string", alias: "o", describe: "File to write (and FILE.sha256 beside it)", demandOption: true, requiresArg: true },
+    ...REGISTRY_OPTIONS,
+  },
+  async run(args, out, context) {
+    const { inventoryOfBundle, inventoryOfRegistry } = await import("../../ops/inventory.js");
+    const { inventoryDigest, inventoryText } = await import("../../bundle/inventory.js");
+    const layout = String(args["target-layout"]) as TargetLayout;
+    if (args.registry === undefined && args["from-bundle"] === undefined) {
+      throw new AirgapError("INVALID_ARGUMENT", "name what to record: --registry R, or --from-bundle B", { hint: "bundle inventory --registry 10.0.0.5:5000 -o site-inventory.json" });
+    }
+    let repositories: string[] | undefined;
+    if (args.repos !== undefined) {
+      const text = await readFile(String(args.repos), "utf8").catch(() => {
+        throw new AirgapError("FILE_NOT_FOUND", `cannot read ${String(args.repos)}`);
+      });
+      repositories = text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter((l) => l !== "");
+    }
+    let inventory;
+    let skipped: Array<{ text?: string; reason: string }> = [];
+    if (args["from-bundle"] !== undefined) {
+      const { BundleReader } = await import("../../bundle/reader.js");
+      const reader = await BundleReader.open(String(args["from-bundle"]));
+      try {
+        if (args.registry === undefined) inventory = await inventoryOfBundle(reader, layout);
+        else repositories = [...(repositories ?? []), ...reader.bundle.images.map((i) => targetPath(parseReference(i.source), undefined, layout))];
+      } finally {
+        await reader.close();
+      }
+    }
+    if (!inventory) {
+      const registry = parseRegistry(String(args.registry));
+      const connection = await registriesFrom(args, context, [registry.host]);
+      try {
+        const result = await inventoryOfRegistry({
+          registry, host: connection.registries.host(registry.host), retry: connection.retry, signal: context.signal,
+          ...(repositories && { repositories }),
+        });
+        ({ inventory, skipped } = result);
+      } finally {
+        await connection.registries.close();
+      }
+    }
+    for (const s of skipped) out.warn(`${s.text}: not recorded: ${s.reason}`);
+    const text = inventoryText(inventory);
+    const output = String(args.output);
+    // Written under a temporary name, then renamed: a file that looks complete is complete.
+    const temp = join(dirname(output), `.${basename(output)}.partial`);
+    await writeFile(temp, text);
+    await rename(temp, output);
+    await writeFile(`${output}.sha256`, `${inventoryDigest(text)}  ${basename(output)}\n`);
+    const repos = Object.keys(inventory.repositories).length;
+    const tags = Object.values(inventory.repositories).reduce((n, r) => n + Object.keys(r.tags).length, 0);
+    const bytes = Object.values(inventory.blobs).reduce((n, b) => n + b.size, 0);
+    out.result(
+      `${output}: ${plural(repos, "repository", "repositories")}, ${plural(tags, "tag")}, ${plural(Object.keys(inventory.manifests).length, "manifest")}, ` +
+        `${plural(Object.keys(inventory.blobs).length, "config and layer", "configs and layers")} (${(bytes / 1e9).toFixed(2)} GB) from ${inventory.source}`,
+      { output, sha256: inventoryDigest(text), source: inventory.source, repositories: repos, tags, manifests: Object.keys(inventory.manifests).length, blobs: Object.keys(inventory.blobs).length, bytes },
+    );
+    return EXIT.OK;
+  },
+};

@@ -1,0 +1,169 @@
+/**
+ * `bundle inventory`: what a closed site holds, read from its registry (every repository and tag, each manifest
+ * and the configs and layers it references — read from the manifests, not from storage listings) or from the
+ * bundle it was last filled from. `bundle save --since` builds a delta from it.
+ */
+import pLimit from "p-limit";
+import type { ManifestData } from "../content/target.js";
+import { pushedForm } from "../content/kept-platforms.js";
+import { AirgapError, type Problem } from "../errors.js";
+import { isParsedIndex, MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type ImageManifest } from "../oci/descriptor.js";
+import { isIndex, isManifest } from "../oci/media-types.js";
+import { parseReference } from "../reference/reference.js";
+import { targetPath, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import type { RegistryHost } from "../registry/client.js";
+import { RegistryRepository } from "../registry/repository.js";
+import type { RetryOptions } from "../registry/retry.js";
+import { readFile } from "node:fs/promises";
+import { INVENTORY_FORMAT, inventoryDigest, inventoryText, parseInventory, type Inventory } from "../bundle/inventory.js";
+import { BundleReader } from "../bundle/reader.js";
+
+/** Repositories read at once. */
+const REPOSITORIES_AT_ONCE = 8;
+
+/** An inventory, with what could not be read into it. */
+export interface InventoryResult {
+  inventory: Inventory;
+  /** Tags whose manifest this tool does not read (schema 1, an artifact), each with why. */
+  skipped: Problem[];
+}
+
+/** Options of {@link inventoryOfRegistry}. */
+export interface RegistryInventoryOptions {
+  registry: RegistryLocation;
+  host: RegistryHost;
+  /** The repositories to read, relative to the /PREFIX (default: every one `/v2/_catalog` lists under it). */
+  repositories?: string[];
+  retry?: RetryOptions;
+  signal?: AbortSignal;
+  onRepository?: (name: string, tags: number) => void;
+}
+
+function emptyInventory(source: string): Inventory {
+  return { format: INVENTORY_FORMAT, created: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), source, repositories: {}, manifests: {}, blobs: {} };
+}
+
+/** Notes an image manifest's config and layers as held in `repository`. */
+function addBlobs(inventory: Inventory, manifest: ImageManifest, repository: string): void {
+  for (const b of [manifest.config, ...manifest.layers]) inventory.blobs[b.digest] ??= { size: b.size, repository };
+}
+
+/** Reads every repository and tag of a registry (under its /PREFIX). */
+export async function inventoryOfRegistry(options: RegistryInventoryOptions): Promise<InventoryResult> {
+  const { registry, host, signal } = options;
+  const prefix = registry.prefix ? `${registry.prefix}/` : "";
+  let names = options.repositories;
+  if (!names) {
+    const catalog = await host.catalog(signal);
+    if (catalog === undefined) {
+      throw new AirgapError("DENIED", `${registry.host} does not list /v2/_catalog to us`, {
+        hint: "name the repositories to read with --repos FILE (one per line), or --from-bundle B to read those of a bundle",
+      });
+    }
+    names = catalog.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+  }
+  const inventory = emptyInventory(`registry ${registry.host}${registry.prefix ? `/${registry.prefix}` : ""}`);
+  const skipped: Problem[] = [];
+  const read = new Map<string, Promise<void>>();
+  const limit = pLimit(REPOSITORIES_AT_ONCE);
+  await Promise.all([...new Set(names)].map((name) => limit(async () => {
+    const repo = new RegistryRepository(host, `${prefix}${name}`, options.retry);
+    const tags = await repo.tags(signal);
+    options.onRepository?.(name, tags.length);
+    if (tags.length === 0) return;
+    const entry: Record<string, string> = {};
+    for (const tag of tags) {
+      let top: ManifestData;
+      try {
+        top = await repo.resolve({ domain: registry.host, path: repo.path, tag }, signal);
+      } catch (err) {
+        if (err instanceof AirgapError && (err.code === "UNSUPPORTED" || err.code === "INVALID_MANIFEST")) {
+          skipped.push({ text: `${name}:${tag}`, reason: err.message });
+          continue;
+        }
+        throw err;
+      }
+      entry[tag] = top.descriptor.digest;
+      let graph = read.get(top.descriptor.digest);
+      if (!graph) read.set(top.descriptor.digest, (graph = readGraph(inventory, repo, name, top, skipped, signal)));
+      await graph;
+    }
+    inventory.repositories[name] = { tags: entry };
+  })));
+  return { inventory, skipped };
+}
+
+/** Notes a top manifest, its children and their blobs. */
+async function readGraph(inventory: Inventory, repo: RegistryRepository, name: string, top: ManifestData, skipped: Problem[], signal?: AbortSignal): Promise<void> {
+  const { descriptor } = top;
+  inventory.manifests[descriptor.digest] ??= { mediaType: descriptor.mediaType, size: descriptor.size, repository: name };
+  let parsed;
+  try {
+    parsed = parseManifest(top.bytes, descriptor.mediaType, `${name}@${descriptor.digest}`);
+  } catch (err) {
+    skipped.push({ text: `${name}@${descriptor.digest}`, reason: (err as Error).message });
+    return;
+  }
+  if (!isParsedIndex(parsed)) return addBlobs(inventory, parsed, name);
+  for (const child of parsed.manifests) {
+    if (!isManifest(child.mediaType) && !isIndex(child.mediaType)) continue;
+    if (inventory.manifests[child.digest]) continue;
+    // An index may name platforms the registry does not hold (pushed filtered): only what is there counts.
+    if (!(await repo.exists(child, signal))) continue;
+    const bytes = await repo.fetchBytes(child, MAX_MANIFEST_BYTES, signal);
+    inventory.manifests[child.digest] = { mediaType: child.mediaType, size: child.size, repository: name };
+    const m = parseManifest(bytes, child.mediaType, `${name}@${child.digest}`);
+    if (!isParsedIndex(m)) addBlobs(inventory, m, name);
+  }
+}
+
+/**
+ * What a site holds after loading this bundle (with the default layout, no /PREFIX): every image at the digest the
+ * load pushes (an index of which platforms were left out becomes what `kept-platforms.ts` says), the manifests and
+ * blobs it carries, and — for a delta — what it relied on the site to hold already.
+ */
+export async function inventoryOfBundle(reader: BundleReader, layout: TargetLayout = "host"): Promise<Inventory> {
+  const inventory = emptyInventory(`bundle ${reader.bundle.name}-${reader.bundle.version}.tar`);
+  for (const image of reader.bundle.images) {
+    const ref = parseReference(image.source);
+    const name = targetPath(ref, undefined, layout);
+    const top = await reader.resolve(ref);
+    const parsed = parseManifest(top.bytes, top.descriptor.mediaType, image.source);
+    const children: Descriptor[] = isParsedIndex(parsed) ? parsed.manifests.filter((c) => reader.blobEntry(c.digest) !== undefined) : [];
+    const form = isParsedIndex(parsed) ? pushedForm(top, new Set(children.map((c) => c.digest))) : { as: "original" as const };
+    const pushed = form.as === "original" ? top.descriptor : form.as === "child" ? children.find((c) => c.digest === form.digest)! : form.manifest.descriptor;
+    const tags = (inventory.repositories[name] ??= { tags: {} }).tags;
+    if (ref.tag !== undefined) tags[ref.tag] = pushed.digest;
+    inventory.manifests[pushed.digest] ??= { mediaType: pushed.mediaType, size: pushed.size, repository: name };
+    if (!isParsedIndex(parsed)) addBlobs(inventory, parsed, name);
+    for (const child of children) {
+      inventory.manifests[child.digest] ??= { mediaType: child.mediaType, size: child.size, repository: name };
+      const m = parseManifest(await reader.fetchBytes(child, MAX_MANIFEST_BYTES), child.mediaType, image.source);
+      if (!isParsedIndex(m)) addBlobs(inventory, m, name);
+    }
+  }
+  for (const b of reader.bundle.base?.blobs ?? []) inventory.blobs[b.digest] ??= { size: b.size, repository: b.repository };
+  return inventory;
+}
+
+/** An inventory a delta is made against, with the sha256 of the file it came from. */
+export interface BaseInventory {
+  inventory: Inventory;
+  sha256: string;
+}
+
+/** Reads `--since FILE`: an inventory file, or a bundle (what the site holds after loading it). */
+export async function readBase(path: string): Promise<BaseInventory> {
+  const head = await readFile(path).then((b) => b.subarray(0, 1).toString(), () => undefined);
+  if (head === "{") {
+    const text = await readFile(path, "utf8");
+    return { inventory: parseInventory(text, path), sha256: inventoryDigest(text) };
+  }
+  const reader = await BundleReader.open(path);
+  try {
+    const inventory = await inventoryOfBundle(reader);
+    return { inventory, sha256: inventoryDigest(inventoryText(inventory)) };
+  } finally {
+    await reader.close();
+  }
+}
