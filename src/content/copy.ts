@@ -13,6 +13,7 @@ import { formatPlatform, platformMatches, type Platform } from "../oci/platform.
 import { digestOf, VerifyingStream } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
 import { Mounts } from "./mounts.js";
+import { graph, type ResolvedImage } from "./graph.js";
 import { canMount, type ManifestData, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
 
 /** Default number of blob transfers at once (measured: see the save benchmark in README). */
@@ -33,6 +34,9 @@ export interface CopyJob {
   /** Tag to set in the sink after everything is there (none: the sink is not tagged). */
   tagAs?: Reference;
 }
+
+/** An image whose graph is known (content/graph.ts). */
+export type { ResolvedImage };
 
 /** Progress events, rendered by the CLI (bars, plain lines or JSON). */
 export type CopyEvent =
@@ -116,22 +120,6 @@ function asAirgapError(err: unknown, label: string): AirgapError {
   const errno = (err as NodeJS.ErrnoException).code;
   const io = typeof errno === "string" && /^E[A-Z]+$/.test(errno);
   return new AirgapError(io ? "IO" : "INTERNAL", `${label}: ${(err as Error).message ?? String(err)}`, { cause: err });
-}
-
-/** An image whose graph is known: manifests (and single-platform configs) read, blobs listed, nothing copied yet. */
-export interface ResolvedImage {
-  job: CopyJob;
-  top: ManifestData;
-  /** Child manifests of an index (empty for a single manifest), bytes as they were. */
-  children: ManifestData[];
-  /** Index entries left out because the source lacks them (with presentChildrenOnly). */
-  absentChildren: Descriptor[];
-  /** Configs and layers to copy; `bytes` is set for configs already read (to check a platform). */
-  contents: Array<{ descriptor: Descriptor; bytes?: Buffer }>;
-  platformDigests: Record<string, string>;
-  /** Every descriptor of the selected graph (top, child manifests, configs, layers), each once. */
-  blobs: Descriptor[];
-  size: number;
 }
 
 /**
@@ -392,13 +380,4 @@ export class CopyEngine {
     }
     return promise;
   }
-}
-
-/** A resolved image with its distinct descriptors listed and summed. */
-function graph(job: CopyJob, top: ManifestData, children: ManifestData[], absentChildren: Descriptor[], contents: ResolvedImage["contents"], platformDigests: Record<string, string>): ResolvedImage {
-  const blobs = new Map<string, Descriptor>([[top.descriptor.digest, top.descriptor]]);
-  for (const child of children) blobs.set(child.descriptor.digest, child.descriptor);
-  for (const c of contents) blobs.set(c.descriptor.digest, c.descriptor);
-  const all = [...blobs.values()];
-  return { job, top, children, absentChildren, contents, platformDigests, blobs: all, size: all.reduce((n, d) => n + d.size, 0) };
 }
