@@ -2,7 +2,7 @@
  * The option that caps manifest files, shared by the commands that read a manifests folder.
  */
 import { AirgapError } from "../errors.js";
-import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/files.js";
+import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/limits.js";
 import { parseSize } from "../util/size.js";
 import type { OptionSpec } from "./command.js";
 

@@ -9,14 +9,11 @@ import { naturalCompare } from "../util/natural-sort.js";
 import { formatBytes } from "../util/size.js";
 import type { FileScan } from "./finding.js";
 import { scanManifest } from "./scan.js";
+import { DEFAULT_MAX_MANIFEST_BYTES } from "./limits.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
-/**
- * Largest manifest file read (`--max-manifest-size`). Parsing holds some 40 times a file's size in memory,
- * so a file a hundred megabytes long would exhaust the heap; Kubeflow's largest (its CRDs) are a few MB.
- */
-export const DEFAULT_MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
+
 
 /** Lists manifest files below `dir` (relative, `/`-separated, natural order). A missing folder is an error only if `required`. */
 export async function listManifestFiles(dir: string, required: boolean): Promise<string[]> {

@@ -20,7 +20,7 @@ import { parseReference } from "../reference/reference.js";
 import { formatRegistry, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { pushedDigest } from "../content/kept-platforms.js";
 import { isIndex } from "../oci/media-types.js";
-import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/files.js";
+import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/limits.js";
 import { formatBytes } from "../util/size.js";
 import { ENTRY } from "../bundle/format.js";
 import type { BundleReader } from "../bundle/reader.js";
