@@ -2,6 +2,7 @@
  * Every command of the CLI, in the order `bundle --help` lists them.
  */
 import type { CommandSpec } from "./command.js";
+import { diffCommand } from "./commands/diff.js";
 import { exportCommand } from "./commands/export.js";
 import { imagesCommand } from "./commands/images.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -16,4 +17,4 @@ import { scanCommand } from "./commands/scan.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, installCommand, uninstallCommand, inventoryCommand, exportCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, exportCommand, rewriteCommand];

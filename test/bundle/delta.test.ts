@@ -116,6 +116,19 @@ describe("delta bundles: inventory, save --since, load", () => {
     assert.match(verify.stdout, /a delta: \d+ configs and layers .* left out, held by the site/);
   });
 
+  test("diff: images added, removed and changed, bytes new and shared, bundles or inventories in either place", async () => {
+    const r = await runCli(["diff", v1Tar, deltaTar]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`added +${host()}/team/d:1`));
+    assert.match(r.stdout, new RegExp(`removed +${host()}/team/c:1`));
+    assert.match(r.stdout, new RegExp(`changed +${host()}/team/b:1 +${v1.b.manifest.digest.slice(0, 19)} +${v2.b.manifest.digest.slice(0, 19)}`));
+    assert.match(r.stdout, /1 added, 1 removed, 1 changed, 1 unchanged; .* new in 4 configs and layers/);
+    const json = await runCli(["diff", inventory, deltaTar, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const d = JSON.parse(json.stdout) as { newBlobs: { count: number; bytes: number } };
+    assert.equal(d.newBlobs.count, 4, "what the delta carries besides manifests");
+  });
+
   test("into an empty registry the delta is refused with nothing pushed; with --base v1.tar it is complete", async (t) => {
     const empty = await startRegistry();
     t.after(() => empty.stop());
