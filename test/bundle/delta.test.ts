@@ -153,6 +153,21 @@ describe("delta bundles: inventory, save --since, load", () => {
     assert.match(await site.log(), new RegExp(`mount=${v1.a.layers[0]!.digest}`), "the shared base mounted into team/d");
   });
 
+  test("a Harbor-style /PREFIX: the inventory reads below it, the delta loads below it", async () => {
+    const loaded = await runCli(["load", v1Tar, "--registry", `${site.host}/proj`, "--no-install"]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    const inv = join(work, "proj.json");
+    const r = await runCli(["inventory", "--registry", `${site.host}/proj`, "-o", inv]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /3 repositories, 3 tags/, "only what is below /proj, named without it");
+    assert.ok(Object.keys(JSON.parse(await readFile(inv, "utf8")).repositories).every((n: string) => n.startsWith(`${host()}/team/`)));
+    const c = await saveCase(work, ["a", "b", "d"].map(line), { name: "w", version: "2p" });
+    assert.equal((await c.save(["--since", inv])).code, 0);
+    const load = await runCli(["load", c.tar, "--registry", `${site.host}/proj`, "--no-install"]);
+    assert.equal(load.code, 0, load.stderr);
+    assert.equal(await digestAt(site, `proj/${host()}/team/d`, "1"), v2.d.manifest.digest);
+  });
+
   test("a delta of a delta: inventory after the delta, save again --since, load", async () => {
     const inv2 = join(work, "site2.json");
     assert.equal((await runCli(["inventory", "--registry", site.host, "-o", inv2])).code, 0);

@@ -98,7 +98,7 @@ function readOnlyContract(name: string, open: () => Promise<{ target: ReadOnlyTa
 }
 
 /** What a place images are written to must do. `readBack` reads the copied image as its own reader would. */
-function sinkContract(name: string, open: (receives: TestArtifact) => Promise<{ sink: Sink; platform?: string; readBack: () => Promise<string> }>): void {
+function sinkContract(name: string, open: (receives: TestArtifact) => Promise<{ sink: Sink; platform?: string; readBack: () => Promise<string>; dispose?: () => Promise<void> }>): void {
   describe(`${name} as a Sink`, () => {
     test("the engine copies an image into it; read back, the digests are the source's", async () => {
       const { sink, platform, readBack } = await open(index);
@@ -111,8 +111,9 @@ function sinkContract(name: string, open: (receives: TestArtifact) => Promise<{ 
       assert.equal(new Set(started).size, started.length);
     });
 
-    test("a blob whose bytes do not match is not stored", async () => {
-      const { sink } = await open(bad);
+    test("a blob whose bytes do not match is not stored", async (t) => {
+      const { sink, dispose } = await open(bad);
+      t.after(() => dispose?.());
       const source = MemoryTarget.with(bad, ref);
       source.blobs.get(bad.layers[0]!.digest)!.data = Buffer.from(bad.layers[0]!.data).fill(1, 100, 101);
       const engine = new CopyEngine({ platforms: "all" });
@@ -206,6 +207,8 @@ describe("the roles' contract", () => {
     const { writer, finish } = await writeBundle(out, receives);
     return {
       sink: writer.sink,
+      // A writer whose copy failed is given up, as a save does (its files and hash worker closed).
+      dispose: () => writer.abort(),
       readBack: async () => {
         const reader = await BundleReader.open(await finish());
         try {
