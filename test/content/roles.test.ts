@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -227,14 +227,14 @@ describe("the roles' contract", () => {
     written.catch(() => undefined);
     return { sink, done: async () => (await sink.finish(), await written) };
   }
+  /** An archive file read back as the engine's export is: through the archive source, into a fresh cache. */
+  const archiveSource = async (file: string) => new ArchiveSource("archive", () => ({ key: file, what: file, open: async () => createReadStream(file) }), await OciLayout.open(dir()));
   readOnlyContract("the archive source (an engine's export)", async () => {
     const file = join(work, `a${++n}.tar`);
     const { sink, done } = await archive("docker-archive", file);
     await copyInto(sink, index, { platform: "linux/amd64" });
     await done();
-    const { createReadStream } = await import("node:fs");
-    const source = new ArchiveSource("archive", () => ({ key: file, what: file, open: async () => createReadStream(file) }), await OciLayout.open(dir()));
-    return { target: source, ref, artifact: amd };
+    return { target: await archiveSource(file), ref, artifact: amd };
   });
   sinkContract("the docker-archive sink", async () => {
     const file = join(work, `a${++n}.tar`);
@@ -243,9 +243,7 @@ describe("the roles' contract", () => {
       sink, platform: "linux/amd64",
       readBack: async () => {
         await done();
-        const { createReadStream } = await import("node:fs");
-        const source = new ArchiveSource("archive", () => ({ key: file, what: file, open: async () => createReadStream(file) }), await OciLayout.open(dir()));
-        return (await source.resolve(ref)).descriptor.digest;
+        return (await (await archiveSource(file)).resolve(ref)).descriptor.digest;
       },
     };
   });
