@@ -11,20 +11,20 @@
  * 4. Medians: wall seconds, MB/s of unique blob bytes, peak RSS (GNU time), CPU seconds of the tool and of the
  *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
  *
- * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load),
+ * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta),
  * COMPARE (another checkout of this project, built: its save runs too, as `airgap-bundle@compare`, for an A/B of
- * a change in one run).
+ * a change in one run), CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { startBenchRegistry, type BenchRegistry } from "./registry.mjs";
+import { benchDelta, pushWorkload } from "./delta.mjs";
+import { exact, median, q, timed, type Run } from "./measure.mjs";
+import { startBenchRegistry } from "./registry.mjs";
 import { makeWorkload, type Workload } from "./workload.mjs";
 
-const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "dist", "bin", "main.js");
 const SCALE = Number(process.env.SCALE ?? 1);
@@ -34,6 +34,7 @@ const WORK = process.env.BENCH_WORK ?? "/tmp/airgap-bench";
 const SEED = process.env.SEED ?? "airgap-bench";
 const ONLY = process.env.ONLY;
 const COMPARE = process.env.COMPARE;
+const CHANGED = Number(process.env.CHANGED ?? 0.1);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -48,41 +49,7 @@ if (!(SCALE > 0) || !(REPS >= 1)) {
   process.exit(2);
 }
 
-/** One timed command. */
-interface Run { tool: string; op: "save" | "load" | "reload"; rep: number; seconds: number; rssMb: number; cpuSeconds: number; registryCpuSeconds: number; exact?: number; bundleBytes?: number }
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-async function cpuOf(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")).split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  return ticks / 100;
-}
-
-/** Runs `script` under GNU time; returns wall seconds, peak RSS (MB), CPU seconds, and the registries' CPU. */
-async function timed(script: string, registries: BenchRegistry[]): Promise<Pick<Run, "seconds" | "rssMb" | "cpuSeconds" | "registryCpuSeconds">> {
-  const before = await Promise.all(registries.map((r) => cpuOf(r.pid)));
-  const { stderr } = await exec("/usr/bin/time", ["-f", "BENCH %e %M %U %S", "bash", "-c", script], { maxBuffer: 64 * 1024 * 1024 });
-  const after = await Promise.all(registries.map((r) => cpuOf(r.pid)));
-  const m = /BENCH ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr);
-  if (!m) throw new Error(`bench: no timing from: ${script}\n${stderr.slice(-2000)}`);
-  return {
-    seconds: Number(m[1]), rssMb: Number(m[2]) / 1024, cpuSeconds: Number(m[3]) + Number(m[4]),
-    registryCpuSeconds: after.reduce((n, a, i) => n + a - before[i]!, 0),
-  };
-}
-
-/** How many images of the workload the target holds at exactly the source's digest. */
-async function exact(target: BenchRegistry, workload: Workload, path: (name: string) => string): Promise<number> {
-  let n = 0;
-  for (const image of workload.images) {
-    const repo = path(image.name.slice(0, image.name.lastIndexOf(":")));
-    const res = await fetch(`http://${target.host}/v2/${repo}/manifests/${image.digest}`, { method: "HEAD", headers: { accept: image.mediaType } });
-    if (res.ok && res.headers.get("docker-content-digest") === image.digest) n++;
-  }
-  return n;
-}
-
-const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
 async function main(): Promise<void> {
   execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
@@ -92,18 +59,19 @@ async function main(): Promise<void> {
   const source = await startBenchRegistry(join(WORK, `source-${SEED}-x${SCALE}`));
   const runs: Run[] = [];
   try {
-    const pushed = join(source.storage, "pushed");
-    if (!(await stat(pushed).then(() => true, () => false))) {
-      for (const image of workload.images) {
-        const repoTag = image.name;
-        await exec("skopeo", ["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${workload.layout}:${image.name}`, `docker://${source.host}/${repoTag}`]);
-        log(`bench: pushed ${repoTag}`);
-      }
-      await writeFile(pushed, "");
-    }
+    await pushWorkload(source, workload, "pushed", log);
     const out = join(WORK, "out");
     await rm(out, { recursive: true, force: true });
     await mkdir(out, { recursive: true });
+    if (ONLY === "delta") {
+      // Both versions made by the same code (the main workload may have been made by an older one).
+      const v1 = await makeWorkload(WORK, SCALE, SEED, log, { name: "v1", changed: 0 });
+      const v2 = await makeWorkload(WORK, SCALE, SEED, log, { name: "v2", changed: CHANGED });
+      await pushWorkload(source, v1, "pushed-v1-0", log);
+      await pushWorkload(source, v2, `pushed-v2-${CHANGED}`, log);
+      await benchDelta({ cli: CLI, out, source, v1, v2, reps: REPS, changed: CHANGED, log });
+      return;
+    }
     const imagelist = join(out, "imagelist");
     await writeFile(imagelist, workload.images.map((i) => `${source.host}/${i.ref}`).join("\n") + "\n");
     const refs = workload.images.map((i) => ({ src: `docker://${source.host}/${i.ref}`, name: i.name }));
@@ -166,11 +134,6 @@ async function main(): Promise<void> {
   report(runs, workload);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /** The table, then the lines scripts read. */
 function report(runs: Run[], workload: Workload): void {

@@ -104,9 +104,35 @@ async function putBytes(dir: string, mediaType: string, data: Buffer): Promise<B
   return { digest: `sha256:${hex}`, size: data.length, mediaType };
 }
 
+/**
+ * A version of the workload, for the delta bench (both versions made by the same code, so what they share is
+ * byte for byte the same): every image is tagged `<tag>-<name>`, and the first images (in list order) get new own
+ * layers until `changed` of the unique bytes are new (0 for the base version).
+ */
+export interface Variant {
+  name: string;
+  changed: number;
+}
+
+/** The images whose own layers v2 changes: the first ones, until their own bytes reach `changed` of the whole. */
+function changedImages(changed: number): Set<string> {
+  const stackMb = Object.values(STACKS).flat().reduce((n, mb) => n + mb, 0);
+  const ownMb = IMAGES.flatMap((i) => i.platforms.flatMap((p) => p.own)).reduce((n, mb) => n + mb, 0);
+  const picked = new Set<string>();
+  if (changed <= 0) return picked;
+  let mb = 0;
+  for (const i of IMAGES) {
+    if (mb >= changed * (stackMb + ownMb)) break;
+    picked.add(`${i.repo}:${i.tag}`);
+    mb += i.platforms.flatMap((p) => p.own).reduce((n, x) => n + x, 0);
+  }
+  return picked;
+}
+
 /** Makes the workload's layout under `work` (kept, and reused when SCALE and SEED match). */
-export async function makeWorkload(work: string, scale: number, seed: string, log: (line: string) => void): Promise<Workload> {
-  const dir = join(work, `workload-${seed}-x${scale}`);
+export async function makeWorkload(work: string, scale: number, seed: string, log: (line: string) => void, variant?: Variant): Promise<Workload> {
+  const dir = join(work, `workload-${seed}-x${scale}${variant ? `-${variant.name}-${variant.changed}` : ""}`);
+  const changed = variant ? changedImages(variant.changed) : new Set<string>();
   const summaryFile = join(dir, "summary.json");
   const done = await readFile(summaryFile, "utf8").then((t) => JSON.parse(t) as Workload, () => undefined);
   if (done) return done;
@@ -133,7 +159,8 @@ export async function makeWorkload(work: string, scale: number, seed: string, lo
     const manifests: Array<Blob & { platform?: Record<string, string> }> = [];
     for (const p of spec.platforms) {
       const stack = STACKS[p.stack]!.slice(0, p.stackLayers ?? STACKS[p.stack]!.length);
-      const keys: Array<[string, number]> = [...stack.map((mb, i): [string, number] => [`${p.stack}/${i}`, mb]), ...p.own.map((mb, i): [string, number] => [`${spec.repo}:${spec.tag}/${p.architecture}/${i}`, mb])];
+      const own = `${spec.repo}:${spec.tag}${changed.has(`${spec.repo}:${spec.tag}`) ? `/${variant!.name}` : ""}`;
+      const keys: Array<[string, number]> = [...stack.map((mb, i): [string, number] => [`${p.stack}/${i}`, mb]), ...p.own.map((mb, i): [string, number] => [`${own}/${p.architecture}/${i}`, mb])];
       const ls = [];
       for (const [key, mb] of keys) ls.push(await layer(key, mb));
       const config = await putBytes(dir, MT.config, Buffer.from(JSON.stringify({
@@ -144,7 +171,7 @@ export async function makeWorkload(work: string, scale: number, seed: string, lo
       manifests.push({ ...manifest, ...(spec.platforms.length > 1 && { platform: { os: p.os, architecture: p.architecture, ...(p.variant && { variant: p.variant }) } }) });
     }
     const top = manifests.length === 1 ? manifests[0]! : await putBytes(dir, MT.index, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests })));
-    const name = `${spec.repo}:${spec.tag}`;
+    const name = `${spec.repo}:${spec.tag}${variant ? `-${variant.name}` : ""}`;
     index.push({ digest: top.digest, size: top.size, mediaType: top.mediaType, annotations: { "org.opencontainers.image.ref.name": name } });
     images.push({ name, ref: spec.byDigest ? `${spec.repo}@${top.digest}` : name, digest: top.digest, mediaType: top.mediaType });
     log(`workload: ${name}`);

@@ -7,6 +7,7 @@ import { exportCommand } from "./commands/export.js";
 import { imagesCommand } from "./commands/images.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { inventoryCommand } from "./commands/inventory.js";
+import { keyCommand } from "./commands/key.js";
 import { installCommand } from "./commands/install.js";
 import { loadCommand } from "./commands/load.js";
 import { preflightCommand } from "./commands/preflight.js";
@@ -17,4 +18,4 @@ import { scanCommand } from "./commands/scan.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, exportCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand];

@@ -3,6 +3,7 @@
  * since is trusted), every blob with `--deep`, nothing with `--skip-verify` (said aloud).
  */
 import type { BundleReader } from "../bundle/reader.js";
+import { publicKeyOption } from "./keys.js";
 import type { Output } from "./output.js";
 
 /** Opens and verifies `args.bundle`; the caller closes the reader (and, with `announceSkip: false`, says `--skip-verify` itself). */
@@ -10,11 +11,14 @@ export async function openVerifiedBundle(args: Record<string, unknown>, out: Out
   const { BundleReader } = await import("../bundle/reader.js");
   const { verifyBundle } = await import("../ops/verify.js");
   const { checkAgreement } = await import("../bundle/format-check.js");
+  const key = await publicKeyOption(args);
   const reader = await BundleReader.open(String(args.bundle));
   try {
     if (args["skip-verify"]) {
       if (options.announceSkip !== false) out.warn("--skip-verify: the bundle's checksums were not checked (every blob is still verified as it is read)");
-    } else await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true });
+    } else {
+      await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true, ...(key && { key }) });
+    }
     // What bundle.json and index.json say must agree before anything is pushed, installed or exported.
     checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
     return reader;

@@ -34,6 +34,11 @@ export interface RegistryInventoryOptions {
   host: RegistryHost;
   /** The repositories to read, relative to the /PREFIX (default: every one `/v2/_catalog` lists under it). */
   repositories?: string[];
+  /**
+   * Manifests to read by digest as well (relative repository, digest): images pulled by digest are pushed without
+   * a tag, and no registry API lists untagged manifests — a bundle's digest references name them.
+   */
+  digests?: Array<{ repository: string; digest: string }>;
   retry?: RetryOptions;
   signal?: AbortSignal;
   onRepository?: (name: string, tags: number) => void;
@@ -89,6 +94,18 @@ export async function inventoryOfRegistry(options: RegistryInventoryOptions): Pr
       await graph;
     }
     inventory.repositories[name] = { tags: entry };
+  })));
+  await Promise.all((options.digests ?? []).map(({ repository, digest }) => limit(async () => {
+    if (read.has(digest)) return;
+    const repo = new RegistryRepository(host, `${prefix}${repository}`, options.retry);
+    const top = await repo.resolve({ domain: registry.host, path: repo.path, digest }, signal).catch((err: unknown) => {
+      if (err instanceof AirgapError && err.code === "NOT_FOUND") return undefined;
+      throw err;
+    });
+    if (!top) return;
+    const graph = readGraph(inventory, repo, repository, top, skipped, signal);
+    read.set(digest, graph);
+    await graph;
   })));
   return { inventory, skipped };
 }

@@ -3,7 +3,9 @@
  * (every blob against its name, every manifest's references present, bundle.json, index.json and
  * SHA256SUMS agreeing). Every problem is reported, each with the entry it concerns.
  */
-import { createHash } from "node:crypto";
+import { createHash, type KeyObject } from "node:crypto";
+import { fingerprint } from "../oci/signing.js";
+import { checkSidecarSignature } from "./sign.js";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -25,6 +27,8 @@ export interface VerifyResult {
   files: string[];
   /** Blobs re-hashed (deep). */
   blobs: number;
+  /** The fingerprint of the key whose signature verified, when one was given. */
+  signedBy?: string;
   deep: boolean;
 }
 
@@ -185,7 +189,9 @@ function checkSums(sums: Buffer | undefined, computed: Map<string, string>, fail
  * Verifies a bundle; throws VERIFY_FAILED listing every problem. `trustStamps` skips hashing files verified
  * before and unchanged since (what a re-load wants; `bundle verify` always hashes).
  */
-export async function verifyBundle(reader: BundleReader, options: { deep: boolean; trustStamps?: boolean; onEvent?: (e: CopyEvent) => void }): Promise<VerifyResult> {
+export async function verifyBundle(reader: BundleReader, options: { deep: boolean; trustStamps?: boolean; key?: KeyObject; onEvent?: (e: CopyEvent) => void }): Promise<VerifyResult> {
+  // Who made it first: a bundle whose signature does not verify is not read further.
+  if (options.key) await checkSidecarSignature(sidecarPath(reader.path), options.key);
   const problems: Problem[] = [];
   const files = await checkSidecar(reader, problems, options.trustStamps ?? false);
   const blobs = options.deep ? await checkDeep(reader, problems, options.onEvent) : 0;
@@ -195,5 +201,5 @@ export async function verifyBundle(reader: BundleReader, options: { deep: boolea
       hint: "copy the bundle again from the source medium; nothing was loaded",
     });
   }
-  return { files, blobs, deep: options.deep };
+  return { files, blobs, deep: options.deep, ...(options.key && { signedBy: fingerprint(options.key) }) };
 }

@@ -12,6 +12,7 @@ import type { Output } from "../output.js";
 import type { ManifestText } from "../../kube/render.js";
 import { formatRegistry, type RegistryLocation } from "../../reference/target.js";
 import { openVerifiedBundle } from "../open-bundle.js";
+import { KEY_OPTION } from "../keys.js";
 
 /** The `install` command. */
 export const installCommand: CommandSpec = {
@@ -34,6 +35,7 @@ export const installCommand: CommandSpec = {
     "target-layout": { type: "string", describe: "The layout the load used: host (REGISTRY/<host>/<path>) or strip-host (REGISTRY/<path>)", choices: ["host", "strip-host"], default: "host" },
     "dry-run": { type: "boolean", describe: "Render into --out (default ./rendered) and print the plan; touch no cluster" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
+    ...KEY_OPTION,
     ...INSTALL_OPTIONS,
     ...REGISTRY_OPTIONS,
   },

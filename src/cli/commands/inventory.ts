@@ -20,7 +20,9 @@ export const inventoryCommand: CommandSpec = {
     "the configs and layers it references, and write them, with sizes, to a small JSON file (no manifest bodies;\n" +
     "docs/inventory-format.md) and its .sha256 beside it. Carry the file out; `bundle save --since FILE` then\n" +
     "leaves out everything the site holds. Where /v2/_catalog is refused, name the repositories with --repos FILE,\n" +
-    "or read those of a bundle with --from-bundle B. Without --registry, --from-bundle B records what B put there.",
+    "or read those of a bundle with --from-bundle B; give the last bundle anyway when it names images by digest\n" +
+    "(they have no tag in the registry, so only their digests find them). Without --registry, --from-bundle B\n" +
+    "records what B put there.",
   examples: [
     ["bundle inventory --registry 10.0.0.5:5000 -o site-inventory.json", "Everything the site's registry holds"],
     ["bundle inventory --registry harbor.local/ai --from-bundle bundles/ai-devops-5.1.0.tar -o site.json", "Only the repositories of the last bundle (catalog refused)"],
@@ -29,7 +31,7 @@ export const inventoryCommand: CommandSpec = {
   options: {
     registry: { type: "string", describe: "The site's registry HOST[:PORT][/PREFIX]", requiresArg: true },
     repos: { type: "string", describe: "File naming the repositories to read, one per line (relative to the /PREFIX)", requiresArg: true },
-    "from-bundle": { type: "string", describe: "A bundle: read its images' repositories (with --registry), or record what it holds (without)", requiresArg: true },
+    "from-bundle": { type: "string", describe: "A bundle: with --registry, also read its images' repositories and digests (images pulled by digest have no tag); without, record what it holds", requiresArg: true },
     "target-layout": { type: "string", describe: "The layout the images were loaded with: host or strip-host", choices: ["host", "strip-host"], default: "host" },
     output: { type: "string", alias: "o", describe: "File to write (and FILE.sha256 beside it)", demandOption: true, requiresArg: true },
     ...REGISTRY_OPTIONS,
@@ -49,13 +51,20 @@ export const inventoryCommand: CommandSpec = {
       repositories = text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter((l) => l !== "");
     }
     let inventory;
+    let bundleRepositories: string[] | undefined;
+    let digests: Array<{ repository: string; digest: string }> = [];
     let skipped: Array<{ text?: string; reason: string }> = [];
     if (args["from-bundle"] !== undefined) {
       const { BundleReader } = await import("../../bundle/reader.js");
       const reader = await BundleReader.open(String(args["from-bundle"]));
       try {
         if (args.registry === undefined) inventory = await inventoryOfBundle(reader, layout);
-        else repositories = [...(repositories ?? []), ...reader.bundle.images.map((i) => targetPath(parseReference(i.source), undefined, layout))];
+        else {
+          const refs = reader.bundle.images.map((i) => ({ ref: parseReference(i.source), image: i }));
+          bundleRepositories = refs.map(({ ref }) => targetPath(ref, undefined, layout));
+          // Images pulled by digest have no tag in the registry: read them by the digest the load pushed.
+          digests = refs.filter(({ ref }) => ref.digest !== undefined).map(({ ref, image }) => ({ repository: targetPath(ref, undefined, layout), digest: image.targetDigest ?? image.digest }));
+        }
       } finally {
         await reader.close();
       }
@@ -64,8 +73,15 @@ export const inventoryCommand: CommandSpec = {
       const registry = parseRegistry(String(args.registry));
       const connection = await registriesFrom(args, context, [registry.host]);
       try {
+        const host = connection.registries.host(registry.host);
+        // A bundle's repositories add to the catalog's (or stand in for it, where it is refused).
+        if (bundleRepositories && !repositories) {
+          const catalog = await host.catalog(context.signal);
+          const prefix = registry.prefix ? `${registry.prefix}/` : "";
+          repositories = [...(catalog ?? []).filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)), ...bundleRepositories];
+        } else if (bundleRepositories) repositories = [...(repositories ?? []), ...bundleRepositories];
         const result = await inventoryOfRegistry({
-          registry, host: connection.registries.host(registry.host), retry: connection.retry, signal: context.signal,
+          registry, host, retry: connection.retry, signal: context.signal, digests,
           ...(repositories && { repositories }),
         });
         ({ inventory, skipped } = result);

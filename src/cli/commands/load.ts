@@ -20,6 +20,7 @@ import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { runPreflightStep } from "../preflight-step.js";
 import type { Registries } from "../../registry/registries.js";
 import type { RetryOptions } from "../../registry/retry.js";
+import { KEY_OPTION } from "../keys.js";
 
 /** The `load` command. */
 export const loadCommand: CommandSpec = {
@@ -44,6 +45,7 @@ export const loadCommand: CommandSpec = {
     ...DOCKER_OPTIONS,
     deep: { type: "boolean", describe: "Re-hash every blob before pushing (the default checks the .sha256)" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every blob is still verified as it is read)" },
+    ...KEY_OPTION,
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
     concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
     "chunk-size": { type: "string", describe: "Upload blobs in PATCH chunks of this size (e.g. 50M), for proxies that cap request bodies", requiresArg: true },

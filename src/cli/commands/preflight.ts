@@ -8,6 +8,7 @@ import { openVerifiedBundle } from "../open-bundle.js";
 import { EXIT } from "../output.js";
 import { runPreflightStep } from "../preflight-step.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import { KEY_OPTION } from "../keys.js";
 
 const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, INSTALL_OPTIONS[n]!]));
 
@@ -30,6 +31,7 @@ export const preflightCommand: CommandSpec = {
     registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX] the images are (or will be) in", demandOption: true, requiresArg: true },
     "target-layout": { type: "string", describe: "The layout of the load: host (REGISTRY/<host>/<path>) or strip-host", choices: ["host", "strip-host"], default: "host" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
+    ...KEY_OPTION,
     ...pick(["config", "set", "secret-key", "allow-unresolved", "kubeconfig", "context", "skip-kind", "max-manifest-size"]),
     ...REGISTRY_OPTIONS,
   },

@@ -16,6 +16,9 @@ import { EXIT } from "../output.js";
 import { progressFor } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import { signingKeyOption } from "../keys.js";
+import { signSidecar } from "../../ops/sign.js";
+import { fingerprint } from "../../oci/signing.js";
 
 /** The `save` command. */
 export const saveCommand: CommandSpec = {
@@ -52,6 +55,8 @@ export const saveCommand: CommandSpec = {
     "all-platforms": { type: "boolean", describe: "Keep every platform of multi-platform images" },
     concurrency: { type: "number", describe: "Blob downloads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
     "from-daemon": { type: "boolean", describe: "Read every image from the local Docker engine (as if each line were docker-daemon:NAME:TAG)" },
+    "sign-key": { type: "string", describe: "Sign the bundle: a PKCS#8 PEM private key (ECDSA P-256 or Ed25519); writes NAME-VERSION.tar.sig", requiresArg: true },
+    "sign-key-pass-env": { type: "string", describe: "Environment variable holding the passphrase of an encrypted --sign-key (else asked on a terminal)", requiresArg: true },
     since: { type: "string", array: true, describe: "Make a delta: leave out what this inventory (bundle inventory) or earlier bundle holds; repeatable", requiresArg: true },
     ...DOCKER_OPTIONS,
     ...REGISTRY_OPTIONS,
@@ -65,7 +70,8 @@ export const saveCommand: CommandSpec = {
     const imagelist = await readImagelist(String(args.imagelist));
     out.warnProblems(imagelist.warnings);
 
-    // Inventories (or earlier bundles) the delta is made against: read before any registry is asked.
+    // The signing key and the inventories (or earlier bundles) a delta is made against: read before any registry is asked.
+    const signKey = await signingKeyOption(args);
     const { readBase } = await import("../../ops/inventory.js");
     const since = await Promise.all(((args.since as string[] | undefined) ?? []).map((f) => readBase(String(f))));
     const progress = progressFor(out);
@@ -102,11 +108,13 @@ export const saveCommand: CommandSpec = {
         },
       });
       progress?.stop();
+      const signature = signKey ? await signSidecar(result.bundle.sidecarPath, signKey) : undefined;
       const mbps = result.uniqueBytes / 1e6 / Math.max(result.seconds, 0.001);
       const summary = {
         type: "summary",
         bundle: result.bundle.tarPath,
         sidecar: result.bundle.sidecarPath,
+        ...(signature && signKey && { signature, signedBy: fingerprint(signKey) }),
         parts: result.bundle.files.length > 1 ? result.bundle.files.map((f) => f.path) : undefined,
         sha256: result.bundle.sha256,
         images: result.images,
@@ -127,6 +135,7 @@ export const saveCommand: CommandSpec = {
           `${plural(result.images, "image")} (${result.json.platforms.join(", ")}), ${plural(result.uniqueBlobs, "unique blob")}, ${formatBytes(result.uniqueBytes)} ` +
             `(${formatBytes(result.dedupSavedBytes)} saved by dedup), ${result.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s\n` +
             (result.external ? `delta: ${plural(result.external.count, "config and layer", "configs and layers")} the site holds left out (${formatBytes(result.external.bytes)} not carried)\n` : "") +
+            (signature && signKey ? `signed: ${signature} (key ${fingerprint(signKey)})\n` : "") +
             `checksums: ${result.bundle.sidecarPath} (check with: cd ${dirname(result.bundle.sidecarPath)} && sha256sum -c ${basename(result.bundle.sidecarPath)})`,
         );
       }
