@@ -27,6 +27,9 @@ export function checkBundleJson(value: unknown, path: string): BundleJson {
       }, problems);
     }
     if (Array.isArray(json.manifests)) list(json.manifests, "manifests", file, (m, where) => void fields(m, where, file, { path: string, images: stringArray }, problems), problems);
+    if (json.referrers !== undefined) {
+      list(json.referrers, "referrers", file, (r, where) => void fields(r, where, file, { subject: reference, subjectDigest: digest, name: reference, digest, mediaType: string, size: count, kind: string, artifactType: [string, "optional"], tag: [string, "optional"] }, problems), problems);
+    }
     if (json.base !== null && json.base !== undefined && fields(json.base, "base", file, { inventories: (v) => (Array.isArray(v) ? undefined : "is not a list"), blobs: (v) => (Array.isArray(v) ? undefined : "is not a list"), external: (v) => (isObject(v) ? undefined : "is not an object") }, problems)) {
       const base = json.base as Record<string, unknown>;
       list(base.inventories, "base.inventories", file, (i, where) => void fields(i, where, file, { sha256: string, source: string, created: string }, problems), problems);
@@ -86,7 +89,12 @@ export function agreementProblems(bundle: BundleJson, index: ReadonlyMap<string,
     if (first !== undefined && first !== image.source) problems.push({ file: ENTRY.bundleJson, reason: `${first} and ${image.source} would both be tagged ${tag}` });
     tags.set(tag, image.source);
   }
-  for (const source of index.keys()) if (!bundle.images.some((i) => i.source === source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
+  const referrers = new Map((bundle.referrers ?? []).map((r) => [r.name, r]));
+  for (const r of referrers.values()) {
+    if (!bundle.images.some((i) => i.source === r.subject)) problems.push({ file: ENTRY.bundleJson, reason: `referrer ${r.digest} is attached to ${r.subject}, which the bundle does not carry` });
+    if (index.get(r.name)?.digest !== r.digest) problems.push({ file: ENTRY.indexJson, reason: `referrer ${r.name} is not in index.json at ${r.digest}` });
+  }
+  for (const source of index.keys()) if (!bundle.images.some((i) => i.source === source) && !referrers.has(source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
   return problems;
 }
 

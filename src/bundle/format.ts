@@ -62,6 +62,23 @@ export interface BundleBase {
   external: { count: number; bytes: number };
 }
 
+/** A signature, attestation, SBOM or other artifact attached to an image, carried with it. */
+export interface BundleReferrer {
+  /** The image it is attached to (`images[].source`), and that image's digest (its manifest's `subject`). */
+  subject: string;
+  subjectDigest: string;
+  /** Its name in index.json: the subject's repository at the referrer's digest (`host/path@sha256:…`). */
+  name: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** cosign's objects by their tag suffix, or an OCI 1.1 referrer (found through the API or its fallback tag). */
+  kind: "cosign-signature" | "cosign-attestation" | "cosign-sbom" | "referrer";
+  artifactType?: string;
+  /** cosign's tag (`sha256-<subject hex>.sig`), under which a load pushes it. */
+  tag?: string;
+}
+
 export interface BundleJson {
   format: typeof BUNDLE_FORMAT;
   name: string;
@@ -72,6 +89,8 @@ export interface BundleJson {
   images: BundleImage[];
   manifests: BundleManifestFile[];
   blobs: { count: number; bytes: number };
+  /** What is attached to the images (absent: none, or a bundle saved before referrers travelled). */
+  referrers?: BundleReferrer[];
   /** A delta's base (what it relies on the site to hold), null for a whole bundle. */
   base: BundleBase | null;
 }

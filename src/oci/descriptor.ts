@@ -14,6 +14,8 @@ export interface Descriptor {
   size: number;
   platform?: Platform;
   annotations?: Record<string, string>;
+  /** What an artifact is (an SBOM, a signature…), in the Referrers API and its fallback tag index. */
+  artifactType?: string;
 }
 
 /** An image manifest's references. */

@@ -17,6 +17,7 @@ import { verifyBundle } from "./verify.js";
 import { prepareDelta } from "./delta.js";
 import type { ReadOnlyTarget } from "../content/target.js";
 import { plural } from "../util/plural.js";
+import { pushReferrers } from "./referrers.js";
 
 /** Events of a load: the copy engine's, plus phases and notices. */
 export type LoadEvent = CopyEvent | { type: "phase"; phase: "verify" | "push" | "check"; images?: number; bytes?: number } | { type: "notice"; level: "warning" | "info"; message: string };
@@ -176,6 +177,12 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   // Images the registry answered for during this run (tag → digest by HEAD) need not be asked again.
   const foundInPlace = new Set(results.filter((r): r is CopiedImage => !("error" in r) && r.foundInPlace === true).map((r) => r.job.label));
 
+  // Signatures, attestations and SBOMs after their images (those that arrived), then checked in place.
+  const referrers = reader.bundle.referrers ?? [];
+  const sinkOf = (subject: string) => (failed.has(subject) ? undefined : repositories[images.findIndex((i) => i.source === subject)]);
+  const referrerProblems = referrers.length === 0 ? [] : await pushReferrers(referrers, engine, source, sinkOf, options.signal);
+  if (referrers.length > 0) emit({ type: "notice", level: "info", message: `${plural(referrers.length, "signature, attestation or SBOM", "signatures, attestations and SBOMs")} pushed after their images` });
+
   emit({ type: "phase", phase: "check" });
   const catalogRequest = early.signal.aborted ? host.catalog(options.signal) : earlyCatalog.then((c) => (c === null ? host.catalog(options.signal) : c));
   const check = pLimit(CHECKS_AT_ONCE);
@@ -213,6 +220,6 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       return problem === undefined ? { ...base, verified: true } : { ...base, verified: false, problem };
     }),
   );
-  const problems: Problem[] = loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" }));
+  const problems: Problem[] = [...loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" })), ...referrerProblems];
   return { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
 }

@@ -31,6 +31,7 @@ import { mergeInventories } from "../bundle/inventory.js";
 import type { BaseInventory } from "./inventory.js";
 import { holdingAlso } from "../content/held.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
+import { resolveReferrers } from "./referrers.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
@@ -70,6 +71,8 @@ export interface SaveOptions {
   docker?: { connect: () => Promise<DockerEngine>; all: boolean };
   /** Clock, for tests. */
   now?: () => Date;
+  /** Carry each image's signatures, attestations, SBOMs and other referrers (default true). */
+  referrers?: boolean;
   /** Make a delta: leave out the configs and layers these inventories list (what the site holds). */
   since?: BaseInventory[];
 }
@@ -171,9 +174,12 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     throw failuresError(options.imagelist, [...failed, ...more.filter((r): r is FailedImage => "error" in r)], lineOf, entries.length);
   }
   if (signal?.aborted) throw aborted();
+  // Signatures, attestations and SBOMs travel with their images: copied like images, recorded apart.
+  const referrers = options.referrers === false ? [] : await resolveReferrers(ok, new CopyEngine({ platforms: "all", ...(signal && { signal }), ...(options.onEvent && { onEvent: options.onEvent }) }), signal);
+  const carried = [...ok, ...referrers.map((r) => r.image)];
 
   const all = new Map<string, Descriptor>();
-  for (const image of ok) for (const d of image.blobs) if (!all.has(d.digest)) all.set(d.digest, d);
+  for (const image of carried) for (const d of image.blobs) if (!all.has(d.digest)) all.set(d.digest, d);
   // A delta carries every manifest (a few KB each: every graph can be read from it) and the configs and layers the
   // site lacks; those it holds are recorded as the delta's base, each with a repository that holds it.
   const held = mergeInventories((options.since ?? []).map((b) => b.inventory)).blobs;
@@ -185,13 +191,14 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   // after its layers); then the rest largest first, the order the engine starts them in (first seen first
   // among equals).
   const inMemory = new Map<string, Buffer>();
-  for (const image of ok) for (const m of [image.top, ...image.children, ...image.contents]) if (m.bytes) inMemory.set(m.descriptor.digest, m.bytes);
+  for (const image of carried) for (const m of [image.top, ...image.children, ...image.contents]) if (m.bytes) inMemory.set(m.descriptor.digest, m.bytes);
   const order = [...blobs.values()].map((d, i) => ({ d, i, early: inMemory.has(d.digest) }));
   order.sort((a, b) => Number(b.early) - Number(a.early) || (a.early ? 0 : b.d.size - a.d.size) || a.i - b.i);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
   const manifests = await rewriteForBundle(options, scans, coverage, ok);
   const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
+  if (referrers.length > 0) json.referrers = referrers.map((r) => r.referrer);
   if (options.since) {
     json.base = {
       inventories: options.since.map((b) => ({ sha256: b.sha256, source: b.inventory.source, created: b.inventory.created })),
@@ -204,7 +211,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     outDir: options.outDir,
     contents: {
       bundle: json,
-      index: ok.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })),
+      index: [...ok.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })), ...referrers.map((r) => ({ descriptor: r.image.top.descriptor, ref: r.referrer.name }))],
       blobs: order.map((l) => l.d),
       manifests,
       imagelistText: `${entries.map((e) => e.normalized).join("\n")}\n`,
@@ -216,7 +223,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   let bundle: WrittenBundle;
   try {
     const sink = holdingAlso(writer.sink, left);
-    const results = await Promise.all(ok.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source), sink })));
+    const results = await Promise.all(carried.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source), sink })));
     if (signal?.aborted) throw aborted();
     const transferFailed = results.filter((r): r is FailedImage => "error" in r);
     if (transferFailed.length > 0) {

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { AirgapError } from "../errors.js";
 import { MAX_MANIFEST_BYTES, type Descriptor } from "../oci/descriptor.js";
-import { isIndex, isManifest, isSchema1, MANIFEST_ACCEPT } from "../oci/media-types.js";
+import { isIndex, isManifest, isSchema1, MANIFEST_ACCEPT, MediaType } from "../oci/media-types.js";
 import { digestOf, verifyBytes } from "../oci/verify.js";
 import { formatReference, manifestSelector, type Reference } from "../reference/reference.js";
 import type { ManifestData, Mounter, Opener, Target } from "../content/target.js";
@@ -274,6 +274,27 @@ export class RegistryRepository implements Target, Mounter {
     if (head.statusCode === 200 && head.headers["docker-content-digest"] === d.digest) return;
     const known = this.manifestBytes.get(d.digest) ?? { mediaType: d.mediaType, bytes: (await this.getManifest(d.digest, `${this.name}@${d.digest}`, signal, d)).bytes };
     await this.putManifest(tag, known.mediaType, known.bytes, signal);
+  }
+
+  /**
+   * The manifests whose `subject` is `digest`, by the Referrers API (`GET /v2/<name>/referrers/<digest>`);
+   * undefined when the registry does not have the API (distribution 2.8 answers 404).
+   * https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
+   */
+  async referrers(digest: string, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
+    const what = `listing the referrers of ${this.name}@${digest}`;
+    const res = await this.registry.request(`/v2/${this.path}/referrers/${digest}`, { what, signal, scope: this.scope(), headers: { accept: MediaType.OciIndex }, passStatuses: [404, 400, 405] });
+    if (res.statusCode !== 200) {
+      res.body.resume();
+      return undefined;
+    }
+    const body = await readCapped(res.body, MAX_MANIFEST_BYTES, what);
+    try {
+      const manifests = (JSON.parse(body.toString("utf8")) as { manifests?: unknown }).manifests;
+      return Array.isArray(manifests) ? (manifests as Descriptor[]) : undefined;
+    } catch {
+      throw new RegistryError(`${what}: the answer is not an index`);
+    }
   }
 
   /** Every tag of the repository (all pages); empty when the registry does not know the repository. */

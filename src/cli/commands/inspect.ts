@@ -42,6 +42,13 @@ export const inspectCommand: CommandSpec = {
         `images (${b.images.length}):`,
         ...b.images.map((i) => `  ${i.transport === "docker-daemon" ? "docker-daemon:" : ""}${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.targetDigest ? `${i.digest} → ${i.targetDigest} (pushed: platforms filtered)` : i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}`),
       ];
+      if ((b.referrers ?? []).length > 0) {
+        lines.push("", `attached (${b.referrers!.length}): signatures, attestations, SBOMs and other referrers, pushed after their image`);
+        for (const image of b.images) {
+          const mine = b.referrers!.filter((r) => r.subject === image.source);
+          if (mine.length > 0) lines.push(`  ${image.source}`, ...mine.map((r) => `    ${r.kind}${r.artifactType ? ` ${r.artifactType}` : ""}  ${r.digest}${r.tag ? `  (tag ${r.tag})` : ""}`));
+        }
+      }
       if (b.manifests.length > 0) {
         lines.push("", `manifests (${b.manifests.length}):`, ...b.manifests.map((m) => `  ${m.path}${m.images.length ? `: ${m.images.join(", ")}` : ""}`));
       }

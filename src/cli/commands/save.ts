@@ -57,6 +57,7 @@ export const saveCommand: CommandSpec = {
     "from-daemon": { type: "boolean", describe: "Read every image from the local Docker engine (as if each line were docker-daemon:NAME:TAG)" },
     "sign-key": { type: "string", describe: "Sign the bundle: a PKCS#8 PEM private key (ECDSA P-256 or Ed25519); writes NAME-VERSION.tar.sig", requiresArg: true },
     "sign-key-pass-env": { type: "string", describe: "Environment variable holding the passphrase of an encrypted --sign-key (else asked on a terminal)", requiresArg: true },
+    referrers: { type: "boolean", describe: "Carry each image's signatures, attestations, SBOMs and OCI referrers (--no-referrers skips them)", default: true },
     since: { type: "string", array: true, describe: "Make a delta: leave out what this inventory (bundle inventory) or earlier bundle holds; repeatable", requiresArg: true },
     ...DOCKER_OPTIONS,
     ...REGISTRY_OPTIONS,
@@ -101,6 +102,7 @@ export const saveCommand: CommandSpec = {
         retry,
         toolVersion: context.toolVersion,
         ...(since.length > 0 && { since }),
+        referrers: args.referrers !== false,
         signal: context.signal,
         onEvent: (e) => {
           if (e.type === "phase" && e.phase === "download") streamingGc(true);
