@@ -9,6 +9,21 @@ import { AirgapError } from "../errors.js";
 import { isEncryptedKey, privateKeyFrom, publicKeyFrom } from "../oci/signing.js";
 import type { OptionSpec } from "./command.js";
 
+/** `--image-key` and `--require-signatures`: the images' cosign signatures, checked offline. */
+export const IMAGE_KEY_OPTIONS: Record<string, OptionSpec> = {
+  "image-key": { type: "string", describe: "Public key (PEM) to check each image's cosign signature with, offline", requiresArg: true },
+  "require-signatures": { type: "boolean", describe: "Refuse the bundle (before anything is pushed) unless every image has a good signature (needs --image-key)" },
+};
+
+/** The public key of `--image-key`, if given; `--require-signatures` needs one. */
+export async function imageKeyOption(args: Record<string, unknown>): Promise<KeyObject | undefined> {
+  if (args["image-key"] === undefined) {
+    if (args["require-signatures"]) throw new AirgapError("INVALID_ARGUMENT", "--require-signatures needs --image-key PUB.pem");
+    return undefined;
+  }
+  return publicKeyFrom(await readKeyFile(String(args["image-key"])), String(args["image-key"]));
+}
+
 /** `--key`, for the commands that read a bundle. */
 export const KEY_OPTION: Record<string, OptionSpec> = {
   key: { type: "string", describe: "Public key (PEM): refuse the bundle unless its .sig verifies with it, before anything else", requiresArg: true },

@@ -16,7 +16,7 @@ import { runCli } from "../helpers/cli.js";
 import { pushCosignSignature, pushFallbackIndex, pushSbomReferrer } from "../helpers/cosign.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { getManifest } from "../helpers/push.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase, type SaveCase } from "../helpers/save-case.js";
 
 const exec = promisify(execFile);
@@ -85,5 +85,43 @@ describe("signatures, attestations and SBOMs travel with their images", () => {
     assert.equal(again.code, 0, again.stderr);
     const after2 = (JSON.parse((await getManifest(target, repo, a.manifest.digest.replace(":", "-")))!.body.toString()) as { manifests: unknown[] }).manifests;
     assert.equal(after2.length, 2, "a second load adds nothing twice");
+  });
+
+  test("verify --image-key checks each image's signature offline: signed, unsigned, bad (another image's digest, another key)", async () => {
+    const pub = join(work, "cosign.pub");
+    await exec("openssl", ["pkey", "-in", key, "-pubout", "-out", pub]);
+    const ok = await runCli(["verify", c.tar, "--image-key", pub]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, new RegExp(`image signature: ${source.host}/team/a:1: signed`));
+    assert.match(ok.stderr, new RegExp(`image signature: ${source.host}/team/b:1: unsigned`));
+    assert.match(ok.stderr, /image signatures: 1 of 2 images signed with key SHA256:/);
+
+    const otherKey = join(work, "other.key");
+    const otherPub = join(work, "other.pub");
+    await exec("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", otherKey]);
+    await exec("openssl", ["pkey", "-in", otherKey, "-pubout", "-out", otherPub]);
+    const wrongKey = await runCli(["verify", c.tar, "--image-key", otherPub]);
+    assert.equal(wrongKey.code, 1);
+    assert.match(wrongKey.stderr, /team\/a:1: bad \(the signature does not verify with the key\)/);
+
+    // b's signature object names a's digest: a signature lifted from another image.
+    await pushCosignSignature(source, "team/b", `${source.host}/team/b`, a.manifest.digest, key, b.manifest.digest);
+    const lifted = await saveCase(work, [`${source.host}/team/a:1`, `${source.host}/team/b:1`], { name: "l", version: "1" });
+    assert.equal((await lifted.save()).code, 0);
+    const bad = await runCli(["verify", lifted.tar, "--image-key", pub]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, new RegExp(`team/b:1: bad \\(it signs ${a.manifest.digest}, not this image`));
+  });
+
+  test("load --require-signatures with one unsigned image pushes nothing", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const pub = join(work, "cosign.pub");
+    const r = await runCli(["load", c.tar, "--registry", target.host, "--no-install", "--require-signatures", "--image-key", pub]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /1 of 2 images lack a good signature; nothing was pushed/);
+    assert.match(r.stderr, /team\/b:1": no signature in the bundle/);
+    assert.equal(await countRequests(target, "POST", /\/blobs\/uploads\//), 0);
+    assert.equal((await runCli(["load", c.tar, "--registry", target.host, "--require-signatures"])).code, 2, "needs --image-key");
   });
 });

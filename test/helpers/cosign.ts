@@ -14,8 +14,11 @@ import type { TestRegistry } from "./registry.js";
 
 const json = (mediaType: string, value: unknown): RawBlob => ({ mediaType, data: Buffer.from(JSON.stringify(value)) });
 
-/** Signs `digest` as cosign does for `dockerReference`; pushes the signature under `sha256-<hex>.sig` in `repo`. Returns its digest. */
-export async function pushCosignSignature(registry: TestRegistry, repo: string, dockerReference: string, digest: string, keyFile: string): Promise<string> {
+/**
+ * Signs `digest` as cosign does for `dockerReference`; pushes the signature under `sha256-<hex>.sig` in `repo`
+ * (the hex of `attachTo`, default `digest`: another image's digest makes a signature over the wrong image). Returns its digest.
+ */
+export async function pushCosignSignature(registry: TestRegistry, repo: string, dockerReference: string, digest: string, keyFile: string, attachTo = digest): Promise<string> {
   const payload = json("application/vnd.dev.cosign.simplesigning.v1+json", {
     critical: { identity: { "docker-reference": dockerReference }, image: { "docker-manifest-digest": digest }, type: "cosign container image signature" },
     optional: null,
@@ -31,7 +34,7 @@ export async function pushCosignSignature(registry: TestRegistry, repo: string, 
     schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: describe(config),
     layers: [describe(payload, { annotations: { "dev.cosignproject.cosign/signature": signature } })],
   });
-  return pushManifest(registry, repo, manifest, `${digest.replace(":", "-")}.sig`);
+  return pushManifest(registry, repo, manifest, `${attachTo.replace(":", "-")}.sig`);
 }
 
 /** An SPDX SBOM attached to `subject` as an OCI 1.1 referrer, pushed by digest. Returns its descriptor. */

@@ -20,7 +20,8 @@ import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { runPreflightStep } from "../preflight-step.js";
 import type { Registries } from "../../registry/registries.js";
 import type { RetryOptions } from "../../registry/retry.js";
-import { KEY_OPTION } from "../keys.js";
+import { IMAGE_KEY_OPTIONS, imageKeyOption, KEY_OPTION } from "../keys.js";
+import { reportImageSignatures } from "../image-signatures.js";
 
 /** The `load` command. */
 export const loadCommand: CommandSpec = {
@@ -46,6 +47,7 @@ export const loadCommand: CommandSpec = {
     deep: { type: "boolean", describe: "Re-hash every blob before pushing (the default checks the .sha256)" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every blob is still verified as it is read)" },
     ...KEY_OPTION,
+    ...IMAGE_KEY_OPTIONS,
     "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
     concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
     "chunk-size": { type: "string", describe: "Upload blobs in PATCH chunks of this size (e.g. 50M), for proxies that cap request bodies", requiresArg: true },
@@ -70,8 +72,11 @@ export const loadCommand: CommandSpec = {
     try {
       // Inputs before network: the bundle (checked first: a damaged manifest must say so, not fail to parse),
       // settings and kubeconfig are all checked before the first request to the registry.
+      const imageKey = await imageKeyOption(args);
       const reader = await openVerifiedBundle(args, out, { announceSkip: false });
       try {
+        // The images' signatures, offline, before anything else reaches the registry or the cluster.
+        if (imageKey) await reportImageSignatures(reader, imageKey, args["require-signatures"] === true, out);
         let preflight: InstallPreflight | undefined;
         if (reader.manifestFiles().length > 0) {
           if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
