@@ -3,9 +3,9 @@
  * 127.0.0.1 with a free port, its own storage folder, optional htpasswd (bcrypt) auth and optional TLS.
  */
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, request } from "undici";
@@ -23,6 +23,19 @@ export interface RegistryOptions {
   extraConfig?: string;
   /** A fixed port (default: a free one). */
   port?: number;
+  /**
+   * Which implementation: Debian's distribution 2.8 (`docker-registry`), or distribution v3 built from Go modules
+   * (scripts/peers/build.sh). Default: $AIRGAP_TEST_REGISTRY, else 2.8.
+   */
+  impl?: "2.8" | "v3";
+}
+
+/** The registry program of an implementation; v3 from the build cache (built by scripts/peers/build.sh). */
+export function registryProgram(impl: "2.8" | "v3"): string {
+  if (impl === "2.8") return "docker-registry";
+  const bin = join(process.env.AIRGAP_BUILD_CACHE ?? join(homedir(), ".cache", "airgap-bundle", "build"), "peers", "bin", "registry-v3");
+  if (!existsSync(bin)) throw new Error(`distribution v3 is not built (${bin}): run bash scripts/peers/build.sh`);
+  return bin;
 }
 
 /** A running test registry. */
@@ -95,6 +108,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const logFile = join(dir, "registry.log");
   const scheme = pki ? "https" : "http";
 
+  const program = registryProgram(options.impl ?? (process.env.AIRGAP_TEST_REGISTRY === "v3" ? "v3" : "2.8"));
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = options.port ?? (await freePort());
@@ -102,7 +116,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     await writeFile(configFile, configYaml(dir, port, options, pki));
     let logStream = createWriteStream(logFile, { flags: "a" });
     const launch = (): ChildProcess => {
-      const c = spawnTracked("docker-registry", ["serve", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+      const c = spawnTracked(program, ["serve", configFile], { stdio: ["ignore", "pipe", "pipe"] });
       c.stdout?.pipe(logStream, { end: false });
       c.stderr?.pipe(logStream, { end: false });
       return c;
