@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchDelta, pushWorkload } from "./delta.mjs";
 import { exact, median, q, timed, type Run } from "./measure.mjs";
+import { benchPeers, type BenchRef, type Peer } from "./peers.mjs";
 import { startBenchRegistry } from "./registry.mjs";
 import { makeWorkload, type Workload } from "./workload.mjs";
 
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   log(`bench: ${workload.images.length} images, ${(workload.uniqueBytes / 1e9).toFixed(2)} GB of unique blobs (SCALE=${SCALE})`);
   const source = await startBenchRegistry(join(WORK, `source-${SEED}-x${SCALE}`));
   const runs: Run[] = [];
+  const missingPeers: string[] = [];
   try {
     await pushWorkload(source, workload, "pushed", log);
     const out = join(WORK, "out");
@@ -74,20 +76,18 @@ async function main(): Promise<void> {
     }
     const imagelist = join(out, "imagelist");
     await writeFile(imagelist, workload.images.map((i) => `${source.host}/${i.ref}`).join("\n") + "\n");
-    const refs = workload.images.map((i) => ({ src: `docker://${source.host}/${i.ref}`, name: i.name }));
+    const refs: BenchRef[] = workload.images.map((i) => ({ src: `${source.host}/${i.ref}`, name: i.name }));
+    await mkdir(join(WORK, "regctl-home"), { recursive: true });
+    const { peers, missing } = benchPeers(ROOT, WORK, refs, PAR);
+    missingPeers.push(...missing);
+    for (const m of missing) log(`bench: a peer that could not be built: ${m}`);
 
     for (let rep = 1; rep <= REPS; rep++) {
       log(`bench: repetition ${rep} of ${REPS}`);
-      const layout = join(out, `skopeo-${rep}`);
-      const perImage = join(out, `skopeo-par-${rep}`);
+      const dirOf = (peer: Peer) => join(out, `${peer.tool.replace(/[^a-z0-9]/gi, "_")}-${rep}`);
       const bundleDir = join(out, `ours-${rep}`);
-      // save
-      const seq = refs.map((r) => `skopeo copy --all --preserve-digests --src-tls-verify=false ${q(r.src)} ${q(`oci:${layout}:${r.name}`)} >/dev/null`).join(" && ");
-      runs.push({ tool: "skopeo", op: "save", rep, ...(await timed(seq, [source])) });
-      const par = refs.map((r, i) => `skopeo copy --all --preserve-digests --src-tls-verify=false ${q(r.src)} ${q(`oci:${perImage}/${i}:${r.name}`)}`).join("\n");
-      await writeFile(join(out, "par.txt"), par);
-      await Promise.all(refs.map((_, i) => mkdir(join(perImage, String(i)), { recursive: true })));
-      runs.push({ tool: `skopeo -P${PAR}`, op: "save", rep, ...(await timed(`tr '\\n' '\\0' < ${q(join(out, "par.txt"))} | xargs -0 -P${PAR} -I{} bash -c '{} >/dev/null'`, [source])) });
+      // save: each peer's best, then ours
+      for (const peer of peers) runs.push({ tool: peer.tool, op: "save", rep, ...(await timed(peer.save(dirOf(peer)), [source])) });
       const saveWith = (cli: string, dir: string) => `node ${q(cli)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(dir)} --cache-dir ${q(`${dir}.cache`)}`;
       const save = saveWith(CLI, bundleDir);
       const ours = await timed(save, [source]);
@@ -100,20 +100,18 @@ async function main(): Promise<void> {
         await rm(other, { recursive: true, force: true });
         await rm(`${other}.cache`, { recursive: true, force: true });
       }
+      const cleanup = () => Promise.all([...peers.map((p) => rm(dirOf(p), { recursive: true, force: true })), rm(bundleDir, { recursive: true, force: true })]);
       if (ONLY === "save") {
-        await Promise.all([rm(layout, { recursive: true, force: true }), rm(perImage, { recursive: true, force: true }), rm(bundleDir, { recursive: true, force: true })]);
+        await cleanup();
         continue;
       }
       // load, each into a fresh target
       const hostLess = (name: string) => name;
-      for (const [tool, script] of [
-        ["skopeo", (t: string) => refs.map((r) => `skopeo copy --all --preserve-digests --dest-tls-verify=false ${q(`oci:${layout}:${r.name}`)} ${q(`docker://${t}/${r.name}`)} >/dev/null`).join(" && ")],
-        [`skopeo -P${PAR}`, (t: string) => {
-          const lines = refs.map((r) => `skopeo copy --all --preserve-digests --dest-tls-verify=false ${q(`oci:${layout}:${r.name}`)} ${q(`docker://${t}/${r.name}`)}`).join("\n");
-          return `printf '%s\\n' ${q(lines)} | tr '\\n' '\\0' | xargs -0 -P${PAR} -I{} bash -c '{} >/dev/null'`;
-        }],
-        ["airgap-bundle", (t: string) => `node ${q(CLI)} load ${q(join(bundleDir, "bench-1.tar"))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`],
-      ] as const) {
+      const loads: Array<[string, (t: string) => string]> = [
+        ...peers.map((p): [string, (t: string) => string] => [p.tool, (t) => p.load(dirOf(p), t)]),
+        ["airgap-bundle", (t) => `node ${q(CLI)} load ${q(join(bundleDir, "bench-1.tar"))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`],
+      ];
+      for (const [tool, script] of loads) {
         const target = await startBenchRegistry(join(out, `target-${rep}`));
         try {
           const run = await timed(script(target.host), [target]);
@@ -126,17 +124,17 @@ async function main(): Promise<void> {
           await target.stop();
         }
       }
-      await Promise.all([rm(layout, { recursive: true, force: true }), rm(perImage, { recursive: true, force: true }), rm(bundleDir, { recursive: true, force: true })]);
+      await cleanup();
     }
   } finally {
     await source.stop({ keepStorage: true });
   }
-  report(runs, workload);
+  report(runs, workload, missingPeers);
 }
 
 
 /** The table, then the lines scripts read. */
-function report(runs: Run[], workload: Workload): void {
+function report(runs: Run[], workload: Workload, missingPeers: readonly string[]): void {
   const mb = workload.uniqueBytes / 1e6;
   const rows: string[] = [];
   const line = (cells: string[]) => rows.push(`| ${cells.join(" | ")} |`);
@@ -163,6 +161,7 @@ function report(runs: Run[], workload: Workload): void {
     const ours = speed.get(`${op}|airgap-bundle`);
     return peer && ours ? `${(ours / peer[1]).toFixed(2)}x (${peer[0].split("|")[1]})` : "n/a";
   };
+  for (const m of missingPeers) process.stdout.write(`not measured (could not be built): ${m}\n`);
   process.stdout.write(`ratio vs best peer: save ${ratio("save")}, load ${ratio("load")}\n`);
   const reload = groups.get("reload|airgap-bundle");
   const load = groups.get("load|airgap-bundle");
