@@ -54,6 +54,12 @@ function count(c: Counters, e: SaveEvent): void {
   }
 }
 
+/** A retry, or a rate-limit pause with its end (UTC). */
+function retryLine(n: RetryNotice): string {
+  if (n.waitUntil !== undefined) return `rate limited by ${n.host} (${n.reason}): waiting until ${new Date(n.waitUntil).toISOString().slice(11, 19)} UTC (${(n.delayMs / 1000).toFixed(1)}s)\n`;
+  return `retry ${n.attempt} in ${(n.delayMs / 1000).toFixed(1)}s: ${n.what} (${n.reason})\n`;
+}
+
 function short(digest: string): string {
   return digest.slice(0, 19);
 }
@@ -106,7 +112,7 @@ export class TerminalProgress implements ProgressRenderer {
 
   retry(n: RetryNotice): void {
     this.clear();
-    this.stream.write(`retry ${n.attempt} in ${(n.delayMs / 1000).toFixed(1)}s: ${n.what} (${n.reason})\n`);
+    this.stream.write(retryLine(n));
   }
 
   stop(): void {
@@ -154,7 +160,7 @@ export class PlainProgress implements ProgressRenderer {
   }
 
   retry(n: RetryNotice): void {
-    this.stream.write(`retry ${n.attempt} in ${(n.delayMs / 1000).toFixed(1)}s: ${n.what} (${n.reason})\n`);
+    this.stream.write(retryLine(n));
   }
 
   stop(): void {

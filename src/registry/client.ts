@@ -13,6 +13,7 @@ import { DEFAULT_STALL, watchBody, type StallRule } from "./stall.js";
 import type { RegistryOptions, SendOptions } from "./options.js";
 import { abortError, describeNetworkError, isTlsProtocolError, networkError, ownError } from "./network-errors.js";
 import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, parseRetryAfter, wait, type RetryOptions } from "./retry.js";
+import { RateGate } from "./rate-limit.js";
 
 export type { RegistryOptions, RetryNotice, SendOptions } from "./options.js";
 
@@ -23,6 +24,8 @@ const API_HOST: Record<string, string> = { "docker.io": "registry-1.docker.io" }
 const CATALOG_PAGE = 1000;
 /** Most catalog pages read: a million repositories, far beyond any private registry a bundle is loaded into. */
 export const MAX_CATALOG_PAGES = 1000;
+/** Most rate-limit pauses one request goes through (each as long as the registry says) before it fails. */
+const MAX_RATE_WAITS = 50;
 /** Longest token response we read (the remote decides its size). */
 export const MAX_TOKEN_BYTES = 1024 * 1024;
 
@@ -39,6 +42,10 @@ export class RegistryHost {
   private challenge?: Challenge;
   private readonly auth = new Map<string, CachedAuth>();
   private credential?: Promise<Credential | undefined>;
+  /** The host's rate limit: one gate for every request of the run. */
+  private readonly rateGate = new RateGate((until, reason) => {
+    this.options.onRetry?.({ host: this.host, what: `requests to ${this.host}`, attempt: 0, delayMs: until - Date.now(), reason, waitUntil: until });
+  });
 
   constructor(
     host: string,
@@ -210,8 +217,14 @@ export class RegistryHost {
    */
   async send(url: string, options: SendOptions, withAuth: boolean): Promise<Dispatcher.ResponseData> {
     const scope = options.scope ?? "";
+    const api = new URL(url).host === this.apiHost;
     let authRetried = false;
+    let rateWaits = 0;
     for (let attempt = 0; ; attempt++) {
+      // A host whose rate limit is spent is not asked until its window has passed.
+      if (api) await this.rateGate.pass(options.signal).catch(() => {
+        throw abortError(options.what);
+      });
       const headers: Record<string, string> = { "user-agent": this.options.userAgent ?? "airgap-bundle", ...options.headers };
       if (withAuth) {
         const authorization = await this.authorization(scope, options.signal);
@@ -252,6 +265,13 @@ export class RegistryHost {
           attempt--;
           continue;
         }
+      }
+      // A 429 pauses the whole host; the request is sent again after the pause, without using up a retry.
+      if (api && this.rateGate.note(status, res.headers) && rateWaits < MAX_RATE_WAITS && !options.noRetry) {
+        res.body.resume();
+        rateWaits++;
+        attempt--;
+        continue;
       }
       if (isRetryableStatus(status) && attempt < this.retry.retries && !options.noRetry) {
         res.body.resume();

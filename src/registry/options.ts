@@ -13,6 +13,8 @@ export interface RetryNotice {
   attempt: number;
   delayMs: number;
   reason: string;
+  /** A rate-limit pause: every request to the host waits until then (epoch ms). */
+  waitUntil?: number;
 }
 
 /** How to reach registries: TLS, plain HTTP, credentials, retries. */

@@ -159,7 +159,7 @@ describe("bundle verify, inspect and load", () => {
     t.after(() => proxy.stop());
     const r = await runCli(["load", bundle, "--registry", proxy.host, "--retries", "4"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /retry 1 in 1\.0s: pushing manifest .* \(HTTP 429\)/);
+    assert.match(r.stderr, /rate limited by 127\.0\.0\.1:\d+ \(HTTP 429, too many requests\): waiting until \d\d:\d\d:\d\d UTC \(1\.0s\)/);
     assert.ok(proxy.requests.some((q) => q.method === "PUT" && q.status === -1), "an upload was cut short");
     assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
   });

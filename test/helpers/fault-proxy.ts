@@ -39,6 +39,12 @@ export interface FaultRule {
   drip?: { bytes: number; everyMs: number };
   /** Never answer: hold the request open until the client gives up. */
   hang?: boolean;
+  /**
+   * Docker Hub's rate limit: at most `requests` matching requests in each fixed window of `windowMs`; every answer
+   * carries `ratelimit-limit`/`ratelimit-remaining` (`N;w=SECONDS`), and one past the budget is a 429 with
+   * `Retry-After` (the seconds left in the window). Forwarded requests are not counted against `times`.
+   */
+  rateLimit?: { requests: number; windowMs: number };
 }
 
 /** One request the proxy saw. */
@@ -101,14 +107,33 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
   const target = new URL(upstream);
   const used = rules.map(() => 0);
   const requests: ProxiedRequest[] = [];
+  let windowStart = Date.now();
+  let windowUsed = 0;
   const sockets = new Set<import("node:net").Socket>();
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
     const ruleIndex = rules.findIndex((r, i) => matches(r, method, path) && used[i]! < (r.times ?? Infinity));
-    const rule = ruleIndex >= 0 ? rules[ruleIndex] : undefined;
+    let rule = ruleIndex >= 0 ? rules[ruleIndex] : undefined;
     if (rule) used[ruleIndex]!++;
+    let limitHeaders: Record<string, string> = {};
+    if (rule?.rateLimit) {
+      const { requests: limit, windowMs } = rule.rateLimit;
+      const now = Date.now();
+      if (now - windowStart >= windowMs) {
+        windowStart = now - ((now - windowStart) % windowMs);
+        windowUsed = 0;
+      }
+      const seconds = Math.ceil(windowMs / 1000);
+      if (windowUsed < limit) {
+        windowUsed++;
+        limitHeaders = { "ratelimit-limit": `${limit};w=${seconds}`, "ratelimit-remaining": `${limit - windowUsed};w=${seconds}` };
+        rule = undefined;
+      } else {
+        rule = { status: 429, retryAfter: Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)), headers: { "ratelimit-limit": `${limit};w=${seconds}`, "ratelimit-remaining": `0;w=${seconds}` }, body: JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "You have reached your pull rate limit." }] }) };
+      }
+    }
     const entry: ProxiedRequest = { method, path, status: 0, authorization: req.headers.authorization !== undefined, ...(ruleIndex >= 0 && { fault: ruleIndex }), ...(req.headers.range && { range: req.headers.range }) };
     requests.push(entry);
 
@@ -154,7 +179,7 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
         },
         (upstreamRes) => {
           entry.status = upstreamRes.statusCode ?? 0;
-          const headers = { ...upstreamRes.headers };
+          const headers = { ...upstreamRes.headers, ...limitHeaders };
           res.writeHead(upstreamRes.statusCode ?? 502, headers);
           let body: NodeJS.ReadableStream = upstreamRes;
           if (rule?.corruptByteAt !== undefined) body = upstreamRes.pipe(new Corrupter(rule.corruptByteAt));
