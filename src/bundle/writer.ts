@@ -284,15 +284,19 @@ export class BundleWriter {
     await this.hasher.stop();
     await this.journalQueue;
     await this.files.close();
+    let salvaged = true;
     if (cache) {
       const tar = await TarFile.open(this.files.parts.map((p) => ({ path: p.temp, start: p.start, size: p.size })));
       for (const [i, entryIndex] of this.blobOrder.entries()) {
         if (!this.done[i]) continue;
         const entry = this.plan.entries[entryIndex]!;
-        await salvageBlob(tar, entry.blob!, entry.dataOffset, cache).catch(() => undefined);
+        salvaged = (await salvageBlob(tar, entry.blob!, entry.dataOffset, cache).then(() => true, () => false)) && salvaged;
       }
       await tar.close();
     }
+    // A blob the cache could not take (its disk is full too) stays where it is: the unfinished files (named so they
+    // never look finished) and their journal are kept, and the next save moves them into the cache first.
+    if (!salvaged) return;
     await this.files.abort();
     await unlink(journalPath(this.tarPath)).catch(() => undefined);
   }

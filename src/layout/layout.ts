@@ -24,7 +24,7 @@ export const DEFAULT_CACHE_DIR = "bundles/.cache";
 export function writeError(path: string, err: unknown): AirgapError {
   const code = (err as NodeJS.ErrnoException).code;
   if (err instanceof AirgapError) return err;
-  if (code === "ENOSPC" || code === "EDQUOT") return new AirgapError("DISK_FULL", `disk full while writing ${path}`, { hint: "free space or choose another folder", cause: err });
+  if (code === "ENOSPC" || code === "EDQUOT") return new AirgapError("DISK_FULL", `disk full while writing ${path}`, { hint: "free space (or choose another folder) and run again: a save keeps what it downloaded and checked", cause: err });
   return new AirgapError("IO", `cannot write ${path}: ${code ?? (err as Error).message}`, { cause: err });
 }
 
