@@ -3,6 +3,8 @@
  * image tools will not make: cosign's signature objects, OCI artifacts with a `subject`, fallback tag indexes.
  */
 import { createHash } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import type { Readable } from "node:stream";
 import type { TestRegistry } from "./registry.js";
 
 /** A blob or manifest: its bytes and what they are. */
@@ -39,4 +41,20 @@ export async function getManifest(registry: TestRegistry, repo: string, referenc
   const res = await fetch(`${registry.url}/v2/${repo}/manifests/${reference}`, { headers: { accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json" } });
   if (res.status !== 200) return undefined;
   return { digest: res.headers.get("docker-content-digest")!, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** Uploads a blob streamed from `open()` (it may be gigabytes: never in memory), with its size and digest given. */
+export async function pushBlobStream(registry: TestRegistry, repo: string, digest: string, size: number, open: () => Readable): Promise<void> {
+  const start = await fetch(`${registry.url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
+  if (start.status !== 202) throw new Error(`upload start: ${start.status}`);
+  const location = new URL(start.headers.get("location")!, registry.url);
+  location.searchParams.set("digest", digest);
+  await new Promise<void>((resolve, reject) => {
+    const req = httpRequest(location, { method: "PUT", headers: { "content-type": "application/octet-stream", "content-length": String(size) } }, (res) => {
+      res.resume();
+      res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`upload: ${res.statusCode}`))));
+    });
+    req.on("error", reject);
+    open().on("error", reject).pipe(req);
+  });
 }
