@@ -213,6 +213,13 @@ export class CopyEngine {
       const local = await job.sink.readManifestByDigest(job.ref.digest);
       if (local) return local;
     }
+    // A tag: HEAD before GET where the cache may spare the GET (a registry like Docker Hub counts each manifest GET
+    // as a pull, not a HEAD: a rerun after a failure then pulls nothing it pulled before).
+    if (!job.ref.digest && job.ref.tag !== undefined && hasLocalManifests(job.sink) && job.source.headManifest) {
+      const digest = await this.metaLimit(() => job.source.headManifest!(job.ref.tag!, signal)).catch(() => undefined);
+      const local = digest === undefined ? undefined : await job.sink.readManifestByDigest(digest);
+      if (local) return local;
+    }
     const top = await this.metaLimit(() => job.source.resolve(job.ref, signal));
     if (job.ref.digest && top.descriptor.digest !== job.ref.digest) {
       throw new AirgapError("DIGEST_MISMATCH", `${job.label}: resolved to ${top.descriptor.digest}, not the pinned digest`);

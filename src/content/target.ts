@@ -27,6 +27,8 @@ export interface ReadOnlyTarget {
   fetch(d: Descriptor, signal?: AbortSignal): Promise<Readable>;
   /** True when the blob or manifest is present. */
   exists(d: Descriptor, signal?: AbortSignal): Promise<boolean>;
+  /** The digest a tag or digest resolves to, by HEAD (where the place has it: a registry counts no pull for it). */
+  headManifest?(reference: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 /** Somewhere images can be written to: what the copy engine copies into. */

@@ -68,6 +68,22 @@ describe("pulling through faults", () => {
     assert.match(r.stderr, /rate limited by 127\.0\.0\.1:\d+ \(HTTP 429, too many requests\): waiting until \d\d:\d\d:\d\d UTC \(2\.0s\)/);
   });
 
+  test("HEAD before GET: a rerun after a failure pulls no manifest it pulled before (a registry like Docker Hub counts each GET)", async (t) => {
+    const proxy = await faultProxy(registry.url);
+    t.after(() => proxy.stop());
+    const c = await setup([`${proxy.host}/app/x:1`, `${proxy.host}/app/nope:1`]);
+    assert.equal((await c.save()).code, 1, "one image is missing: no bundle, the other fetched into the cache");
+    const gets = () => proxy.count("GET", "/v2/app/x/manifests/1");
+    const before = gets();
+    assert.equal(before, 1);
+    await writeFile(c.imagelist, `${proxy.host}/app/x:1\n`);
+    const r = await c.save();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(gets(), before, "no GET of the manifest on the rerun");
+    assert.ok(proxy.count("HEAD", "/v2/app/x/manifests/1") >= 2, "a HEAD told the digest");
+    assert.deepEqual(bundleJsonOf(await listTar(c.tar)).images.map((i) => i.digest), [image.manifest.digest]);
+  });
+
   test("a connection reset in the middle of a blob is resumed with Range; the digest is right", async (t) => {
     const proxy = await faultProxy(registry.url, [{ method: "GET", path: `/blobs/${big.digest}`, resetAfterBytes: 100_000, times: 1 }]);
     t.after(() => proxy.stop());
