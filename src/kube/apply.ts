@@ -57,7 +57,8 @@ export async function applyPlan(cluster: Cluster, plan: readonly PlannedObject[]
         await waitEstablished(cluster, crd, options);
         pending.delete(kindKey);
       }
-      const scope = await cluster.scope(object.apiVersion, object.kind);
+      // A kind whose CRD this plan applied may reach the API server's discovery a moment after Established.
+      const scope = crd ? await servedScope(cluster, object, options) : await cluster.scope(object.apiVersion, object.kind);
       if (!scope) throw new AirgapError("KUBE_API", `the cluster does not serve ${object.kind} (${object.apiVersion})`);
       if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = cluster.defaultNamespace;
       if (scope === "cluster") delete object.metadata.namespace;
@@ -92,6 +93,17 @@ export async function applyPlan(cluster: Cluster, plan: readonly PlannedObject[]
 function definedKind(crd: KubeObject): string | undefined {
   const spec = crd.spec as { group?: unknown; names?: { kind?: unknown } } | undefined;
   return typeof spec?.group === "string" && typeof spec.names?.kind === "string" ? `${spec.group}/${spec.names.kind}` : undefined;
+}
+
+/** The scope of a kind just defined by a CRD: asked again for a few seconds while discovery catches up. */
+async function servedScope(cluster: Cluster, object: KubeObject, options: ApplyOptions): Promise<"namespaced" | "cluster" | undefined> {
+  const until = Math.min(options.deadline, Date.now() + 15_000);
+  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    const scope = await cluster.scope(object.apiVersion, object.kind);
+    if (scope || Date.now() + delay > until) return scope;
+    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+    if (options.signal?.aborted) throw new AirgapError("ABORTED", "install cancelled; rerun it: applying again is safe");
+  }
 }
 
 /** Polls a CRD until its Established condition is True. */

@@ -179,6 +179,26 @@ describe("bundle verify, inspect and load", () => {
     assert.equal(await digestAt(target, `${host()}/team/b`, "1"), b.manifest.digest);
   });
 
+  test("a chunked upload broken in the middle of a PATCH resumes where the registry says it stands, not from the start", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    // The second chunk of the first chunked blob is cut: the first chunk is in the registry already.
+    const proxy = await faultProxy(target.url, [{ method: "PATCH", path: "/blobs/uploads/", resetRequestAfterBytes: 40 * 1024, skip: 1, times: 1 }]);
+    t.after(() => proxy.stop());
+    const r = await runCli(["load", bundle, "--registry", proxy.host, "--chunk-size", "60Ki", "--concurrency", "1", "--no-install"]);
+    assert.equal(r.code, 0, r.stderr);
+    const resumed = /retry 1 in [\d.]+s: uploading sha256:\w+ to .* \(from byte (\d+)\)/.exec(r.stderr);
+    assert.ok(resumed && Number(resumed[1]) >= 60 * 1024, `resumed after the chunk the registry holds: ${r.stderr}`);
+    const statusChecks = proxy.requests.filter((q) => q.method === "GET" && q.path.includes("/blobs/uploads/"));
+    assert.equal(statusChecks.length, 1, "one look at where the upload stands");
+    // A restart would open a second session (a POST) for the same blob; a resumption opens none.
+    const starts = proxy.requests.filter((q) => q.method === "POST" && q.path.includes("/blobs/uploads/") && !q.path.includes("mount=")).length;
+    const finished = proxy.requests.filter((q) => q.method === "PUT" && q.path.includes("/blobs/uploads/") && q.status === 201).length;
+    assert.ok(starts <= finished, `${starts} sessions opened for ${finished} blobs: none started twice`);
+    assert.equal(await digestAt(target, `${host()}/team/a`, "1"), a.manifest.digest);
+    assert.equal(await digestAt(target, `${host()}/team/b`, "1"), b.manifest.digest);
+  });
+
   test("the target registry killed mid-load, restarted, and the load rerun: complete and exact", async (t) => {
     const target = await startRegistry();
     t.after(() => target.stop());

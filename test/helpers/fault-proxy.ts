@@ -16,6 +16,8 @@ export interface FaultRule {
   path?: RegExp | string;
   /** Apply to the first K matching requests only (default: every one). */
   times?: number;
+  /** Let the first N matching requests through untouched (then apply `times` times). */
+  skip?: number;
   /** Answer with this status instead of forwarding. */
   status?: number;
   /** Retry-After header value to send with `status`. */
@@ -106,6 +108,7 @@ class Corrupter extends Transform {
 export async function faultProxy(upstream: string, rules: FaultRule[] = [], options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const target = new URL(upstream);
   const used = rules.map(() => 0);
+  const seen = rules.map(() => 0);
   const requests: ProxiedRequest[] = [];
   let windowStart = Date.now();
   let windowUsed = 0;
@@ -114,7 +117,7 @@ export async function faultProxy(upstream: string, rules: FaultRule[] = [], opti
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
-    const ruleIndex = rules.findIndex((r, i) => matches(r, method, path) && used[i]! < (r.times ?? Infinity));
+    const ruleIndex = rules.findIndex((r, i) => matches(r, method, path) && seen[i]!++ >= (r.skip ?? 0) && used[i]! < (r.times ?? Infinity));
     let rule = ruleIndex >= 0 ? rules[ruleIndex] : undefined;
     if (rule) used[ruleIndex]!++;
     let limitHeaders: Record<string, string> = {};
