@@ -10,13 +10,12 @@ import pLimit from "p-limit";
 import { LayeredSource } from "../content/layered.js";
 import type { ManifestData, ReadOnlyTarget } from "../content/target.js";
 import { AirgapError, type Problem } from "../errors.js";
-import { isParsedIndex, MAX_MANIFEST_BYTES, parseManifest, type Descriptor } from "../oci/descriptor.js";
-import { isIndex, isManifest } from "../oci/media-types.js";
+import type { Descriptor } from "../oci/descriptor.js";
 import type { Reference } from "../reference/reference.js";
-import { parseReference } from "../reference/reference.js";
 import type { RegistryLocation } from "../reference/target.js";
 import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
+import { keptGraph } from "./inventory.js";
 import type { RetryOptions } from "../registry/retry.js";
 import { plural } from "../util/plural.js";
 import type { BundleReader } from "../bundle/reader.js";
@@ -41,14 +40,8 @@ async function imagesNeeding(reader: BundleReader, digests: ReadonlySet<string>)
     needs.set(digest, list);
   };
   for (const image of reader.bundle.images) {
-    const top = await reader.resolve(parseReference(image.source)).catch(() => undefined);
-    if (!top) continue;
-    const parsed = parseManifest(top.bytes, top.descriptor.mediaType, image.source);
-    const manifests = isParsedIndex(parsed)
-      ? await Promise.all(parsed.manifests.filter((c) => (isManifest(c.mediaType) || isIndex(c.mediaType)) && reader.blobEntry(c.digest) !== undefined)
-        .map(async (c) => parseManifest(await reader.fetchBytes(c, MAX_MANIFEST_BYTES), c.mediaType, image.source)))
-      : [parsed];
-    for (const m of manifests) if (!isParsedIndex(m)) for (const b of [m.config, ...m.layers]) note(b.digest, image.source);
+    const graph = await keptGraph(reader, image.source).catch(() => undefined);
+    for (const m of graph?.manifests ?? []) for (const b of [m.config, ...m.layers]) note(b.digest, image.source);
   }
   return needs;
 }

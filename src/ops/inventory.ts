@@ -34,6 +34,8 @@ export interface RegistryInventoryOptions {
   host: RegistryHost;
   /** The repositories to read, relative to the /PREFIX (default: every one `/v2/_catalog` lists under it). */
   repositories?: string[];
+  /** Repositories to read besides the catalog's (a bundle's), or instead of it where the registry refuses it. */
+  also?: string[];
   /**
    * Manifests to read by digest as well (relative repository, digest): images pulled by digest are pushed without
    * a tag, and no registry API lists untagged manifests — a bundle's digest references name them.
@@ -57,15 +59,15 @@ function addBlobs(inventory: Inventory, manifest: ImageManifest, repository: str
 export async function inventoryOfRegistry(options: RegistryInventoryOptions): Promise<InventoryResult> {
   const { registry, host, signal } = options;
   const prefix = registry.prefix ? `${registry.prefix}/` : "";
-  let names = options.repositories;
+  let names = options.repositories && [...options.repositories, ...(options.also ?? [])];
   if (!names) {
     const catalog = await host.catalog(signal);
-    if (catalog === undefined) {
+    if (catalog === undefined && !options.also) {
       throw new AirgapError("DENIED", `${registry.host} does not list /v2/_catalog to us`, {
         hint: "name the repositories to read with --repos FILE (one per line), or --from-bundle B to read those of a bundle",
       });
     }
-    names = catalog.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+    names = [...(catalog ?? []).filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)), ...(options.also ?? [])];
   }
   const inventory = emptyInventory(`registry ${registry.host}${registry.prefix ? `/${registry.prefix}` : ""}`);
   const skipped: Problem[] = [];
@@ -144,20 +146,13 @@ export async function inventoryOfBundle(reader: BundleReader, layout: TargetLayo
   for (const image of reader.bundle.images) {
     const ref = parseReference(image.source);
     const name = targetPath(ref, undefined, layout);
-    const top = await reader.resolve(ref);
-    const parsed = parseManifest(top.bytes, top.descriptor.mediaType, image.source);
-    const children: Descriptor[] = isParsedIndex(parsed) ? parsed.manifests.filter((c) => reader.blobEntry(c.digest) !== undefined) : [];
-    const form = isParsedIndex(parsed) ? pushedForm(top, new Set(children.map((c) => c.digest))) : { as: "original" as const };
+    const { top, children, manifests } = await keptGraph(reader, image.source);
+    const form = isIndex(top.descriptor.mediaType) ? pushedForm(top, new Set(children.map((c) => c.digest))) : { as: "original" as const };
     const pushed = form.as === "original" ? top.descriptor : form.as === "child" ? children.find((c) => c.digest === form.digest)! : form.manifest.descriptor;
     const tags = (inventory.repositories[name] ??= { tags: {} }).tags;
     if (ref.tag !== undefined) tags[ref.tag] = pushed.digest;
-    inventory.manifests[pushed.digest] ??= { mediaType: pushed.mediaType, size: pushed.size, repository: name };
-    if (!isParsedIndex(parsed)) addBlobs(inventory, parsed, name);
-    for (const child of children) {
-      inventory.manifests[child.digest] ??= { mediaType: child.mediaType, size: child.size, repository: name };
-      const m = parseManifest(await reader.fetchBytes(child, MAX_MANIFEST_BYTES), child.mediaType, image.source);
-      if (!isParsedIndex(m)) addBlobs(inventory, m, name);
-    }
+    for (const m of [pushed, ...children]) inventory.manifests[m.digest] ??= { mediaType: m.mediaType, size: m.size, repository: name };
+    for (const m of manifests) addBlobs(inventory, m, name);
   }
   for (const b of reader.bundle.base?.blobs ?? []) inventory.blobs[b.digest] ??= { size: b.size, repository: b.repository };
   return inventory;
@@ -183,4 +178,14 @@ export async function readBase(path: string): Promise<BaseInventory> {
   } finally {
     await reader.close();
   }
+}
+
+/** An image of a bundle as the bundle holds it: its top manifest, the index entries kept, and their image manifests. */
+export async function keptGraph(reader: BundleReader, source: string): Promise<{ top: ManifestData; children: Descriptor[]; manifests: ImageManifest[] }> {
+  const top = await reader.resolve(parseReference(source));
+  const parsed = parseManifest(top.bytes, top.descriptor.mediaType, source);
+  if (!isParsedIndex(parsed)) return { top, children: [], manifests: [parsed] };
+  const children = parsed.manifests.filter((c) => isManifest(c.mediaType) && reader.blobEntry(c.digest) !== undefined);
+  const manifests = await Promise.all(children.map(async (c) => parseManifest(await reader.fetchBytes(c, MAX_MANIFEST_BYTES), c.mediaType, source)));
+  return { top, children, manifests: manifests.filter((m): m is ImageManifest => !isParsedIndex(m)) };
 }

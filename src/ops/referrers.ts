@@ -33,7 +33,7 @@ export function fallbackTag(digest: string): string {
 /** Resolves a tag, or undefined where the repository lacks it. */
 async function tagged(repo: RegistryRepository, tag: string, signal?: AbortSignal): Promise<ManifestData | undefined> {
   if ((await repo.headManifest(tag, signal)) === undefined) return undefined;
-  return repo.resolve({ domain: "", path: repo.path, tag }, signal).catch((err: unknown) => {
+  return repo.resolve({ domain: repo.mountDomain, path: repo.path, tag }, signal).catch((err: unknown) => {
     if (err instanceof AirgapError && err.code === "NOT_FOUND") return undefined;
     throw err;
   });
@@ -76,7 +76,7 @@ export async function writeFallbackIndex(repo: RegistryRepository, subject: stri
   if (existing?.descriptor.digest === descriptor.digest) return descriptor.digest;
   // Pushed by digest then tagged: the same two requests any manifest push makes.
   await repo.push(descriptor, async () => Readable.from([bytes]), signal);
-  await repo.tag(descriptor, { domain: "", path: repo.path, tag }, signal);
+  await repo.tag(descriptor, { domain: repo.mountDomain, path: repo.path, tag }, signal);
   return descriptor.digest;
 }
 

@@ -9,7 +9,7 @@
  */
 import { createPrivateKey, sign } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { describe, pushBlob, pushManifest, type RawBlob } from "./push.js";
+import { descriptorOf, pushBlob, pushManifest, type RawBlob } from "./push.js";
 import type { TestRegistry } from "./registry.js";
 
 const json = (mediaType: string, value: unknown): RawBlob => ({ mediaType, data: Buffer.from(JSON.stringify(value)) });
@@ -26,13 +26,13 @@ export async function pushCosignSignature(registry: TestRegistry, repo: string, 
   const signature = sign("sha256", payload.data, createPrivateKey(await readFile(keyFile, "utf8"))).toString("base64");
   const config = json("application/vnd.oci.image.config.v1+json", {
     architecture: "", config: {}, created: "0001-01-01T00:00:00Z", history: [{ created: "0001-01-01T00:00:00Z" }], os: "",
-    rootfs: { type: "layers", diff_ids: [describe(payload).digest] },
+    rootfs: { type: "layers", diff_ids: [descriptorOf(payload).digest] },
   });
   await pushBlob(registry, repo, payload);
   await pushBlob(registry, repo, config);
   const manifest = json("application/vnd.oci.image.manifest.v1+json", {
-    schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: describe(config),
-    layers: [describe(payload, { annotations: { "dev.cosignproject.cosign/signature": signature } })],
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: descriptorOf(config),
+    layers: [descriptorOf(payload, { annotations: { "dev.cosignproject.cosign/signature": signature } })],
   });
   return pushManifest(registry, repo, manifest, `${attachTo.replace(":", "-")}.sig`);
 }
@@ -45,10 +45,10 @@ export async function pushSbomReferrer(registry: TestRegistry, repo: string, sub
   await pushBlob(registry, repo, sbom);
   const manifest = json("application/vnd.oci.image.manifest.v1+json", {
     schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: "application/spdx+json",
-    config: describe(empty), layers: [describe(sbom)], subject,
+    config: descriptorOf(empty), layers: [descriptorOf(sbom)], subject,
   });
   await pushManifest(registry, repo, manifest);
-  return { ...describe(manifest), artifactType: "application/spdx+json" } as { mediaType: string; digest: string; size: number; artifactType: string };
+  return { ...descriptorOf(manifest), artifactType: "application/spdx+json" } as { mediaType: string; digest: string; size: number; artifactType: string };
 }
 
 /** Writes the referrers tag schema's index (`sha256-<subject hex>`) listing `referrers`. */

@@ -14,7 +14,7 @@ export interface RawBlob {
 }
 
 /** The descriptor of some bytes. */
-export function describe(blob: RawBlob, extra: Record<string, unknown> = {}): { mediaType: string; digest: string; size: number } & Record<string, unknown> {
+export function descriptorOf(blob: RawBlob, extra: Record<string, unknown> = {}): { mediaType: string; digest: string; size: number } & Record<string, unknown> {
   return { mediaType: blob.mediaType, digest: `sha256:${createHash("sha256").update(blob.data).digest("hex")}`, size: blob.data.length, ...extra };
 }
 
@@ -23,14 +23,14 @@ export async function pushBlob(registry: TestRegistry, repo: string, blob: RawBl
   const start = await fetch(`${registry.url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
   if (start.status !== 202) throw new Error(`upload start: ${start.status}`);
   const location = new URL(start.headers.get("location")!, registry.url);
-  location.searchParams.set("digest", describe(blob).digest);
+  location.searchParams.set("digest", descriptorOf(blob).digest);
   const put = await fetch(location, { method: "PUT", body: blob.data, headers: { "content-type": "application/octet-stream" } });
   if (put.status !== 201) throw new Error(`upload: ${put.status} ${await put.text()}`);
 }
 
 /** Puts a manifest under `reference` (a tag or its digest); returns its digest. */
 export async function pushManifest(registry: TestRegistry, repo: string, manifest: RawBlob, reference?: string): Promise<string> {
-  const digest = describe(manifest).digest;
+  const digest = descriptorOf(manifest).digest;
   const res = await fetch(`${registry.url}/v2/${repo}/manifests/${reference ?? digest}`, { method: "PUT", body: manifest.data, headers: { "content-type": manifest.mediaType } });
   if (res.status !== 201) throw new Error(`manifest ${reference ?? digest}: ${res.status} ${await res.text()}`);
   return digest;

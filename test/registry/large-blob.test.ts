@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { CLI } from "../helpers/cli.js";
 import { faultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
-import { describe as describeBlob, pushBlob, pushBlobStream, pushManifest } from "../helpers/push.js";
+import { descriptorOf, pushBlob, pushBlobStream, pushManifest } from "../helpers/push.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { ustarHeader } from "../helpers/tar.js";
 
@@ -57,7 +57,7 @@ describe("a single 3 GB layer", { timeout: 20 * 60_000 }, () => {
     await pushBlob(source, "team/large", config);
     manifestDigest = await pushManifest(source, "team/large", {
       mediaType: "application/vnd.oci.image.manifest.v1+json",
-      data: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: describeBlob(config), layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest, size: layerSize }] })),
+      data: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: descriptorOf(config), layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest, size: layerSize }] })),
     }, "1");
     proxy = await faultProxy(source.url, [{ method: "GET", path: `/blobs/${layerDigest}`, resetAfterBytes: Math.floor(layerSize / 2), times: 1 }]);
   });

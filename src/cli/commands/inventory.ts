@@ -73,16 +73,10 @@ export const inventoryCommand: CommandSpec = {
       const registry = parseRegistry(String(args.registry));
       const connection = await registriesFrom(args, context, [registry.host]);
       try {
-        const host = connection.registries.host(registry.host);
-        // A bundle's repositories add to the catalog's (or stand in for it, where it is refused).
-        if (bundleRepositories && !repositories) {
-          const catalog = await host.catalog(context.signal);
-          const prefix = registry.prefix ? `${registry.prefix}/` : "";
-          repositories = [...(catalog ?? []).filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length)), ...bundleRepositories];
-        } else if (bundleRepositories) repositories = [...(repositories ?? []), ...bundleRepositories];
         const result = await inventoryOfRegistry({
-          registry, host, retry: connection.retry, signal: context.signal, digests,
+          registry, host: connection.registries.host(registry.host), retry: connection.retry, signal: context.signal, digests,
           ...(repositories && { repositories }),
+          ...(bundleRepositories && { also: bundleRepositories }),
         });
         ({ inventory, skipped } = result);
       } finally {
