@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the peers the bench measures us against and the second registry implementation the tests run against,
+# Builds the peers the bench measures us against, the second registry implementation the tests run against and
+# the OCI distribution-spec conformance suite (its pull side runs against bundle serve),
 # from Go modules at pinned versions: crane, oras, regctl, and distribution v3's registry. Hauler is tried too.
 # Binaries are cached outside the work tree, keyed by module and version ($AIRGAP_BUILD_CACHE, default
 # ~/.cache/airgap-bundle/build/peers): a warm machine rebuilds nothing. A peer that cannot be built is named with
@@ -13,6 +14,7 @@ PEERS=(
   "regctl github.com/regclient/regclient/cmd/regctl v0.11.7"
   "registry-v3 github.com/distribution/distribution/v3/cmd/registry v3.1.2"
   "hauler github.com/hauler-dev/hauler/cmd/hauler v1.3.1"
+  "oci-conformance github.com/opencontainers/distribution-spec/conformance v0.0.0-20260831232431-97274622c111"
 )
 command -v go >/dev/null || { echo "peers build: the Go toolchain is missing" >&2; exit 2; }
 BIN=$CACHE/bin

@@ -28,6 +28,8 @@ export interface CommandSpec {
   examples: ReadonlyArray<readonly [string, string]>;
   options: Readonly<Record<string, OptionSpec>>;
   positionals?: Readonly<Record<string, OptionSpec>>;
+  /** Ctrl-C / SIGTERM is how the command ends (a server): a clean stop exits with the command's own code, not 130. */
+  runsUntilStopped?: boolean;
   /** Runs the command; returns the exit code (0 when omitted). Throws AirgapError on failure. */
   run(args: Record<string, unknown>, out: Output, context: CommandContext): Promise<number | void>;
 }

@@ -15,7 +15,8 @@ import { rewriteCommand } from "./commands/rewrite.js";
 import { verifyCommand } from "./commands/verify.js";
 import { saveCommand } from "./commands/save.js";
 import { scanCommand } from "./commands/scan.js";
+import { serveCommand } from "./commands/serve.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, serveCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand];

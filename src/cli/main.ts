@@ -40,7 +40,7 @@ async function runCommand(spec: CommandSpec, args: Record<string, unknown>): Pro
     if (controller.signal.aborted && !(err instanceof AirgapError)) return EXIT.INTERRUPTED;
     code = out.error(err);
   }
-  return controller.signal.aborted ? EXIT.INTERRUPTED : code;
+  return controller.signal.aborted && spec.runsUntilStopped !== true ? EXIT.INTERRUPTED : code;
 }
 
 /** Runs the CLI with the given arguments; resolves to the exit code. */

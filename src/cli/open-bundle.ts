@@ -27,3 +27,18 @@ export async function openVerifiedBundle(args: Record<string, unknown>, out: Out
     throw err;
   }
 }
+
+/** The bundles given with --base, open (a delta's missing content is read from them). */
+export async function openBases(args: Record<string, unknown>): Promise<BundleReader[]> {
+  const paths = (args.base as string[] | undefined) ?? [];
+  if (paths.length === 0) return [];
+  const { BundleReader } = await import("../bundle/reader.js");
+  const readers: BundleReader[] = [];
+  try {
+    for (const p of paths) readers.push(await BundleReader.open(String(p)));
+  } catch (err) {
+    for (const r of readers) await r.close();
+    throw err;
+  }
+  return readers;
+}

@@ -7,6 +7,7 @@
 import { digestOf } from "../oci/verify.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
 import type { ManifestData } from "./target.js";
+import type { ResolvedImage } from "./graph.js";
 
 /** How an image reaches a registry: its own top manifest, one kept child, or a new index of the kept children. */
 export type PushedForm =
@@ -34,4 +35,12 @@ export function pushedForm(top: ManifestData, kept: ReadonlySet<string>): Pushed
 export function pushedDigest(top: ManifestData, kept: ReadonlySet<string>): string {
   const form = pushedForm(top, kept);
   return form.as === "original" ? top.descriptor.digest : form.as === "child" ? form.digest : form.manifest.descriptor.digest;
+}
+
+/** The image as the registry is given it: a filtered index becomes its kept manifest or a new index of those kept. */
+export function asPushed(image: ResolvedImage): ResolvedImage {
+  const form = pushedForm(image.top, new Set(image.children.map((c) => c.descriptor.digest)));
+  if (form.as === "original") return image;
+  if (form.as === "child") return { ...image, top: image.children.find((c) => c.descriptor.digest === form.digest)!, children: [] };
+  return { ...image, top: form.manifest };
 }

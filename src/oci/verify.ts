@@ -14,7 +14,7 @@ export function digestHex(digest: string): string {
 }
 
 /** The algorithm of a digest, checked to be one we can compute. */
-function hashFor(digest: string): Hash {
+export function hashFor(digest: string): Hash {
   const algorithm = digest.slice(0, digest.indexOf(":"));
   if (algorithm !== "sha256" && algorithm !== "sha512") {
     throw new AirgapError("UNSUPPORTED", `cannot verify digest algorithm "${algorithm}"`);

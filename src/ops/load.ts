@@ -4,8 +4,8 @@
  * repository and every target tag resolves to the bundle's digest.
  */
 import pLimit from "p-limit";
-import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
-import { pushedForm } from "../content/kept-platforms.js";
+import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage } from "../content/copy.js";
+import { asPushed } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
 import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
@@ -67,14 +67,6 @@ export interface LoadResult {
   uploadedBytes: number;
   seconds: number;
   problems: Problem[];
-}
-
-/** The image as the registry is given it: a filtered index becomes its kept manifest or a new index of those kept. */
-function asPushed(image: ResolvedImage): ResolvedImage {
-  const form = pushedForm(image.top, new Set(image.children.map((c) => c.descriptor.digest)));
-  if (form.as === "original") return image;
-  if (form.as === "child") return { ...image, top: image.children.find((c) => c.descriptor.digest === form.digest)!, children: [] };
-  return { ...image, top: form.manifest };
 }
 
 /** Loads a bundle into a registry. Throws before pushing anything when verification fails. */

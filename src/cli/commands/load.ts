@@ -11,7 +11,7 @@ import type { CommandContext, CommandSpec } from "../command.js";
 import type { BundleReader } from "../../bundle/reader.js";
 import { streamingGc } from "../runtime-tuning.js";
 import { EXIT, type Output } from "../output.js";
-import { openVerifiedBundle } from "../open-bundle.js";
+import { openBases, openVerifiedBundle } from "../open-bundle.js";
 import { formatTable } from "../table.js";
 import { progressFor, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
@@ -178,17 +178,3 @@ async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promi
   }
 }
 
-/** The bundles given with --base, open (a delta's missing content is read from them). */
-async function openBases(args: Record<string, unknown>): Promise<BundleReader[]> {
-  const paths = (args.base as string[] | undefined) ?? [];
-  if (paths.length === 0) return [];
-  const { BundleReader } = await import("../../bundle/reader.js");
-  const readers: BundleReader[] = [];
-  try {
-    for (const p of paths) readers.push(await BundleReader.open(String(p)));
-  } catch (err) {
-    for (const r of readers) await r.close();
-    throw err;
-  }
-  return readers;
-}

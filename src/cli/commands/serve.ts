@@ -1,0 +1,91 @@
+/**
+ * `bundle serve`: a read-only registry answering straight from the bundle (no extraction, no copy), until Ctrl-C.
+ */
+import { readFile } from "node:fs/promises";
+import { AirgapError } from "../../errors.js";
+import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { plural } from "../../util/plural.js";
+import { formatBytes } from "../../util/size.js";
+import type { CommandSpec } from "../command.js";
+import { KEY_OPTION } from "../keys.js";
+import { openBases, openVerifiedBundle } from "../open-bundle.js";
+import { EXIT } from "../output.js";
+
+/** The `serve` command. */
+export const serveCommand: CommandSpec = {
+  command: "serve <bundle>",
+  summary: "Serve a bundle as a read-only registry (pull with docker, crane, skopeo…) until Ctrl-C",
+  description:
+    "Answer the Registry v2 / OCI distribution pull API straight from the bundle, read in place (split parts too):\n" +
+    "manifests by tag and digest, blobs (with Range), tag and catalog listings, the Referrers API. Repositories are\n" +
+    "named as `bundle load` names them (--target-layout, --prefix), so the bundle's manifests rendered for the served\n" +
+    "address (`bundle install --registry ADDR`) work unchanged. Writes are refused (405). The bundle is verified\n" +
+    "first, and every blob is hashed again as it is sent: a blob whose bytes changed is cut short, never delivered.\n" +
+    "For other nodes, listen on their network (--listen 0.0.0.0:5000) and configure their engines to trust it\n" +
+    "(--tls-cert/--tls-key, or the address as an insecure registry).",
+  examples: [
+    ["bundle serve bundles/ai-devops-5.1.0.tar", "Serve on 127.0.0.1:5000"],
+    ["bundle serve bundles/ai-devops-5.1.0.tar.001 --listen 0.0.0.0:5000 --tls-cert node.crt --tls-key node.key", "A split bundle over HTTPS, to other nodes"],
+  ],
+  runsUntilStopped: true,
+  positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
+  options: {
+    listen: { type: "string", describe: "Address to listen on: HOST:PORT, [IPV6]:PORT, or :PORT for every interface", default: "127.0.0.1:5000", requiresArg: true },
+    "tls-cert": { type: "string", describe: "Serve HTTPS with this certificate chain (PEM); needs --tls-key", requiresArg: true },
+    "tls-key": { type: "string", describe: "The certificate's private key (PEM)", requiresArg: true },
+    "target-layout": { type: "string", describe: "Repository names: host: <host>/<path>; strip-host: <path> (as bundle load)", choices: ["host", "strip-host"], default: "host" },
+    prefix: { type: "string", describe: "Serve every repository under this path prefix (as bundle load --registry HOST/PREFIX)", requiresArg: true },
+    base: { type: "string", array: true, describe: "A delta: an older bundle holding what the delta left out; repeatable", requiresArg: true },
+    deep: { type: "boolean", describe: "Re-hash every blob before serving (the default checks the .sha256)" },
+    "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every full blob is still hashed as it is sent)" },
+    ...KEY_OPTION,
+    verbose: { type: "boolean", alias: "v", describe: "Print an access line per request" },
+  },
+  async run(args, out, context) {
+    const { parseListen, startServer } = await import("../../serve/server.js");
+    const { servedContent } = await import("../../serve/content.js");
+    const listen = parseListen(String(args.listen));
+    const layout = String(args["target-layout"]) as TargetLayout;
+    const prefix = args.prefix === undefined ? undefined : parseRegistry(`serve.local/${String(args.prefix)}`).prefix;
+    if ((args["tls-cert"] === undefined) !== (args["tls-key"] === undefined)) throw new AirgapError("INVALID_ARGUMENT", "--tls-cert and --tls-key go together");
+    if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");
+    const tls = args["tls-cert"] === undefined ? undefined : { cert: await readPem(String(args["tls-cert"])), key: await readPem(String(args["tls-key"])) };
+    const reader = await openVerifiedBundle(args, out);
+    try {
+      const bases = await openBases(args);
+      try {
+        const content = await servedContent(reader, bases, { layout, ...(prefix && { prefix }) }, context.signal);
+        const server = await startServer(content, {
+          listen,
+          ...(tls && { tls }),
+          onRequest: (line) => {
+            if (line.cutShort) out.warn(`${line.method} ${line.path}: ${line.cutShort}`);
+            if (args.verbose) out.info(`${line.remote} ${line.method} ${line.path} ${line.status} ${line.bytes} ${line.ms.toFixed(1)}ms`);
+          },
+        });
+        out.info(`serving ${reader.path} (${plural(content.images.length, "image")} in ${plural(content.repositories.size, "repository", "repositories")}) read-only at ${server.url}`);
+        for (const image of content.images) out.info(`  ${server.address}/${image.repository}${image.reference.includes(":") ? "@" : ":"}${image.reference}`);
+        if (listen.host === "127.0.0.1" || listen.host === "::1" || listen.host === "localhost") out.info("only this machine can reach it; for other nodes: --listen 0.0.0.0:5000");
+        out.info("press Ctrl-C to stop");
+        await new Promise<void>((resolve) => {
+          if (context.signal.aborted) resolve();
+          context.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        await server.stop();
+        const { requests, bytes, cutShort } = server.totals;
+        out.result(`stopped: ${plural(requests, "request")} answered, ${formatBytes(bytes)} sent${cutShort > 0 ? `, ${plural(cutShort, "response")} cut short` : ""}`, { address: server.address, requests, bytes, cutShort });
+        return EXIT.OK;
+      } finally {
+        for (const b of bases) await b.close();
+      }
+    } finally {
+      await reader.close();
+    }
+  },
+};
+
+async function readPem(path: string): Promise<Buffer> {
+  return readFile(path).catch(() => {
+    throw new AirgapError("FILE_NOT_FOUND", `cannot read ${path}`);
+  });
+}

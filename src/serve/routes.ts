@@ -1,0 +1,235 @@
+/**
+ * The read-only registry API of `bundle serve` (OCI distribution spec, pull side): `/v2/`, manifests by tag and
+ * digest, blobs with Range, tag and catalog listings with `n`/`last` and `Link`, the Referrers API; every write is
+ * answered 405 with an OCI error body. A full blob is hashed as it is sent and its last bytes are held back until
+ * the digest is proved: bytes changed in the tar since it was checked cut the response short, so no client ever
+ * receives a complete wrong blob.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { isIndex, isManifest, MediaType } from "../oci/media-types.js";
+import { hashFor } from "../oci/verify.js";
+import { digestProblem } from "../reference/reference.js";
+import type { Descriptor } from "../oci/descriptor.js";
+import type { BlobPlace, ServedContent, ServedManifest, ServedRepository } from "./content.js";
+
+/** What one request came to, for the access line and the totals. */
+export interface Served {
+  status: number;
+  /** Body bytes sent. */
+  bytes: number;
+  /** Why a response was cut short (a blob whose bytes no longer match its digest). */
+  cutShort?: string;
+}
+
+/** An OCI error answer. */
+class Answer {
+  constructor(readonly status: number, readonly code: string, readonly message: string, readonly headers: Record<string, string> = {}) {}
+}
+
+const JSON_TYPE = "application/json";
+const ROUTE = /^\/v2\/(.+)\/(manifests|blobs|referrers)\/([^/]+)$/;
+const TAGS = /^\/v2\/(.+)\/tags\/list$/;
+
+/** Answers one request from `content`; resolves when the response is complete (or cut short). */
+export async function answer(content: ServedContent, req: IncomingMessage, res: ServerResponse): Promise<Served> {
+  res.setHeader("Docker-Distribution-API-Version", "registry/2.0");
+  try {
+    return await route(content, req, res);
+  } catch (err) {
+    if (!(err instanceof Answer)) throw err;
+    const body = Buffer.from(JSON.stringify({ errors: [{ code: err.code, message: err.message }] }));
+    res.writeHead(err.status, { ...err.headers, "Content-Type": JSON_TYPE, "Content-Length": body.length });
+    res.end(req.method === "HEAD" ? undefined : body);
+    return { status: err.status, bytes: req.method === "HEAD" ? 0 : body.length };
+  }
+}
+
+async function route(content: ServedContent, req: IncomingMessage, res: ServerResponse): Promise<Served> {
+  const url = new URL(req.url ?? "/", "http://serve");
+  if (url.pathname !== "/v2" && !url.pathname.startsWith("/v2/")) throw new Answer(404, "NOT_FOUND", "not a registry API path");
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    throw new Answer(405, "UNSUPPORTED", "bundle serve is read-only: pushing, deleting and uploading are not supported", { Allow: "GET, HEAD" });
+  }
+  if (url.pathname === "/v2/" || url.pathname === "/v2") return sendJson(req, res, {});
+  if (url.pathname === "/v2/_catalog") {
+    const names = [...content.repositories.keys()].sort(byteOrder);
+    const page = paginate(names, url, "/v2/_catalog");
+    return sendJson(req, res, { repositories: page.items }, page.link);
+  }
+  const tags = TAGS.exec(url.pathname);
+  if (tags) {
+    const repo = repository(content, tags[1]!);
+    const page = paginate([...repo.tags.keys()].sort(byteOrder), url, `/v2/${repo.name}/tags/list`);
+    return sendJson(req, res, { name: repo.name, tags: page.items }, page.link);
+  }
+  const m = ROUTE.exec(url.pathname);
+  if (!m) throw new Answer(404, "NOT_FOUND", "no such registry API path");
+  const repo = repository(content, m[1]!);
+  const reference = decoded(m[3]!);
+  if (m[2] === "manifests") return sendManifest(req, res, manifestOf(repo, reference));
+  const digest = checkedDigest(reference);
+  if (m[2] === "referrers") return sendReferrers(req, res, repo, digest, url.searchParams.get("artifactType"));
+  const manifest = repo.manifests.get(digest);
+  if (manifest) return sendBytes(req, res, manifest.bytes, digest);
+  const d = repo.blobs.get(digest);
+  const place = d && content.place(d);
+  if (!d || !place) throw new Answer(404, "BLOB_UNKNOWN", `blob ${digest} is not in ${repo.name}`);
+  return sendBlob(req, res, d, place);
+}
+
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new Answer(400, "NAME_INVALID", `malformed escape in "${part}"`);
+  }
+}
+
+function repository(content: ServedContent, raw: string): ServedRepository {
+  const name = decoded(raw);
+  const repo = content.repositories.get(name);
+  if (!repo) throw new Answer(404, "NAME_UNKNOWN", `repository ${name} is not in this bundle`);
+  return repo;
+}
+
+function checkedDigest(reference: string): string {
+  const problem = digestProblem(reference);
+  if (problem) throw new Answer(400, "DIGEST_INVALID", problem);
+  return reference;
+}
+
+function manifestOf(repo: ServedRepository, reference: string): ServedManifest {
+  const digest = reference.includes(":") ? checkedDigest(reference) : repo.tags.get(reference);
+  const manifest = digest === undefined ? undefined : repo.manifests.get(digest);
+  if (!manifest) throw new Answer(404, "MANIFEST_UNKNOWN", `manifest ${reference} is not in ${repo.name}`);
+  return manifest;
+}
+
+/** A page of a sorted list after `last`, at most `n` long, with the `Link` to the next page when more remain. */
+function paginate(sorted: string[], url: URL, path: string): { items: string[]; link?: string } {
+  const last = url.searchParams.get("last");
+  const after = last === null ? sorted : sorted.filter((s) => s > last);
+  const nText = url.searchParams.get("n");
+  if (nText === null) return { items: after };
+  if (!/^\d{1,9}$/.test(nText)) throw new Answer(400, "PAGINATION_NUMBER_INVALID", `n must be a whole number, got "${nText}"`);
+  const items = after.slice(0, Number(nText));
+  if (items.length === 0 || items.length === after.length) return { items };
+  return { items, link: `<${path}?n=${nText}&last=${encodeURIComponent(items[items.length - 1]!)}>; rel="next"` };
+}
+
+/** The media types an `Accept` header names (parameters dropped). */
+function acceptedTypes(req: IncomingMessage): string[] {
+  const header = req.headers.accept;
+  if (!header) return [];
+  return header.split(",").map((t) => t.split(";")[0]!.trim().toLowerCase()).filter((t) => t !== "");
+}
+
+/**
+ * Whether a client may be sent a manifest of this type. A client that names no manifest type (none, `*∕*`, plain
+ * JSON) gets what is stored; one that names manifest types gets an index or an OCI manifest only if it names that
+ * type, as distribution answers. Docker's image manifest goes to every client.
+ */
+function accepts(req: IncomingMessage, mediaType: string): boolean {
+  const types = acceptedTypes(req);
+  if (types.includes("*/*") || types.includes(mediaType)) return true;
+  if (!types.some((t) => isIndex(t) || isManifest(t))) return true;
+  return mediaType === MediaType.DockerManifest;
+}
+
+function sendManifest(req: IncomingMessage, res: ServerResponse, manifest: ServedManifest): Served {
+  if (!accepts(req, manifest.mediaType)) {
+    throw new Answer(404, "MANIFEST_UNKNOWN", `the manifest is a ${manifest.mediaType}, which the Accept header does not name`);
+  }
+  res.writeHead(200, { "Content-Type": manifest.mediaType, "Content-Length": manifest.bytes.length, "Docker-Content-Digest": manifest.digest, ETag: `"${manifest.digest}"` });
+  res.end(req.method === "HEAD" ? undefined : manifest.bytes);
+  return { status: 200, bytes: req.method === "HEAD" ? 0 : manifest.bytes.length };
+}
+
+function sendJson(req: IncomingMessage, res: ServerResponse, value: unknown, link?: string, type = JSON_TYPE, extra: Record<string, string> = {}): Served {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(200, { "Content-Type": type, "Content-Length": body.length, ...(link && { Link: link }), ...extra });
+  res.end(req.method === "HEAD" ? undefined : body);
+  return { status: 200, bytes: req.method === "HEAD" ? 0 : body.length };
+}
+
+function sendReferrers(req: IncomingMessage, res: ServerResponse, repo: ServedRepository, subject: string, artifactType: string | null): Served {
+  const all = repo.referrers.get(subject) ?? [];
+  const manifests = artifactType === null ? all : all.filter((d) => d.artifactType === artifactType);
+  const index = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
+  return sendJson(req, res, index, undefined, MediaType.OciIndex, artifactType === null ? {} : { "OCI-Filters-Applied": "artifactType" });
+}
+
+/** A single `bytes=` range of a blob of `size` bytes; undefined: serve it whole (no range, or one we do not take). */
+function rangeOf(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    return suffix === 0 || size === 0 ? "unsatisfiable" : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start >= size || end < start ? "unsatisfiable" : { start, end };
+}
+
+function blobHeaders(digest: string, length: number): Record<string, string | number> {
+  return { "Content-Type": "application/octet-stream", "Content-Length": length, "Docker-Content-Digest": digest, "Accept-Ranges": "bytes", ETag: `"${digest}"` };
+}
+
+function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, digest: string): Served {
+  const range = rangeOf(req.headers.range, bytes.length);
+  if (range === "unsatisfiable") throw new Answer(416, "BLOB_UNKNOWN", "the requested range is not satisfiable", { "Content-Range": `bytes */${bytes.length}` });
+  const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
+  res.writeHead(range ? 206 : 200, { ...blobHeaders(digest, part.length), ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${bytes.length}` }) });
+  res.end(req.method === "HEAD" ? undefined : part);
+  return { status: range ? 206 : 200, bytes: req.method === "HEAD" ? 0 : part.length };
+}
+
+async function sendBlob(req: IncomingMessage, res: ServerResponse, d: Descriptor, place: BlobPlace): Promise<Served> {
+  const range = rangeOf(req.headers.range, d.size);
+  if (range === "unsatisfiable") throw new Answer(416, "BLOB_UNKNOWN", "the requested range is not satisfiable", { "Content-Range": `bytes */${d.size}` });
+  const start = range?.start ?? 0;
+  const length = range ? range.end - range.start + 1 : d.size;
+  res.writeHead(range ? 206 : 200, { ...blobHeaders(d.digest, length), ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${d.size}` }) });
+  const status = range ? 206 : 200;
+  if (req.method === "HEAD") {
+    res.end();
+    return { status, bytes: 0 };
+  }
+  const counted = { bytes: 0 };
+  const chunks = place.reader.tar.range(place.offset + start, length);
+  const body = range ? counting(chunks, counted) : provedAtTheEnd(counting(chunks, counted), d);
+  try {
+    await pipeline(Readable.from(body, { objectMode: false }), res);
+    return { status, bytes: counted.bytes };
+  } catch (err) {
+    return { status, bytes: counted.bytes, cutShort: (err as Error).message };
+  }
+}
+
+async function* counting(chunks: AsyncIterable<Buffer>, counted: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    counted.bytes += chunk.length;
+    yield chunk;
+  }
+}
+
+/** Passes a blob's bytes on while hashing them, holding the last chunk back until the digest is proved. */
+async function* provedAtTheEnd(chunks: AsyncIterable<Buffer>, d: Descriptor): AsyncGenerator<Buffer> {
+  const hash = hashFor(d.digest);
+  let held: Buffer | undefined;
+  for await (const chunk of chunks) {
+    if (held) yield held;
+    hash.update(chunk);
+    held = chunk;
+  }
+  const got = `${d.digest.slice(0, d.digest.indexOf(":"))}:${hash.digest("hex")}`;
+  if (got !== d.digest) throw new Error(`${d.digest} in the bundle no longer matches its digest (got ${got}): the response was cut short`);
+  if (held) yield held;
+}
