@@ -11,9 +11,10 @@
  * 4. Medians: wall seconds, MB/s of unique blob bytes, peak RSS (GNU time), CPU seconds of the tool and of the
  *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
  *
- * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta),
+ * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta|serve),
  * COMPARE (another checkout of this project, built: its save runs too, as `airgap-bundle@compare`, for an A/B of
  * a change in one run), CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
+ * ONLY=serve pulls the workload from `bundle serve` and from distribution 2.8 holding the same (scripts/bench/serve.mts).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -22,7 +23,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchDelta, pushWorkload } from "./delta.mjs";
 import { exact, median, q, timed, type Run } from "./measure.mjs";
-import { benchPeers, type BenchRef, type Peer } from "./peers.mjs";
+import { benchPeers, peersBin, type BenchRef, type Peer } from "./peers.mjs";
+import { benchServe } from "./serve.mjs";
 import { startBenchRegistry } from "./registry.mjs";
 import { makeWorkload, type Workload } from "./workload.mjs";
 
@@ -72,6 +74,10 @@ async function main(): Promise<void> {
       await pushWorkload(source, v1, "pushed-v1-0", log);
       await pushWorkload(source, v2, `pushed-v2-${CHANGED}`, log);
       await benchDelta({ cli: CLI, out, source, v1, v2, reps: REPS, changed: CHANGED, log });
+      return;
+    }
+    if (ONLY === "serve") {
+      await benchServe({ cli: CLI, out, source, workload, peersBin: peersBin(ROOT), reps: REPS, par: PAR, log });
       return;
     }
     const imagelist = join(out, "imagelist");

@@ -11,7 +11,7 @@ import type { Workload } from "./workload.mjs";
 const exec = promisify(execFile);
 
 /** One timed command. */
-export interface Run { tool: string; op: "save" | "load" | "reload" | "delta-save" | "delta-load"; rep: number; seconds: number; rssMb: number; cpuSeconds: number; registryCpuSeconds: number; exact?: number; bundleBytes?: number }
+export interface Run { tool: string; op: "save" | "load" | "reload" | "delta-save" | "delta-load" | "pull"; rep: number; seconds: number; rssMb: number; cpuSeconds: number; registryCpuSeconds: number; exact?: number; bundleBytes?: number }
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 async function cpuOf(pid: number): Promise<number> {

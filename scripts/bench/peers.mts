@@ -30,9 +30,14 @@ export interface Peer {
 /** Runs `lines` PAR at once, quietly. */
 const parallel = (lines: string[], par: number) => `printf '%s\\n' ${q(lines.join("\n"))} | tr '\\n' '\\0' | xargs -0 -P${par} -I{} bash -c '{} >/dev/null 2>&1'`;
 
+/** Builds the peers (cached) and returns the folder holding their binaries. */
+export function peersBin(root: string): string {
+  return execFileSync("bash", [join(root, "scripts", "peers", "build.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+}
+
 /** The peers of this machine; `missing` lists those that could not be built, with why. */
 export function benchPeers(root: string, work: string, refs: readonly BenchRef[], par: number): { peers: Peer[]; missing: string[] } {
-  const bin = execFileSync("bash", [join(root, "scripts", "peers", "build.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  const bin = peersBin(root);
   const failed = existsSync(join(bin, "FAILED")) ? readFileSync(join(bin, "FAILED"), "utf8").split("\n").filter(Boolean) : [];
   const has = (name: string) => existsSync(join(bin, name));
   const crane = q(join(bin, "crane"));

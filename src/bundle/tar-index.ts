@@ -79,13 +79,19 @@ export class TarFile {
   async read(offset: number, length: number): Promise<Buffer> {
     // Not zero-filled first (a load reads the whole bundle through here); only what was read is returned.
     const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset)));
+    return out.subarray(0, await this.readInto(out, offset));
+  }
+
+  /** Reads into `out` from `offset` (fewer bytes at the end); returns how many were read. */
+  async readInto(out: Buffer, offset: number): Promise<number> {
+    const length = Math.max(0, Math.min(out.length, this.size - offset));
     let got = 0;
-    for (let piece = this.piece(offset, out.length, 0); piece; piece = this.piece(offset, out.length, got)) {
+    for (let piece = this.piece(offset, length, 0); piece; piece = this.piece(offset, length, got)) {
       const { bytesRead } = await piece.handle.read(out, got, piece.length, piece.position);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return out.subarray(0, got);
+    return got;
   }
 
   /**

@@ -55,6 +55,11 @@ export interface ServedImage {
 export interface ServedContent {
   repositories: Map<string, ServedRepository>;
   images: ServedImage[];
+  /**
+   * Every byte of the bundles was proved by their checksums before serving (as before a load): blobs are then sent
+   * checked for size only; otherwise each whole blob is hashed as it is sent.
+   */
+  proved: boolean;
   /** The bundle (or --base bundle) holding a config or layer. */
   place(d: Pick<Descriptor, "digest" | "size">): BlobPlace | undefined;
 }
@@ -66,7 +71,7 @@ export interface ServeNaming {
 }
 
 /** Reads a bundle's (and its bases') manifests into what `bundle serve` answers. */
-export async function servedContent(reader: BundleReader, bases: readonly BundleReader[], naming: ServeNaming, signal?: AbortSignal): Promise<ServedContent> {
+export async function servedContent(reader: BundleReader, bases: readonly BundleReader[], naming: ServeNaming, proved: boolean, signal?: AbortSignal): Promise<ServedContent> {
   const holders = [reader, ...bases];
   const place = (d: Pick<Descriptor, "digest" | "size">): BlobPlace | undefined => {
     for (const r of holders) {
@@ -122,7 +127,7 @@ export async function servedContent(reader: BundleReader, bases: readonly Bundle
     if (r.tag) repo.tags.set(r.tag, r.digest);
     if (r.kind === "referrer") repo.referrers.set(r.subjectDigest, [...(repo.referrers.get(r.subjectDigest) ?? []), referrerDescriptor(r, image)]);
   });
-  return { repositories, images: served, place };
+  return { repositories, images: served, proved, place };
 }
 
 /** Records an image's manifests and blobs in its repository. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, open, readFile, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -56,6 +56,13 @@ describe("bundle serve", () => {
     await pushFallbackIndex(source, "team/a", a.manifest.digest, [sbom]);
     const lines = [`${source.host}/team/a:1`, `${source.host}/team/b:2`, `${source.host}/team/c@${c.manifest.digest}`];
     split = await saveCase(work, lines, { name: "split", version: "1" });
+    await mkdir(join(split.dir, "manifests"));
+    await writeFile(join(split.dir, "manifests", "app.yaml"), [
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:",
+      `  - name: a\n    image: ${source.host}/team/a:1`,
+      `  - name: b\n    image: ${source.host}/team/b:2`,
+      `  - name: c\n    image: ${source.host}/team/c@${c.manifest.digest}\n`,
+    ].join("\n"));
     const saved = await split.save(["--split-size", "1Mi"]);
     assert.equal(saved.code, 0, saved.stderr);
     plain = await saveCase(work, lines, { name: "plain", version: "1" });
@@ -145,6 +152,38 @@ describe("bundle serve", () => {
       assert.equal(((await r.json()) as { errors: Array<{ code: string }> }).errors[0]!.code, "UNSUPPORTED");
     }
     assert.match(serving.stderr(), /127\.0\.0\.1 GET \/v2\/_catalog 200 \d+ [\d.]+ms/, "--verbose prints an access line per request");
+  });
+
+  test("the bundle's manifests rendered for the served address resolve there unchanged (with --prefix too)", async () => {
+    const rendered = await runCli(["install", `${split.tar}.001`, "--registry", serving.host, "--dry-run", "--out", join(work, "rendered")]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    assert.match(await readFile(join(work, "rendered", "app.yaml"), "utf8"), new RegExp(`image: ${serving.host}/${repo("a")}:1`));
+    const prefixed = await startServe([`${split.tar}.001`, "--listen", `127.0.0.1:${await freePort()}`, "--prefix", "ai-devops"]);
+    try {
+      const ok = await runCli(["install", `${split.tar}.001`, "--registry", `${prefixed.host}/ai-devops`, "--dry-run", "--out", join(work, "rendered-prefix")]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const wrong = await runCli(["install", `${split.tar}.001`, "--registry", `${prefixed.host}/other`, "--dry-run", "--out", join(work, "rendered-other")]);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /3 image references in the rendered manifests do not resolve/);
+    } finally {
+      await prefixed.stop();
+    }
+  });
+
+  test("many clients at once, and one that goes away mid-blob does not disturb the others", async () => {
+    const layer = a.layers[1]!;
+    const path = `/v2/${repo("a")}/blobs/${layer.digest}`;
+    const leaving = new AbortController();
+    const gone = (async () => {
+      const r = await fetch(`${serving.url}${path}`, { signal: leaving.signal });
+      const reader = r.body!.getReader();
+      await reader.read();
+      leaving.abort();
+    })();
+    const bodies = await Promise.all(Array.from({ length: 24 }, async () => Buffer.from(await (await get(path)).arrayBuffer())));
+    await gone;
+    for (const body of bodies) assert.equal(sha(body), layer.digest);
+    assert.equal((await get("/v2/")).status, 200, "still serving");
   });
 
   test("skopeo and crane pull every image from it, every digest exact", async () => {

@@ -19,8 +19,9 @@ export const serveCommand: CommandSpec = {
     "Answer the Registry v2 / OCI distribution pull API straight from the bundle, read in place (split parts too):\n" +
     "manifests by tag and digest, blobs (with Range), tag and catalog listings, the Referrers API. Repositories are\n" +
     "named as `bundle load` names them (--target-layout, --prefix), so the bundle's manifests rendered for the served\n" +
-    "address (`bundle install --registry ADDR`) work unchanged. Writes are refused (405). The bundle is verified\n" +
-    "first, and every blob is hashed again as it is sent: a blob whose bytes changed is cut short, never delivered.\n" +
+    "address (`bundle install --registry ADDR`) work unchanged. Writes are refused (405). The bundle (and every\n" +
+    "--base) is verified first, as before a load; with --skip-verify each whole blob is hashed as it is sent instead,\n" +
+    "and one whose bytes do not match is cut short, never delivered whole.\n" +
     "For other nodes, listen on their network (--listen 0.0.0.0:5000) and configure their engines to trust it\n" +
     "(--tls-cert/--tls-key, or the address as an insecure registry).",
   examples: [
@@ -37,13 +38,14 @@ export const serveCommand: CommandSpec = {
     prefix: { type: "string", describe: "Serve every repository under this path prefix (as bundle load --registry HOST/PREFIX)", requiresArg: true },
     base: { type: "string", array: true, describe: "A delta: an older bundle holding what the delta left out; repeatable", requiresArg: true },
     deep: { type: "boolean", describe: "Re-hash every blob before serving (the default checks the .sha256)" },
-    "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every full blob is still hashed as it is sent)" },
+    "skip-verify": { type: "boolean", describe: "Do not check the bundle first: hash each whole blob as it is sent instead" },
     ...KEY_OPTION,
     verbose: { type: "boolean", alias: "v", describe: "Print an access line per request" },
   },
   async run(args, out, context) {
     const { parseListen, startServer } = await import("../../serve/server.js");
     const { servedContent } = await import("../../serve/content.js");
+    const { verifyBundle } = await import("../../ops/verify.js");
     const listen = parseListen(String(args.listen));
     const layout = String(args["target-layout"]) as TargetLayout;
     const prefix = args.prefix === undefined ? undefined : parseRegistry(`serve.local/${String(args.prefix)}`).prefix;
@@ -54,7 +56,9 @@ export const serveCommand: CommandSpec = {
     try {
       const bases = await openBases(args);
       try {
-        const content = await servedContent(reader, bases, { layout, ...(prefix && { prefix }) }, context.signal);
+        const proved = args["skip-verify"] !== true;
+        if (proved) for (const b of bases) await verifyBundle(b, { deep: false, trustStamps: true });
+        const content = await servedContent(reader, bases, { layout, ...(prefix && { prefix }) }, proved, context.signal);
         const server = await startServer(content, {
           listen,
           ...(tls && { tls }),
