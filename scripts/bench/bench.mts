@@ -4,9 +4,8 @@
  *
  * 1. The workload (workload.mts, ~1.14 GB × SCALE of unique blobs) is made once and pushed into a source
  *    registry whose storage is kept under BENCH_WORK, so later runs start at once.
- * 2. Each repetition runs, interleaved: skopeo save (sequential, one OCI layout; and PAR at once, one layout
- *    per image), bundle save; then into a fresh target registry each: skopeo load (sequential and PAR at once),
- *    bundle load, and a second bundle load into the same target (a no-op re-load).
+ * 2. Each repetition runs, tool after tool (the peers of peers.mts, then ours): its save, then its load of what it
+ *    saved into a fresh target registry (ours twice: the second a no-op re-load), then its output is removed.
  * 3. Every load is checked: each image's digest in the target is exactly the source's.
  * 4. Medians: wall seconds, MB/s of unique blob bytes, peak RSS (GNU time), CPU seconds of the tool and of the
  *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
@@ -88,49 +87,41 @@ async function main(): Promise<void> {
     missingPeers.push(...missing);
     for (const m of missing) log(`bench: a peer that could not be built: ${m}`);
 
+    const bundleTar = (dir: string) => join(dir, "bench-1.tar");
+    const saveWith = (cli: string, dir: string) => `node ${q(cli)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(dir)} --cache-dir ${q(`${dir}.cache`)}`;
+    const ours: Peer = {
+      tool: "airgap-bundle",
+      save: (dir) => `${saveWith(CLI, dir)} && rm -rf ${q(`${dir}.cache`)}`,
+      load: (dir, t) => `node ${q(CLI)} load ${q(bundleTar(dir))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`,
+    };
     for (let rep = 1; rep <= REPS; rep++) {
       log(`bench: repetition ${rep} of ${REPS}`);
-      const dirOf = (peer: Peer) => join(out, `${peer.tool.replace(/[^a-z0-9]/gi, "_")}-${rep}`);
-      const bundleDir = join(out, `ours-${rep}`);
-      // save: each peer's best, then ours
-      for (const peer of peers) runs.push({ tool: peer.tool, op: "save", rep, ...(await timed(peer.save(dirOf(peer)), [source])) });
-      const saveWith = (cli: string, dir: string) => `node ${q(cli)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(dir)} --cache-dir ${q(`${dir}.cache`)}`;
-      const save = saveWith(CLI, bundleDir);
-      const ours = await timed(save, [source]);
-      runs.push({ tool: "airgap-bundle", op: "save", rep, ...ours, bundleBytes: (await stat(join(bundleDir, "bench-1.tar"))).size });
-      await rm(`${bundleDir}.cache`, { recursive: true, force: true });
+      // Each tool saves, then loads what it saved into a fresh target, then its output is removed: at SCALE=8 the
+      // outputs of every tool at once would not fit on a small disk.
+      for (const tool of [...peers, ours]) {
+        const dir = join(out, `${tool.tool.replace(/[^a-z0-9]/gi, "_")}-${rep}`);
+        try {
+          const saved = await timed(tool.save(dir), [source]);
+          runs.push({ tool: tool.tool, op: "save", rep, ...saved, ...(tool === ours && { bundleBytes: (await stat(bundleTar(dir))).size }) });
+          if (ONLY === "save") continue;
+          const target = await startBenchRegistry(join(out, `target-${rep}`));
+          try {
+            runs.push({ tool: tool.tool, op: "load", rep, ...(await timed(tool.load(dir, target.host), [target])), exact: await exact(target, workload, (name) => name) });
+            if (tool === ours) runs.push({ tool: tool.tool, op: "reload", rep, ...(await timed(tool.load(dir, target.host), [target])), exact: await exact(target, workload, (name) => name) });
+          } finally {
+            await target.stop();
+          }
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
       if (COMPARE) {
-        const other = `${bundleDir}-compare`;
+        const other = join(out, `compare-${rep}`);
         const run = await timed(saveWith(join(COMPARE, "dist", "bin", "main.js"), other), [source]);
-        runs.push({ tool: "airgap-bundle@compare", op: "save", rep, ...run, bundleBytes: (await stat(join(other, "bench-1.tar"))).size });
+        runs.push({ tool: "airgap-bundle@compare", op: "save", rep, ...run, bundleBytes: (await stat(bundleTar(other))).size });
         await rm(other, { recursive: true, force: true });
         await rm(`${other}.cache`, { recursive: true, force: true });
       }
-      const cleanup = () => Promise.all([...peers.map((p) => rm(dirOf(p), { recursive: true, force: true })), rm(bundleDir, { recursive: true, force: true })]);
-      if (ONLY === "save") {
-        await cleanup();
-        continue;
-      }
-      // load, each into a fresh target
-      const hostLess = (name: string) => name;
-      const loads: Array<[string, (t: string) => string]> = [
-        ...peers.map((p): [string, (t: string) => string] => [p.tool, (t) => p.load(dirOf(p), t)]),
-        ["airgap-bundle", (t) => `node ${q(CLI)} load ${q(join(bundleDir, "bench-1.tar"))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`],
-      ];
-      for (const [tool, script] of loads) {
-        const target = await startBenchRegistry(join(out, `target-${rep}`));
-        try {
-          const run = await timed(script(target.host), [target]);
-          runs.push({ tool, op: "load", rep, ...run, exact: await exact(target, workload, hostLess) });
-          if (tool === "airgap-bundle") {
-            const again = await timed(script(target.host), [target]);
-            runs.push({ tool, op: "reload", rep, ...again, exact: await exact(target, workload, hostLess) });
-          }
-        } finally {
-          await target.stop();
-        }
-      }
-      await cleanup();
     }
   } finally {
     await source.stop({ keepStorage: true });

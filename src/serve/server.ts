@@ -73,6 +73,8 @@ export async function startServer(content: ServedContent, options: ServerOptions
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createHttpServer(handle);
   server.keepAliveTimeout = 30_000;
+  // A client that stops reading (or sending) for two minutes is let go: its socket is closed, the response ends.
+  server.timeout = 120_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(new AirgapError("IO", `cannot listen on ${options.listen.host}:${options.listen.port}: ${err.code === "EADDRINUSE" ? "the address is in use" : err.message}`, {
