@@ -13,6 +13,7 @@
  * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta|serve),
  * COMPARE (another checkout of this project, built: its save runs too, as `airgap-bundle@compare`, for an A/B of
  * a change in one run), CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
+ * WORKLOAD=large: one image with one 3 GB layer (× SCALE) instead of the platform.
  * ONLY=serve pulls the workload from `bundle serve` and from distribution 2.8 holding the same (scripts/bench/serve.mts).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
  */
@@ -25,7 +26,7 @@ import { exact, median, q, timed, type Run } from "./measure.mjs";
 import { benchPeers, peersBin, type BenchRef, type Peer } from "./peers.mjs";
 import { benchServe } from "./serve.mjs";
 import { startBenchRegistry } from "./registry.mjs";
-import { makeWorkload, type Workload } from "./workload.mjs";
+import { LARGE_IMAGES, makeWorkload, type Workload } from "./workload.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "dist", "bin", "main.js");
@@ -37,6 +38,7 @@ const SEED = process.env.SEED ?? "airgap-bench";
 const ONLY = process.env.ONLY;
 const COMPARE = process.env.COMPARE;
 const CHANGED = Number(process.env.CHANGED ?? 0.1);
+const LARGE = process.env.WORKLOAD === "large";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -56,9 +58,9 @@ if (!(SCALE > 0) || !(REPS >= 1)) {
 async function main(): Promise<void> {
   execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
   await mkdir(WORK, { recursive: true });
-  const workload = await makeWorkload(WORK, SCALE, SEED, log);
+  const workload = await makeWorkload(WORK, SCALE, SEED, log, undefined, LARGE ? { name: "-large", images: LARGE_IMAGES } : undefined);
   log(`bench: ${workload.images.length} images, ${(workload.uniqueBytes / 1e9).toFixed(2)} GB of unique blobs (SCALE=${SCALE})`);
-  const source = await startBenchRegistry(join(WORK, `source-${SEED}-x${SCALE}`));
+  const source = await startBenchRegistry(join(WORK, `source-${SEED}${LARGE ? "-large" : ""}-x${SCALE}`));
   const runs: Run[] = [];
   const missingPeers: string[] = [];
   try {

@@ -26,7 +26,7 @@ const MT = {
 };
 
 /** Base stacks shared by images (MB per layer at SCALE=1). */
-const STACKS: Record<string, number[]> = { python: [30, 5, 40, 10], cuda: [30, 60, 55], static: [3, 12], armbase: [28, 5] };
+const STACKS: Record<string, number[]> = { python: [30, 5, 40, 10], cuda: [30, 60, 55], static: [3, 12], armbase: [28, 5], none: [] };
 
 interface Platform { os: string; architecture: string; variant?: string; stack: string; stackLayers?: number; own: number[] }
 interface ImageSpec { repo: string; tag: string; byDigest?: boolean; platforms: Platform[] }
@@ -58,6 +58,9 @@ export const IMAGES: ImageSpec[] = [
     ],
   },
 ];
+
+/** `WORKLOAD=large`: one image whose one layer is 3 GB at SCALE=1 (a model server's weights, say). */
+export const LARGE_IMAGES: ImageSpec[] = [{ repo: "models/llm-server", tag: "v1", platforms: amd64("none", [3000]) }];
 
 /** One blob of the layout. */
 interface Blob { digest: string; size: number; mediaType: string }
@@ -130,8 +133,8 @@ function changedImages(changed: number): Set<string> {
 }
 
 /** Makes the workload's layout under `work` (kept, and reused when SCALE and SEED match). */
-export async function makeWorkload(work: string, scale: number, seed: string, log: (line: string) => void, variant?: Variant): Promise<Workload> {
-  const dir = join(work, `workload-${seed}-x${scale}${variant ? `-${variant.name}-${variant.changed}` : ""}`);
+export async function makeWorkload(work: string, scale: number, seed: string, log: (line: string) => void, variant?: Variant, specs: { name: string; images: ImageSpec[] } = { name: "", images: IMAGES }): Promise<Workload> {
+  const dir = join(work, `workload-${seed}${specs.name}-x${scale}${variant ? `-${variant.name}-${variant.changed}` : ""}`);
   const changed = variant ? changedImages(variant.changed) : new Set<string>();
   const summaryFile = join(dir, "summary.json");
   const done = await readFile(summaryFile, "utf8").then((t) => JSON.parse(t) as Workload, () => undefined);
@@ -155,7 +158,7 @@ export async function makeWorkload(work: string, scale: number, seed: string, lo
   };
   const index: Array<Blob & { annotations: Record<string, string> }> = [];
   const images: Workload["images"] = [];
-  for (const spec of IMAGES) {
+  for (const spec of specs.images) {
     const manifests: Array<Blob & { platform?: Record<string, string> }> = [];
     for (const p of spec.platforms) {
       const stack = STACKS[p.stack]!.slice(0, p.stackLayers ?? STACKS[p.stack]!.length);
