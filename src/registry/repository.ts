@@ -13,18 +13,11 @@ import { formatReference, manifestSelector, type Reference } from "../reference/
 import type { ManifestData, Mounter, Opener, Target } from "../content/target.js";
 import type { RegistryHost } from "./client.js";
 import { BlobStream } from "./blob-stream.js";
+import { uploadInChunks } from "./chunked-upload.js";
 import { isTemporary, readCapped, redactUrl, RegistryError, responseError } from "./errors.js";
 import { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
 
 const MAX_REDIRECTS = 5;
-
-/** What every request of one upload shares. */
-interface UploadContext {
-  base: string;
-  auth: (u: URL) => boolean;
-  what: string;
-  signal?: AbortSignal;
-}
 
 /** A repository (`library/mysql`) on a registry host. */
 export class RegistryRepository implements Target, Mounter {
@@ -212,86 +205,12 @@ export class RegistryRepository implements Target, Mounter {
       res.body.resume();
       return;
     }
-    // Chunked (for proxies that cap request bodies): PATCH pieces, then PUT ?digest=; a broken PATCH is resumed where
-    // the registry says the upload stands. https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pushing-a-blob-in-chunks
-    let offset = 0;
-    const cursor = { url };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.sendChunks(d, open, cursor, offset, chunkSize, { base, auth, what, signal });
-        url = cursor.url;
-        break;
-      } catch (err) {
-        if (!isTemporary(err) || attempt >= this.registry.retryOptions.retries || signal?.aborted) throw err;
-        // The last location the registry gave (distribution signs the upload's state into it).
-        const status = await this.uploadStatus(cursor.url, { base, auth, what, signal }).catch(() => undefined);
-        if (!status) throw err;
-        ({ url: cursor.url, offset } = status);
-        await this.registry.retryWait(`${what} (from byte ${offset})`, attempt, err instanceof Error ? err.message : String(err), signal);
-      }
-    }
+    // Chunked (for proxies that cap request bodies): PATCH pieces, then PUT ?digest=.
+    url = await uploadInChunks({ registry: this.registry, scope: this.scope("pull,push"), base, auth, what, ...(signal && { signal }) }, d, open, url, chunkSize);
     url.searchParams.set("digest", d.digest);
     const res = await this.registry.send(url.toString(), { ...putOptions, headers: { "content-length": "0" } }, auth(url));
     if (res.statusCode !== 201) throw await responseError(what, res);
     res.body.resume();
-  }
-
-  /**
-   * Sends the blob from byte `from` on in PATCH pieces of `chunkSize`, reading the source from its start (the
-   * bytes before `from` are read and checked, not sent: the digest still covers every byte); `cursor.url` follows
-   * the locations the registry gives.
-   */
-  private async sendChunks(d: Descriptor, open: Opener, cursor: { url: URL }, from: number, chunkSize: number, c: UploadContext): Promise<void> {
-    const source = (await open())[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    let carry: Buffer | undefined;
-    /** The next `length` bytes of the source, as they come. */
-    async function* take(length: number): AsyncGenerator<Buffer> {
-      let left = length;
-      while (left > 0) {
-        let chunk = carry;
-        carry = undefined;
-        if (!chunk) {
-          const next = await source.next();
-          if (next.done) throw new AirgapError("SIZE_MISMATCH", `${c.what}: the blob ended ${left} bytes early`);
-          chunk = next.value;
-        }
-        if (chunk.length > left) {
-          carry = chunk.subarray(left);
-          chunk = chunk.subarray(0, left);
-        }
-        left -= chunk.length;
-        yield chunk;
-      }
-    }
-    for await (const skipped of take(from)) void skipped;
-    for (let offset = from; offset < d.size; offset += chunkSize) {
-      const length = Math.min(chunkSize, d.size - offset);
-      const res = await this.registry.send(cursor.url.toString(), {
-        method: "PATCH", what: c.what, signal: c.signal, scope: this.scope("pull,push"), noRetry: true,
-        headers: { "content-type": "application/octet-stream", "content-length": String(length), "content-range": `${offset}-${offset + length - 1}` },
-        body: () => Readable.from(take(length)),
-      }, c.auth(cursor.url));
-      if (res.statusCode !== 202) throw await responseError(`${c.what} (chunk at ${offset})`, res);
-      res.body.resume();
-      const next = res.headers.location;
-      if (typeof next === "string") cursor.url = new URL(next, `${c.base}/`);
-    }
-    // Drain the source, which checks its size and digest at the end.
-    if (carry && carry.length > 0) throw new AirgapError("SIZE_MISMATCH", `${c.what}: more than ${d.size} bytes`);
-    for (let r = await source.next(); !r.done; r = await source.next()) {
-      throw new AirgapError("SIZE_MISMATCH", `${c.what}: more than ${d.size} bytes`);
-    }
-  }
-
-  /** Where an upload stands (`GET` of its session: 204 with `Range: 0-N`): the next byte to send, and its location. */
-  private async uploadStatus(url: URL, c: UploadContext): Promise<{ url: URL; offset: number }> {
-    const res = await this.registry.send(url.toString(), { method: "GET", what: `${c.what} (status)`, signal: c.signal, scope: this.scope("pull,push"), noRetry: true }, c.auth(url));
-    res.body.resume();
-    if (res.statusCode !== 204) throw new RegistryError(`${c.what}: the upload's status is HTTP ${res.statusCode}`, { status: res.statusCode });
-    const range = /^(?:bytes=)?0-(\d+)$/.exec(String(res.headers.range ?? ""));
-    const location = typeof res.headers.location === "string" ? new URL(res.headers.location, `${c.base}/`) : url;
-    // "0-0" is what distribution answers for an empty upload (and for one byte): send from the start.
-    return { url: location, offset: range && Number(range[1]) > 0 ? Number(range[1]) + 1 : 0 };
   }
 
   private readonly manifestBytes = new Map<string, { mediaType: string; bytes: Buffer }>();
