@@ -237,6 +237,19 @@ describe("bundle serve", () => {
     assert.deepEqual(JSON.parse(stopped.stdout), { address: `127.0.0.1:${port}`, requests: 1, bytes: a.layers[0]!.size, cutShort: 0 });
   });
 
+  test("listens on IPv6 too; a malformed --listen is a usage error", async () => {
+    const v6 = await startServe([plain.tar, "--listen", `[::1]:${await freePort()}`]);
+    try {
+      assert.match(v6.url, /^http:\/\/\[::1\]:\d+$/);
+      assert.equal((await fetch(`${v6.url}/v2/${repo("a")}/manifests/1`, { method: "HEAD" })).headers.get("docker-content-digest"), a.manifest.digest);
+    } finally {
+      await v6.stop();
+    }
+    const bad = await runCli(["serve", plain.tar, "--listen", "5000"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--listen 5000: give HOST:PORT/);
+  });
+
   test("a blob changed after the check: refused by default; with --skip-verify never delivered whole", async () => {
     const bad = join(work, "bad.tar");
     await exec("cp", [plain.tar, bad]);
