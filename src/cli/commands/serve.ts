@@ -70,6 +70,7 @@ export const serveCommand: CommandSpec = {
         out.info(`serving ${reader.path} (${plural(content.images.length, "image")} in ${plural(content.repositories.size, "repository", "repositories")}) read-only at ${server.url}`);
         for (const image of content.images) out.info(`  ${server.address}/${image.repository}${image.reference.includes(":") ? "@" : ":"}${image.reference}`);
         if (listen.host === "127.0.0.1" || listen.host === "::1" || listen.host === "localhost") out.info("only this machine can reach it; for other nodes: --listen 0.0.0.0:5000");
+        else if (!tls) out.info(`plain HTTP: other nodes' engines must be told to trust it (Docker: "insecure-registries" in daemon.json; containerd: a hosts.toml for the address), or serve HTTPS with --tls-cert/--tls-key`);
         out.info("press Ctrl-C to stop");
         await new Promise<void>((resolve) => {
           if (context.signal.aborted) resolve();
