@@ -18,9 +18,14 @@ export interface Served {
   status: number;
   /** Body bytes sent. */
   bytes: number;
-  /** Why a response was cut short (a blob whose bytes no longer match its digest). */
+  /** Why a response was cut short by us (a blob whose bytes no longer match its digest, a short or unreadable tar). */
   cutShort?: string;
+  /** The client went away before the response was complete (its business, not a fault here). */
+  gone?: boolean;
 }
+
+/** The client closed the connection while its response was being sent. */
+class ClientGone extends Error {}
 
 /** An OCI error answer. */
 class Answer {
@@ -207,7 +212,7 @@ async function sendBlob(content: ServedContent, req: IncomingMessage, res: Serve
     return { status, bytes: sent.bytes };
   } catch (err) {
     res.destroy();
-    return { status, bytes: sent.bytes, cutShort: (err as Error).message };
+    return { status, bytes: sent.bytes, ...(err instanceof ClientGone ? { gone: true } : { cutShort: (err as Error).message }) };
   }
 }
 
@@ -215,12 +220,12 @@ const CHUNK = 1 << 20;
 
 /**
  * Sends `length` bytes of a blob from the tar through two buffers used in turn: one is read into while the other is
- * on its way to the client, and is filled again only once the socket has taken it (no garbage per megabyte: half the
- * server's CPU at SCALE=1, `ONLY=serve npm run bench`). With `whole`, the blob is hashed as it goes and its last chunk is sent
- * only after the digest is proved.
+ * on its way to the client, and is filled again only once the socket has taken it (no garbage per megabyte: half
+ * the server's CPU at SCALE=1, `ONLY=serve npm run bench`). With `whole`, the blob is hashed as it goes and its
+ * last chunk is sent only after the digest is proved.
  */
 async function sendRange(res: ServerResponse, place: BlobPlace, start: number, length: number, sent: { bytes: number }, whole?: Descriptor): Promise<void> {
-  const closed = new Promise<never>((_, reject) => res.once("close", () => reject(new Error("the client went away"))));
+  const closed = new Promise<never>((_, reject) => res.once("close", () => reject(new ClientGone("the client went away"))));
   closed.catch(() => undefined);
   const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, length)), Buffer.allocUnsafe(Math.min(CHUNK, length))];
   const taken: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
@@ -237,9 +242,9 @@ async function sendRange(res: ServerResponse, place: BlobPlace, start: number, l
       const got = `${whole.digest.slice(0, whole.digest.indexOf(":"))}:${hash.digest("hex")}`;
       if (got !== whole.digest) throw new Error(`${whole.digest} in the bundle no longer matches its digest (got ${got}): the response was cut short`);
     }
-    taken[i] = new Promise<void>((resolve, reject) => res.write(chunk, (err) => (err ? reject(err) : resolve())));
+    taken[i] = new Promise<void>((resolve, reject) => res.write(chunk, (err) => (err ? reject(new ClientGone(err.message)) : resolve())));
     sent.bytes += n;
   }
   await Promise.race([Promise.all(taken), closed]);
-  await new Promise<void>((resolve) => res.end(resolve));
+  await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
 }

@@ -64,7 +64,7 @@ export const serveCommand: CommandSpec = {
           ...(tls && { tls }),
           onRequest: (line) => {
             if (line.cutShort) out.warn(`${line.method} ${line.path}: ${line.cutShort}`);
-            if (args.verbose) out.info(`${line.remote} ${line.method} ${line.path} ${line.status} ${line.bytes} ${line.ms.toFixed(1)}ms`);
+            if (args.verbose) out.info(`${line.remote} ${line.method} ${line.path} ${line.status} ${line.bytes} ${line.ms.toFixed(1)}ms${line.gone ? " (the client went away)" : ""}`);
           },
         });
         out.info(`serving ${reader.path} (${plural(content.images.length, "image")} in ${plural(content.repositories.size, "repository", "repositories")}) read-only at ${server.url}`);
