@@ -243,6 +243,8 @@ async function sendRange(res: ServerResponse, place: BlobPlace, start: number, l
       if (got !== whole.digest) throw new Error(`${whole.digest} in the bundle no longer matches its digest (got ${got}): the response was cut short`);
     }
     taken[i] = new Promise<void>((resolve, reject) => res.write(chunk, (err) => (err ? reject(new ClientGone(err.message)) : resolve())));
+    // Awaited later, or never when the client leaves first: its failure then must not go unhandled (a crash).
+    taken[i]!.catch(() => undefined);
     sent.bytes += n;
   }
   await Promise.race([Promise.all(taken), closed]);

@@ -30,7 +30,8 @@ const a = makeImage({ seed: "serve-a", layers: [40_000, 1_500_000] });
 const amd = makeImage({ seed: "serve-b-amd64", layers: [20_000], format: "docker" });
 const arm = makeImage({ seed: "serve-b-arm64", layers: [21_000], platform: "linux/arm64", format: "docker" });
 const b = makeIndex([amd, arm], "docker");
-const c = makeImage({ seed: "serve-c", layers: [5_000] });
+// c's second layer is larger than what the kernel buffers for one connection: a client can leave while it is sent.
+const c = makeImage({ seed: "serve-c", layers: [5_000, 24_000_000] });
 const sha = (data: Buffer) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 const peer = (name: string) => join(process.env.AIRGAP_BUILD_CACHE ?? join(homedir(), ".cache", "airgap-bundle", "build"), "peers", "bin", name);
 
@@ -173,9 +174,10 @@ describe("bundle serve", () => {
   test("many clients at once, and one that goes away mid-blob does not disturb the others", async () => {
     const layer = a.layers[1]!;
     const path = `/v2/${repo("a")}/blobs/${layer.digest}`;
+    const big = `/v2/${repo("c")}/blobs/${c.layers[1]!.digest}`;
     const leaving = new AbortController();
     const gone = (async () => {
-      const r = await fetch(`${serving.url}${path}`, { signal: leaving.signal });
+      const r = await fetch(`${serving.url}${big}`, { signal: leaving.signal });
       const reader = r.body!.getReader();
       await reader.read();
       leaving.abort();
@@ -186,7 +188,7 @@ describe("bundle serve", () => {
     assert.equal((await get("/v2/")).status, 200, "still serving");
     // Its leaving is logged as its own doing, not as a response we cut short.
     for (let i = 0; i < 50 && !serving.stderr().includes("(the client went away)"); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.match(serving.stderr(), new RegExp(`GET ${path.replace(/[/.]/g, "\\$&")} 200 \\d+ [\\d.]+ms \\(the client went away\\)`));
+    assert.match(serving.stderr(), new RegExp(`GET ${big.replace(/[/.]/g, "\\$&")} 200 \\d+ [\\d.]+ms \\(the client went away\\)`));
     assert.doesNotMatch(serving.stderr(), /warning:/);
   });
 
