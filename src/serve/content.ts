@@ -64,14 +64,22 @@ export interface ServedContent {
   place(d: Pick<Descriptor, "digest" | "size">): BlobPlace | undefined;
 }
 
-/** How repositories are named: as `bundle load --registry HOST[/PREFIX] --target-layout …` would name them. */
-export interface ServeNaming {
-  prefix?: string;
+/** Options of {@link servedContent}. */
+export interface ServeOptions {
+  /** Older bundles holding what a delta left out (open; the caller closes them). */
+  bases?: readonly BundleReader[];
+  /** Repository names as `bundle load --registry HOST[/PREFIX] --target-layout …` would give them. */
   layout: TargetLayout;
+  prefix?: string;
+  /** Every byte was proved by the bundles' checksums before serving (see {@link ServedContent.proved}). */
+  proved: boolean;
+  signal?: AbortSignal;
 }
 
 /** Reads a bundle's (and its bases') manifests into what `bundle serve` answers. */
-export async function servedContent(reader: BundleReader, bases: readonly BundleReader[], naming: ServeNaming, proved: boolean, signal?: AbortSignal): Promise<ServedContent> {
+export async function servedContent(reader: BundleReader, options: ServeOptions): Promise<ServedContent> {
+  const { bases = [], proved, signal } = options;
+  const naming = { layout: options.layout, prefix: options.prefix };
   const holders = [reader, ...bases];
   const place = (d: Pick<Descriptor, "digest" | "size">): BlobPlace | undefined => {
     for (const r of holders) {

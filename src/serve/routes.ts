@@ -208,7 +208,7 @@ async function sendBlob(content: ServedContent, req: IncomingMessage, res: Serve
   }
   const sent = { bytes: 0 };
   try {
-    await sendRange(res, place, start, length, sent, range || content.proved ? undefined : d);
+    await sendRange(res, place, { start, length, ...(!range && !content.proved && { whole: d }) }, sent);
     return { status, bytes: sent.bytes };
   } catch (err) {
     res.destroy();
@@ -224,7 +224,8 @@ const CHUNK = 1 << 20;
  * the server's CPU at SCALE=1, `ONLY=serve npm run bench`). With `whole`, the blob is hashed as it goes and its
  * last chunk is sent only after the digest is proved.
  */
-async function sendRange(res: ServerResponse, place: BlobPlace, start: number, length: number, sent: { bytes: number }, whole?: Descriptor): Promise<void> {
+async function sendRange(res: ServerResponse, place: BlobPlace, part: { start: number; length: number; whole?: Descriptor }, sent: { bytes: number }): Promise<void> {
+  const { start, length, whole } = part;
   const closed = new Promise<never>((_, reject) => res.once("close", () => reject(new ClientGone("the client went away"))));
   closed.catch(() => undefined);
   const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, length)), Buffer.allocUnsafe(Math.min(CHUNK, length))];

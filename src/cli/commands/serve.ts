@@ -58,7 +58,7 @@ export const serveCommand: CommandSpec = {
       try {
         const proved = args["skip-verify"] !== true;
         if (proved) for (const b of bases) await verifyBundle(b, { deep: false, trustStamps: true });
-        const content = await servedContent(reader, bases, { layout, ...(prefix && { prefix }) }, proved, context.signal);
+        const content = await servedContent(reader, { bases, layout, ...(prefix && { prefix }), proved, signal: context.signal });
         const server = await startServer(content, {
           listen,
           ...(tls && { tls }),
