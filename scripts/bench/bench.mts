@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchDelta, pushWorkload } from "./delta.mjs";
 import { exact, median, q, timed, type Run } from "./measure.mjs";
-import { benchPeers, peersBin, type BenchRef, type Peer } from "./peers.mjs";
+import { benchPeers, peersBin, SAME_ARTIFACT, type BenchRef, type Peer } from "./peers.mjs";
 import { benchServe } from "./serve.mjs";
 import { startBenchRegistry } from "./registry.mjs";
 import { LARGE_IMAGES, makeWorkload, type Workload } from "./workload.mjs";
@@ -154,7 +154,7 @@ function report(runs: Run[], workload: Workload, missingPeers: readonly string[]
     ]);
   }
   process.stdout.write(`\n${workload.images.length} images, ${mb.toFixed(0)} MB of unique blobs (SCALE=${SCALE}), medians of ${REPS} repetition${REPS === 1 ? "" : "s"}\n\n${rows.join("\n")}\n\n`);
-  const best = (op: string) => [...speed].filter(([k]) => k.startsWith(`${op}|`) && !k.includes("|airgap-bundle")).sort((a, b) => b[1] - a[1])[0];
+  const best = (op: string) => [...speed].filter(([k]) => k.startsWith(`${op}|`) && !k.includes("|airgap-bundle") && !k.endsWith(`|${SAME_ARTIFACT}`)).sort((a, b) => b[1] - a[1])[0];
   const ratio = (op: string) => {
     const peer = best(op);
     const ours = speed.get(`${op}|airgap-bundle`);
@@ -162,6 +162,9 @@ function report(runs: Run[], workload: Workload, missingPeers: readonly string[]
   };
   for (const m of missingPeers) process.stdout.write(`not measured (could not be built): ${m}\n`);
   process.stdout.write(`ratio vs best peer: save ${ratio("save")}, load ${ratio("load")}\n`);
+  const same = speed.get(`save|${SAME_ARTIFACT}`);
+  const oursSave = speed.get("save|airgap-bundle");
+  if (same && oursSave) process.stdout.write(`same artifact (one tar and its .sha256): save ${(oursSave / same).toFixed(2)}x (${SAME_ARTIFACT})\n`);
   const reload = groups.get("reload|airgap-bundle");
   const load = groups.get("load|airgap-bundle");
   if (reload && load) {
