@@ -5,12 +5,13 @@
  * digest is checked. Reported: wall time, MB/s of unique blob bytes, the client's CPU, the server's CPU and peak
  * RSS, and the ratio serve ÷ distribution.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "../../test/helpers/ports.js";
+import { startServe } from "../../test/helpers/serve.js";
 import { median, q, timed, type Run } from "./measure.mjs";
 import type { BenchRegistry } from "./registry.mjs";
 import { startBenchRegistry } from "./registry.mjs";
@@ -36,25 +37,10 @@ async function peakRssMb(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-/** Starts `bundle serve` on the bundle and waits for its address. */
-async function startServe(cli: string, bundle: string): Promise<BenchRegistry> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [cli, "serve", bundle, "--listen", `127.0.0.1:${port}`, "--target-layout", "strip-host"], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-      if (/ at http:\/\//.test(stderr)) resolve();
-    });
-    child.once("exit", () => reject(new Error(`bench: bundle serve exited:\n${stderr}`)));
-  });
-  return {
-    host: `127.0.0.1:${port}`, storage: bundle, pid: child.pid!,
-    async stop() {
-      child.kill("SIGINT");
-      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve)));
-    },
-  };
+/** `bundle serve` on the bundle, as a server whose CPU the bench reads. */
+async function startServed(bundle: string): Promise<BenchRegistry> {
+  const serving = await startServe([bundle, "--listen", `127.0.0.1:${await freePort()}`, "--target-layout", "strip-host"]);
+  return { host: serving.host, storage: bundle, pid: serving.pid, stop: async () => void (await serving.stop()) };
 }
 
 /** Runs the serve bench and prints its table and ratio line. */
@@ -69,7 +55,7 @@ export async function benchServe(b: ServeBench): Promise<void> {
   const bundle = join(dir, "bench-1.tar");
   const distribution = await startBenchRegistry(join(dir, "distribution"));
   await exec("node", [cli, "load", bundle, "--registry", distribution.host, "--target-layout", "strip-host", "--no-install", "--quiet"], { maxBuffer: 1 << 26 });
-  const served = await startServe(cli, bundle);
+  const served = await startServed(bundle);
   const crane = join(b.peersBin, "crane");
   const client = existsSync(crane) ? `crane -P${b.par}` : `skopeo -P${b.par}`;
   // By digest: images the imagelist pins by digest are loaded without a tag.

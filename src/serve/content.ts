@@ -78,8 +78,7 @@ export interface ServeOptions {
 
 /** Reads a bundle's (and its bases') manifests into what `bundle serve` answers. */
 export async function servedContent(reader: BundleReader, options: ServeOptions): Promise<ServedContent> {
-  const { bases = [], proved, signal } = options;
-  const naming = { layout: options.layout, prefix: options.prefix };
+  const { bases = [], layout, prefix, proved, signal } = options;
   const holders = [reader, ...bases];
   const place = (d: Pick<Descriptor, "digest" | "size">): BlobPlace | undefined => {
     for (const r of holders) {
@@ -97,7 +96,7 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
   const source = bases.length > 0 ? new LayeredSource(holders) : reader;
   const images = reader.bundle.images;
   const refs = images.map((i) => parseReference(i.source));
-  assertNoTargetCollisions(refs, naming.layout);
+  assertNoTargetCollisions(refs, layout);
   // Resolving only: the engine reads each graph as a load would; nothing is copied into the sink.
   const engine = new CopyEngine({ platforms: "all", presentChildrenOnly: true, sourceVerified: true, ...(signal && { signal }) });
   const sink = new CheckSink();
@@ -108,7 +107,7 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
   };
   const repositories = new Map<string, ServedRepository>();
   const repositoryOf = (ref: Reference): ServedRepository => {
-    const name = targetPath(ref, naming.prefix, naming.layout);
+    const name = targetPath(ref, prefix, layout);
     let repo = repositories.get(name);
     if (!repo) repositories.set(name, (repo = { name, tags: new Map(), manifests: new Map(), blobs: new Map(), referrers: new Map() }));
     return repo;

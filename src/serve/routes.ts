@@ -186,22 +186,25 @@ function blobHeaders(digest: string, length: number): Record<string, string | nu
   return { "Content-Type": "application/octet-stream", "Content-Length": length, "Docker-Content-Digest": digest, "Accept-Ranges": "bytes", ETag: `"${digest}"` };
 }
 
+/** Answers the head of a blob's response (whole, or the range asked for: 206); 416 for a range it does not hold. */
+function writeBlobHead(req: IncomingMessage, res: ServerResponse, digest: string, size: number): { start: number; length: number; status: number; range: boolean } {
+  const range = rangeOf(req.headers.range, size);
+  if (range === "unsatisfiable") throw new Answer(416, "BLOB_UNKNOWN", "the requested range is not satisfiable", { "Content-Range": `bytes */${size}` });
+  const start = range?.start ?? 0;
+  const length = range ? range.end - range.start + 1 : size;
+  const status = range ? 206 : 200;
+  res.writeHead(status, { ...blobHeaders(digest, length), ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${size}` }) });
+  return { start, length, status, range: range !== undefined };
+}
+
 function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, digest: string): Served {
-  const range = rangeOf(req.headers.range, bytes.length);
-  if (range === "unsatisfiable") throw new Answer(416, "BLOB_UNKNOWN", "the requested range is not satisfiable", { "Content-Range": `bytes */${bytes.length}` });
-  const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
-  res.writeHead(range ? 206 : 200, { ...blobHeaders(digest, part.length), ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${bytes.length}` }) });
-  res.end(req.method === "HEAD" ? undefined : part);
-  return { status: range ? 206 : 200, bytes: req.method === "HEAD" ? 0 : part.length };
+  const { start, length, status } = writeBlobHead(req, res, digest, bytes.length);
+  res.end(req.method === "HEAD" ? undefined : bytes.subarray(start, start + length));
+  return { status, bytes: req.method === "HEAD" ? 0 : length };
 }
 
 async function sendBlob(content: ServedContent, req: IncomingMessage, res: ServerResponse, d: Descriptor, place: BlobPlace): Promise<Served> {
-  const range = rangeOf(req.headers.range, d.size);
-  if (range === "unsatisfiable") throw new Answer(416, "BLOB_UNKNOWN", "the requested range is not satisfiable", { "Content-Range": `bytes */${d.size}` });
-  const start = range?.start ?? 0;
-  const length = range ? range.end - range.start + 1 : d.size;
-  const status = range ? 206 : 200;
-  res.writeHead(status, { ...blobHeaders(d.digest, length), ...(range && { "Content-Range": `bytes ${range.start}-${range.end}/${d.size}` }) });
+  const { start, length, status, range } = writeBlobHead(req, res, d.digest, d.size);
   if (req.method === "HEAD") {
     res.end();
     return { status, bytes: 0 };

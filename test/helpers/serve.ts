@@ -1,5 +1,5 @@
 /**
- * Runs `bundle serve` (the built CLI) in the background for a test: waits for its "serving … at URL" line, and
+ * Runs `bundle serve` (the built CLI) in the background for a test or the bench: waits for its "serving … at URL" line, and
  * stops it with SIGINT as a user's Ctrl-C would.
  */
 import { spawn } from "node:child_process";
@@ -11,6 +11,8 @@ export interface Serving {
   host: string;
   /** `http(s)://HOST:PORT`. */
   url: string;
+  /** The serving process (the bench reads its CPU time). */
+  pid: number;
   /** What it printed on stderr so far. */
   stderr(): string;
   /** Ctrl-C, then waits for the exit. */
@@ -35,7 +37,7 @@ export function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise
       if (m) {
         clearTimeout(timer);
         resolve({
-          url: m[1]!, host: m[2]!, stderr: () => stderr,
+          url: m[1]!, host: m[2]!, pid: child.pid!, stderr: () => stderr,
           stop: () => {
             child.kill("SIGINT");
             return exited;
