@@ -43,6 +43,7 @@ export type ErrorCode =
   | "DOCKER_UNREACHABLE"
   | "DOCKER"
   | "ABORTED"
+  | "TIMED_OUT"
   | "INTERNAL";
 
 /** Error codes that mean "the user's input is wrong" (usage/input errors), as opposed to a failure while working. */

@@ -42,6 +42,8 @@ export interface CommandContext {
   toolVersion: string;
   /** Reads standard input to the end (for --password-stdin). */
   readStdin(): Promise<string>;
+  /** When the command's whole-run bound (its `--timeout`) runs out, epoch milliseconds; `signal` aborts then. */
+  deadline?: number;
 }
 
 /** Options every command takes (declared to yargs as global). */

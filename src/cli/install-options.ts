@@ -14,6 +14,7 @@ import { objectKey } from "../kube/object.js";
 import { describe } from "../kube/wait.js";
 import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
+import { REPORT_MARGIN_MS } from "../util/deadline.js";
 import type { CommandContext, OptionSpec } from "./command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "./manifest-options.js";
 import { EXIT, type Output } from "./output.js";
@@ -26,15 +27,27 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   "allow-unresolved": { type: "boolean", describe: "Install placeholders that have no value as they are" },
   kubeconfig: { type: "string", describe: "Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)", requiresArg: true },
   context: { type: "string", describe: "Kubeconfig context (default: its current one)", requiresArg: true },
+  "request-timeout": { type: "string", describe: "Deadline of each Kubernetes API request, its credential plugin included (e.g. 30s)", default: "30s", requiresArg: true },
   "force-conflicts": { type: "boolean", describe: "Take over fields another field manager (kubectl, an operator) owns" },
   wait: { type: "boolean", describe: "Wait until Deployments, StatefulSets and DaemonSets are available and Jobs complete (--no-wait to skip)", default: true },
-  timeout: { type: "string", describe: "How long to wait for CRDs and workloads (e.g. 10m, 90s)", default: "10m", requiresArg: true },
+  timeout: { type: "string", describe: "The install's bound: every request, CRD and workload wait in it (e.g. 10m, 90s)", default: "10m", requiresArg: true },
   "install-script": { type: "string", describe: "Run this installer instead (REGISTRY, BUNDLE_MANIFESTS and the settings in its environment)", requiresArg: true },
   out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script)", requiresArg: true },
   ...MANIFEST_SIZE_OPTION,
   "skip-kind": { type: "string", array: true, describe: "Leave objects of this kind out of the install, e.g. a kind the cluster lacks (repeatable)", requiresArg: true },
   "skip-preflight": { type: "boolean", describe: "Do not check the cluster (kinds, namespaces, storage, RBAC, capacity, webhooks) before going on" },
 };
+
+/** The cluster `--kubeconfig`/`--context` name, every request bounded by `--request-timeout` and `signal` (nothing contacted yet). */
+export async function clusterFrom(args: Record<string, unknown>, signal: AbortSignal): Promise<Cluster> {
+  const { connectCluster } = await import("../kube/cluster.js");
+  return connectCluster({
+    ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
+    ...(args.context !== undefined && { context: String(args.context) }),
+    requestTimeoutMs: parseDuration(String(args["request-timeout"] ?? "30s"), "--request-timeout"),
+    signal,
+  });
+}
 
 /** Reads `--config` and `--set` into render settings. */
 export async function renderSettingsFrom(args: Record<string, unknown>, registry: RegistryLocation, layout: TargetLayout): Promise<RenderSettings> {
@@ -69,21 +82,18 @@ export interface InstallPreflight {
  * Everything that can fail before the cluster is touched: settings, rendering, the plan, and whether a cluster
  * answers. `bundle load` runs this before pushing, so a wrong setting costs seconds, not a whole load.
  */
-export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install"): Promise<InstallPreflight> {
+export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install", signal: AbortSignal): Promise<InstallPreflight> {
   parseDuration(String(args.timeout ?? "10m"), "--timeout");
+  parseDuration(String(args["request-timeout"] ?? "30s"), "--request-timeout");
   const { prepareInstall } = await import("../ops/install.js");
   const prepared = withoutKinds(await prepareInstall(reader, await renderSettingsFrom(args, registry, layout)), (args["skip-kind"] as string[] | undefined) ?? [], out);
   out.setRedactor((t) => prepared.redactor.redact(t));
   for (const n of prepared.notices) out.warn(n);
   if (args["dry-run"] || args["install-script"] !== undefined) return { prepared };
-  const { connectCluster } = await import("../kube/cluster.js");
   let cluster: Cluster;
   let version: string;
   try {
-    cluster = connectCluster({
-      ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
-      ...(args.context !== undefined && { context: String(args.context) }),
-    });
+    cluster = await clusterFrom(args, signal);
     version = await cluster.ping();
   } catch (err) {
     // A load can go on without the cluster: say how (install has no such option).
@@ -167,7 +177,8 @@ export async function performInstall(pre: InstallPreflight, reader: BundleReader
   const result = await install.applyInstall(pre.cluster, prepared, {
     force: args["force-conflicts"] === true,
     wait: args.wait !== false,
-    timeoutMs: parseDuration(String(args.timeout ?? "10m"), "--timeout"),
+    // The waits end a moment before the command's bound, so that what is not ready is said.
+    timeoutMs: context.deadline !== undefined ? Math.max(0, context.deadline - REPORT_MARGIN_MS - Date.now()) : parseDuration(String(args.timeout ?? "10m"), "--timeout"),
     onEvent, signal: context.signal,
   });
   const summary = `${plural(result.objects.length, "object")}: ${result.created} created, ${result.configured} configured, ${result.unchanged} unchanged${result.waited ? "; every workload ready" : ""}`;

@@ -49,19 +49,37 @@ export async function main(argv: string[]): Promise<number> {
   return runYargs(argv, COMMANDS, toolVersion(), runCommand);
 }
 
+/**
+ * How long a stop may take after the first Ctrl-C / SIGTERM before the process ends regardless (exit 130): enough
+ * to remove temporary files and print the last line, never a wait on something that does not answer.
+ */
+export const STOP_GRACE_MS = 2_000;
+
+const serving = process.argv.slice(2).includes("serve");
 // First Ctrl-C: stop cleanly (temporary files removed, the cache kept for a rerun). Second: stop now.
 const interrupt = () => {
   if (controller.signal.aborted) process.exit(EXIT.INTERRUPTED);
   process.stderr.write("\ninterrupted: stopping (press Ctrl-C again to stop at once)\n");
   controller.abort();
+  // A server drains its requests for STOP_GRACE_MS itself; give it that and its last line.
+  setTimeout(() => process.exit(EXIT.INTERRUPTED), serving ? 2 * STOP_GRACE_MS : STOP_GRACE_MS).unref();
 };
 process.on("SIGINT", interrupt);
 process.on("SIGTERM", interrupt);
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.exitCode = new Output({ json: false, quiet: false, debug: process.argv.includes("--debug") }).error(err);
-  },
-);
+let finished = false;
+// A command whose every pending promise lost its last handle (a request that can never settle) would let Node
+// end with 0 and no summary line: never. That is a bug of ours, said as one.
+process.on("beforeExit", () => {
+  if (finished) return;
+  finished = true;
+  process.exitCode = new Output({ json: false, quiet: false, debug: false }).error(
+    new AirgapError("INTERNAL", "the command stopped before it finished: something it waited on can never answer"),
+  );
+});
+const ended = (code: number) => {
+  finished = true;
+  process.exitCode = code;
+  // Done: what is still open (a credential plugin killed but not yet reaped, a keep-alive socket) must not hold the exit.
+  setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
+};
+main(process.argv.slice(2)).then(ended, (err: unknown) => ended(new Output({ json: false, quiet: false, debug: process.argv.includes("--debug") }).error(err)));

@@ -4,6 +4,7 @@
  * Established. One failed object does not stop the others; a cluster that stops answering does.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { stoppedBy } from "../util/deadline.js";
 import { AirgapError } from "../errors.js";
 import type { ApplyOutcome, Cluster } from "./cluster.js";
 import { apiGroup, objectKey, type KubeObject } from "./object.js";
@@ -46,7 +47,7 @@ export async function applyPlan(cluster: Cluster, plan: readonly PlannedObject[]
   const pending = new Map<string, string>();
   const results: AppliedObject[] = [];
   for (const planned of plan) {
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "install cancelled; rerun it: applying again is safe");
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "install cancelled; rerun it: applying again is safe");
     const object = structuredClone(planned.object);
     let key = objectKey(object);
     try {
@@ -102,7 +103,7 @@ async function servedScope(cluster: Cluster, object: KubeObject, options: ApplyO
     const scope = await cluster.scope(object.apiVersion, object.kind);
     if (scope || Date.now() + delay > until) return scope;
     await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "install cancelled; rerun it: applying again is safe");
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "install cancelled; rerun it: applying again is safe");
   }
 }
 
@@ -116,6 +117,6 @@ async function waitEstablished(cluster: Cluster, name: string, options: ApplyOpt
       throw new AirgapError("NOT_READY", `CustomResourceDefinition ${name} did not become Established in time`);
     }
     await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "install cancelled; rerun it: applying again is safe");
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "install cancelled; rerun it: applying again is safe");
   }
 }

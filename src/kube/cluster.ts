@@ -4,12 +4,18 @@
  * discovery (which kinds exist, which are namespaced) done by the client library.
  * https://kubernetes.io/docs/reference/using-api/server-side-apply/
  */
+import { spawn, type SpawnOptions } from "node:child_process";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { ApiException, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  ApiException, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, ResponseContext, ServerConfiguration, VersionApi,
+  createConfiguration, wrapHttpLibrary, type KubernetesObject, type RequestContext,
+} from "@kubernetes/client-node";
 import { AirgapError } from "../errors.js";
+import { formatDuration } from "../util/duration.js";
 import type { KubeObject } from "./object.js";
+import { abortedError, DEFAULT_API_REQUEST_MS, sendApiRequest } from "./transport.js";
 
 /** The field manager our applies own their fields as. */
 export const FIELD_MANAGER = "airgap-bundle";
@@ -20,6 +26,10 @@ export interface ClusterOptions {
   kubeconfig?: string;
   /** `--context`; else the kubeconfig's current context. */
   context?: string;
+  /** The command's signal (Ctrl-C, the command's --timeout): every request and credential plugin stops with it. */
+  signal?: AbortSignal;
+  /** Deadline of one request, credentials included (default {@link DEFAULT_API_REQUEST_MS}). */
+  requestTimeoutMs?: number;
 }
 
 /** What an apply did to an object. */
@@ -107,10 +117,100 @@ export function connectCluster(options: ClusterOptions): Cluster {
   }
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new AirgapError("KUBE_UNREACHABLE", "the kubeconfig's current context names no cluster", { hint: "pick one with --context NAME" });
-  const api = kc.makeApiClient(ObjectApi);
+  refuseLegacyCommands(kc);
+  const bounds = { timeoutMs: options.requestTimeoutMs ?? DEFAULT_API_REQUEST_MS, ...(options.signal && { signal: options.signal }) };
+  const configuration = boundedConfiguration(kc, server, bounds);
+  const api = new ObjectApi(configuration);
   const defaultNamespace = api.useDefaultNamespaceOf(kc);
-  const version = kc.makeApiClient(VersionApi);
+  const version = new VersionApi(configuration);
   return new ClientNodeCluster(server, defaultNamespace || "default", api, version);
+}
+
+/**
+ * The client library's configuration with our transport ({@link sendApiRequest}: a deadline per request, a
+ * capped body, a cut-short answer an error) and the kubeconfig's credentials bounded by the same deadline: an
+ * exec credential plugin that never returns is killed when the request's time is up.
+ */
+function boundedConfiguration(kc: KubeConfig, server: string, bounds: { timeoutMs: number; signal?: AbortSignal }) {
+  boundExecPlugins(kc, bounds);
+  const credentials = {
+    getName: () => "kubeconfig, bounded",
+    applySecurityAuthentication: (context: RequestContext) => withinBounds(kc.applySecurityAuthentication(context), bounds, credentialWords(kc)),
+  };
+  const transport = wrapHttpLibrary({
+    async send(request: RequestContext): Promise<ResponseContext> {
+      const body = request.getBody();
+      if (body !== undefined && typeof body !== "string") throw new AirgapError("INTERNAL", "an API request with a form body");
+      const answer = await sendApiRequest(
+        { url: request.getUrl(), method: request.getHttpMethod().toString(), headers: request.getHeaders(), ...(body !== undefined && { body }), ...(request.getAgent() && { agent: request.getAgent() as never }) },
+        bounds,
+      );
+      return new ResponseContext(answer.status, answer.headers, { text: () => Promise.resolve(answer.body.toString("utf8")), binary: () => Promise.resolve(answer.body) });
+    },
+  });
+  return createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: credentials }, httpApi: transport });
+}
+
+/** What the kubeconfig runs for credentials, for messages. */
+function credentialWords(kc: KubeConfig): string {
+  const exec = kc.getCurrentUser()?.exec as { command?: string } | undefined;
+  return exec?.command ? `the credential plugin ${exec.command}` : "reading the kubeconfig's credentials";
+}
+
+/** Settles with `work` unless the deadline or the command's signal comes first. */
+function withinBounds<T>(work: Promise<T>, bounds: { timeoutMs: number; signal?: AbortSignal }, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new AirgapError("KUBE_UNREACHABLE", `${what} did not answer within ${formatDuration(bounds.timeoutMs)}`, { hint: "check the kubeconfig's user (its exec command)" })), bounds.timeoutMs);
+    const onAbort = () => reject(abortedError(bounds.signal!));
+    bounds.signal?.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      bounds.signal?.removeEventListener("abort", onAbort);
+    });
+  });
+}
+
+/**
+ * The library runs an exec credential plugin with `spawn` and waits for it to close, with no time limit. Its
+ * ExecAuth keeps that function as a field (`execFn`, private in the typings): give it one that starts the plugin
+ * in a process group of its own and kills the group when a request's time is up or the command stops, so a
+ * plugin that never returns (or a script's child) neither holds the command nor outlives it.
+ */
+function boundExecPlugins(kc: KubeConfig, bounds: { timeoutMs: number; signal?: AbortSignal }): void {
+  const authenticators = (kc as unknown as { authenticators?: Array<{ execFn?: unknown }> }).authenticators ?? [];
+  const boundedSpawn = (command: string, args: string[] | undefined, opts: SpawnOptions) => {
+    const child = spawn(command, args ?? [], { ...opts, detached: true });
+    const kill = () => {
+      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    };
+    const timer = setTimeout(kill, bounds.timeoutMs);
+    bounds.signal?.addEventListener("abort", kill, { once: true });
+    child.once("close", () => {
+      clearTimeout(timer);
+      bounds.signal?.removeEventListener("abort", kill);
+    });
+    return child;
+  };
+  for (const a of authenticators) if (typeof a.execFn === "function") a.execFn = boundedSpawn;
+}
+
+/**
+ * The legacy `auth-provider` with a `cmd-path` (gcp) runs a command to refresh a token — synchronously, with no
+ * bound, and removed from kubectl, which refuses it. Refuse it too rather than run it silently.
+ */
+function refuseLegacyCommands(kc: KubeConfig): void {
+  const provider = kc.getCurrentUser()?.authProvider as { name?: string; config?: Record<string, unknown> } | undefined;
+  if (provider?.config?.["cmd-path"] !== undefined) {
+    throw new AirgapError("NO_KUBECONFIG", `the kubeconfig's user ${kc.getCurrentUser()!.name} uses the removed auth-provider "${provider.name ?? "?"}" with a cmd-path command; it is not run`, {
+      hint: "use an exec credential plugin (users[].user.exec), as current kubectl requires",
+    });
+  }
 }
 
 class ClientNodeCluster implements Cluster {
@@ -126,6 +226,7 @@ class ClientNodeCluster implements Cluster {
       const info = await this.version.getCode();
       return info.gitVersion;
     } catch (err) {
+      if (err instanceof AirgapError && (err.code === "ABORTED" || err.code === "TIMED_OUT")) throw err;
       throw new AirgapError("KUBE_UNREACHABLE", `no Kubernetes API server answers at ${this.server}: ${apiMessage(err)}`, {
         hint: "check the kubeconfig and --context",
         cause: err,
@@ -188,7 +289,13 @@ class ClientNodeCluster implements Cluster {
   }
 
   private failure(what: string, err: unknown): AirgapError {
-    if (err instanceof AirgapError) return err;
+    if (err instanceof AirgapError) {
+      // The library's discovery prefixes what it rethrows ("Failed to fetch resource metadata for v1/X: "); ours say enough.
+      const bare = err.message.replace(/^(Failed to fetch resource metadata for [^:]+: )+/, "");
+      // The transport's errors say which request failed; add what it was for. A stop (Ctrl-C, --timeout) is said as it is.
+      const message = err.code === "KUBE_UNREACHABLE" || err.code === "KUBE_API" ? `${what}: ${bare}` : bare;
+      return message === err.message ? err : new AirgapError(err.code, message, { ...(err.hint !== undefined && { hint: err.hint }), cause: err });
+    }
     if (err instanceof ApiException) {
       return new AirgapError("KUBE_API", `${what}: ${apiMessage(err)}`, { cause: err, status: err.code });
     }

@@ -3,6 +3,7 @@
  * they hold), NotFound counted as done, then optionally waiting until the namespaces are gone.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { stoppedBy } from "../util/deadline.js";
 import { AirgapError } from "../errors.js";
 import type { Cluster } from "./cluster.js";
 import { objectKey } from "./object.js";
@@ -34,7 +35,7 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
   const result: UninstallResult = { deleted: 0, absent: 0, failed: [] };
   const namespaces: string[] = [];
   for (const { object: planned } of planUninstall(plan)) {
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "uninstall cancelled; rerun it: what is gone stays gone");
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "uninstall cancelled; rerun it: what is gone stays gone");
     const object = structuredClone(planned);
     if (object.metadata.name === undefined) {
       // A generateName object has a name only the cluster knows; it goes with its namespace.
@@ -78,6 +79,6 @@ async function waitGone(cluster: Cluster, names: string[], options: UninstallOpt
       });
     }
     await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "stopped waiting; the deletions are requested");
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "stopped waiting; the deletions are requested");
   }
 }

@@ -4,6 +4,7 @@
  * pulled (ImagePullBackOff, ErrImagePull), and whether that image is one the bundle carries.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { stoppedBy } from "../util/deadline.js";
 import { AirgapError, type Problem } from "../errors.js";
 import type { Cluster } from "./cluster.js";
 import { objectKey, type KubeObject } from "./object.js";
@@ -86,7 +87,7 @@ export async function waitReady(cluster: Cluster, objects: readonly KubeObject[]
       });
     }
     await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
-    if (options.signal?.aborted) throw new AirgapError("ABORTED", "stopped waiting; the objects are applied (rerun to wait again)");
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "stopped waiting; the objects are applied (rerun to wait again)");
   }
 }
 

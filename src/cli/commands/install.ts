@@ -13,6 +13,8 @@ import type { ManifestText } from "../../kube/render.js";
 import { formatRegistry, type RegistryLocation } from "../../reference/target.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { KEY_OPTION } from "../keys.js";
+import { withDeadline } from "../../util/deadline.js";
+import { parseDuration } from "../../util/duration.js";
 
 /** The `install` command. */
 export const installCommand: CommandSpec = {
@@ -39,14 +41,17 @@ export const installCommand: CommandSpec = {
     ...INSTALL_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
-  async run(args, out, context) {
+  async run(args, out, commandContext) {
     const registry = parseRegistry(String(args.registry));
     const layout = String(args["target-layout"]) as TargetLayout;
     if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
+    // --timeout bounds the whole install, every request and wait in it.
+    const timeoutMs = parseDuration(String(args.timeout ?? "10m"), "--timeout");
+    const context = { ...commandContext, signal: withDeadline(commandContext.signal, timeoutMs, "--timeout", "the install"), deadline: Date.now() + timeoutMs };
     const reader = await openVerifiedBundle(args, out);
     try {
       if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
-      const pre = await preflightInstall(reader, args, out, registry, layout, "install");
+      const pre = await preflightInstall(reader, args, out, registry, layout, "install", context.signal);
       if (pre.cluster && args["skip-preflight"] !== true) {
         const connection = await registriesFrom(args, context, [registry.host]);
         try {

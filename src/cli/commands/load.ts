@@ -81,7 +81,7 @@ export const loadCommand: CommandSpec = {
         if (reader.manifestFiles().length > 0) {
           if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
           else {
-            preflight = await preflightInstall(reader, args, out, registry, layout, "load");
+            preflight = await preflightInstall(reader, args, out, registry, layout, "load", context.signal);
             // The cluster is checked before the push; the images it will pull, after it (they are not there yet).
             if (preflight.cluster && args["skip-preflight"] !== true) await runPreflightStep(preflight, out);
           }

@@ -9,6 +9,8 @@ import { EXIT } from "../output.js";
 import { runPreflightStep } from "../preflight-step.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { KEY_OPTION } from "../keys.js";
+import { withDeadline } from "../../util/deadline.js";
+import { parseDuration } from "../../util/duration.js";
 
 const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, INSTALL_OPTIONS[n]!]));
 
@@ -32,15 +34,18 @@ export const preflightCommand: CommandSpec = {
     "target-layout": { type: "string", describe: "The layout of the load: host (REGISTRY/<host>/<path>) or strip-host", choices: ["host", "strip-host"], default: "host" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
     ...KEY_OPTION,
-    ...pick(["config", "set", "secret-key", "allow-unresolved", "kubeconfig", "context", "skip-kind", "max-manifest-size"]),
+    ...pick(["config", "set", "secret-key", "allow-unresolved", "kubeconfig", "context", "request-timeout", "skip-kind", "max-manifest-size"]),
     ...REGISTRY_OPTIONS,
+    timeout: { type: "string", describe: "The whole preflight's bound, every request in it (e.g. 5m, 90s)", default: "5m", requiresArg: true },
   },
-  async run(args, out, context) {
+  async run(args, out, commandContext) {
     const registry = parseRegistry(String(args.registry));
+    const timeoutMs = parseDuration(String(args.timeout), "--timeout");
+    const context = { ...commandContext, signal: withDeadline(commandContext.signal, timeoutMs, "--timeout", "the preflight"), deadline: Date.now() + timeoutMs };
     const layout = String(args["target-layout"]) as TargetLayout;
     const reader = await openVerifiedBundle(args, out);
     try {
-      const pre = await preflightInstall(reader, args, out, registry, layout, "install");
+      const pre = await preflightInstall(reader, args, out, registry, layout, "install", context.signal);
       const connection = await registriesFrom(args, context, [registry.host]);
       try {
         await runPreflightStep(pre, out, { registry, connection, signal: context.signal }, "fix what is listed, then load or install the bundle");

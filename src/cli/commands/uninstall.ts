@@ -6,8 +6,9 @@ import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
 import type { CommandSpec } from "../command.js";
-import { INSTALL_OPTIONS, renderSettingsFrom } from "../install-options.js";
+import { clusterFrom, INSTALL_OPTIONS, renderSettingsFrom } from "../install-options.js";
 import { EXIT } from "../output.js";
+import { REPORT_MARGIN_MS, withDeadline } from "../../util/deadline.js";
 
 /** The `uninstall` command. */
 export const uninstallCommand: CommandSpec = {
@@ -25,14 +26,17 @@ export const uninstallCommand: CommandSpec = {
     set: INSTALL_OPTIONS.set!,
     kubeconfig: INSTALL_OPTIONS.kubeconfig!,
     context: INSTALL_OPTIONS.context!,
+    "request-timeout": INSTALL_OPTIONS["request-timeout"]!,
     wait: { type: "boolean", describe: "Wait until the bundle's namespaces are gone (--no-wait to skip)", default: true },
-    timeout: { type: "string", describe: "How long to wait (e.g. 5m)", default: "10m", requiresArg: true },
+    timeout: { type: "string", describe: "The whole uninstall's bound, waiting included (e.g. 5m)", default: "10m", requiresArg: true },
   },
-  async run(args, out, context) {
+  async run(args, out, commandContext) {
     const timeoutMs = parseDuration(String(args.timeout), "--timeout");
+    parseDuration(String(args["request-timeout"]), "--request-timeout");
+    // --timeout bounds the whole uninstall, every request and wait in it.
+    const context = { ...commandContext, signal: withDeadline(commandContext.signal, timeoutMs, "--timeout", "the uninstall"), deadline: Date.now() + timeoutMs };
     const { BundleReader } = await import("../../bundle/reader.js");
     const { prepareInstall } = await import("../../ops/install.js");
-    const { connectCluster } = await import("../../kube/cluster.js");
     const { uninstallPlan } = await import("../../kube/uninstall.js");
     const reader = await BundleReader.open(String(args.bundle));
     try {
@@ -47,14 +51,11 @@ export const uninstallCommand: CommandSpec = {
           problems: unnamed.map((p) => ({ file: p.file, text: `${p.object.kind} ${p.object.metadata.name ?? ""}`, reason: "give its value with --config or --set" })),
         });
       }
-      const cluster = connectCluster({
-        ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
-        ...(args.context !== undefined && { context: String(args.context) }),
-      });
+      const cluster = await clusterFrom(args, context.signal);
       await cluster.ping();
       const result = await uninstallPlan(cluster, prepared.plan, {
         wait: args.wait !== false,
-        deadline: Date.now() + timeoutMs,
+        deadline: context.deadline - REPORT_MARGIN_MS,
         signal: context.signal,
         onEvent: (e) => {
           if (out.json) out.jsonLine(e);
