@@ -141,7 +141,9 @@ export async function checkRenderedReferences(
   if (result.missing.length > 0) {
     throw new AirgapError("REFERENCES_MISSING", `${plural(result.missing.length, "image reference")} in the rendered manifests ${result.missing.length === 1 ? "does" : "do"} not resolve in ${formatRegistry(registry)}; the cluster could not pull ${result.missing.length === 1 ? "it" : "them"}`, {
       problems: result.missing.map(where),
-      hint: "add the images to the imagelist and save the bundle again (or fix the manifests)",
+      hint: result.unanswered === result.missing.length
+        ? `${formatRegistry(registry)} did not answer for ${result.missing.length === 1 ? "it" : "them"}: check the registry and rerun`
+        : "add the images to the imagelist and save the bundle again (or fix the manifests)",
     });
   }
   out.info(`every image reference of the rendered manifests resolves in ${formatRegistry(registry)} (${plural(result.checked, "reference")} checked)`);

@@ -25,6 +25,8 @@ export interface ReferenceCheck {
   missing: Problem[];
   /** References to another registry, which a closed network cannot reach. */
   elsewhere: Problem[];
+  /** How many of `missing` the registry did not answer for (a failed request, not a "not there"). */
+  unanswered: number;
 }
 
 /** Checks every image reference of the rendered `files` against `registry`. */
@@ -36,6 +38,7 @@ export async function checkReferences(
 ): Promise<ReferenceCheck> {
   const findings = files.flatMap((f) => scanManifest(f.path, f.text).findings);
   const asked = new Map<string, Promise<string | undefined>>();
+  const unanswered = new Set<string>();
   const limit = pLimit(CHECKS_AT_ONCE);
   const repos = new Map<string, RegistryRepository>();
   const repository = (path: string) => {
@@ -56,6 +59,9 @@ export async function checkReferences(
           const got = await repo.headManifest(selector, options.signal);
           return got === undefined ? `${f.ref.digest ? "the digest" : `the tag ${selector}`} is not in ${f.ref.path}` : undefined;
         } catch (err) {
+          // Stopped (Ctrl-C, a deadline): say that, not that images are missing.
+          if (options.signal?.aborted) throw err;
+          unanswered.add(key);
           return (err as Error).message;
         }
       });
@@ -76,6 +82,7 @@ export async function checkReferences(
       if (why !== undefined) missing.push({ ...where, reason: why });
     }),
   );
+  const failedAsking = findings.filter((f) => unanswered.has(formatReference(f.ref)) && f.ref.domain === registry.host).length;
   const order = (a: Problem, b: Problem) => (a.file ?? "").localeCompare(b.file ?? "") || (a.line ?? 0) - (b.line ?? 0);
-  return { checked: asked.size, missing: missing.sort(order), elsewhere: elsewhere.sort(order) };
+  return { checked: asked.size, missing: missing.sort(order), elsewhere: elsewhere.sort(order), unanswered: failedAsking };
 }

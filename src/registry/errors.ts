@@ -4,6 +4,7 @@
  */
 import type { Dispatcher } from "undici";
 import { AirgapError, type ErrorCode } from "../errors.js";
+import { describeNetworkError } from "./network-errors.js";
 import { isRetryableNetworkError, isRetryableStatus } from "./retry.js";
 
 /** One entry of a registry's `{"errors":[…]}` body. */
@@ -44,13 +45,21 @@ export const MAX_ERROR_BODY_BYTES = 64 * 1024;
 export async function readCapped(body: Dispatcher.ResponseData["body"], cap: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > cap) {
-      body.destroy();
-      throw new RegistryError(`${what}: response larger than the ${cap}-byte limit`);
+  try {
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > cap) {
+        body.destroy();
+        throw new RegistryError(`${what}: response larger than the ${cap}-byte limit`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    // A stall (ours) or the wire's failure (undici's codes) in words.
+    if (err instanceof AirgapError) throw err;
+    const own = (err as { cause?: unknown }).cause;
+    if (own instanceof AirgapError) throw own;
+    throw new AirgapError("NETWORK", `${what}: ${describeNetworkError(err)} after ${total} bytes`, { cause: err });
   }
   return Buffer.concat(chunks);
 }

@@ -28,13 +28,15 @@ export function stallError(what: string, rule: StallRule, moved: number): Airgap
 
 /**
  * Watches `body` as it arrives and destroys it with {@link stallError} when a window passes with too little
- * progress — unless our own reader is the slow one (the body is paused or its buffer full).
+ * progress — unless our own reader is the slow one (the body's buffer is full).
  */
 export function watchBody(body: Readable, rule: StallRule, what: string): void {
   let moved = 0;
   const push = body.push.bind(body);
   const timer = setInterval(() => {
-    const ours = body.readableFlowing === false || body.readableLength >= body.readableHighWaterMark;
+    // Our reader is the slow one only when the body's buffer is full. A paused body with room left (read by
+    // `for await`, which pauses it between chunks) is waiting on the server like any other.
+    const ours = body.readableLength >= body.readableHighWaterMark;
     if (!ours && moved < rule.bytes) body.destroy(stallError(what, rule, moved));
     moved = 0;
   }, rule.ms);

@@ -133,6 +133,27 @@ describe("misbehaving registries", () => {
     assert.equal(res.headers["docker-content-digest"], image.manifest.digest);
   });
 
+  test("a catalog or tag list that drips is a stall like any body: load and inventory end with words, not never", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    assert.equal((await timed(["load", bundle, "--registry", target.host, "--no-install"])).code, 0);
+    for (const path of ["/v2/_catalog", "/tags/list"]) {
+      const proxy = await faultProxy(target.url, [{ method: "GET", path, drip: { bytes: 1, everyMs: 300 } }]);
+      t.after(() => proxy.stop());
+      const inventory = ["inventory", "--registry", proxy.host, "-o", join(work, `inventory-${path.length}.json`)];
+      // A load reads the catalog, not tag lists; an inventory reads both.
+      for (const args of path === "/v2/_catalog" ? [["load", bundle, "--registry", proxy.host, "--no-install"], inventory] : [inventory]) {
+        const r = await timed([...args, "--stall-timeout", "1s", "--retries", "1"]);
+        // A load checks each image instead of a catalog it cannot read (and says so); an inventory cannot do without it.
+        if (args[0] === "inventory") assert.notEqual(r.code, 0, `${args[0]} through a dripping ${path}: ${r.stderr}`);
+        else assert.match(r.stderr, /checking each image instead/);
+        assert.ok(r.ms < 20_000, `${args[0]} through a dripping ${path} is bounded: ${r.ms} ms`);
+        assert.match(r.stderr, /stalled: \d+ bytes in 1s \(fewer than 65536\)|the answer stopped coming/, `${args[0]} ${path}: ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /unexpected|Body Timeout Error/);
+      }
+    }
+  });
+
   test("the first Ctrl-C stops a load held by a dripping catalog", async (t) => {
     const target = await startRegistry();
     t.after(() => target.stop());
@@ -151,6 +172,7 @@ describe("misbehaving registries", () => {
     assert.equal(code, 130, stderr);
     assert.ok(Date.now() - sent < 5000, "stopped promptly");
     assert.doesNotMatch(stderr, /unexpected/);
+    assert.doesNotMatch(stderr, /add the images to the imagelist/, "the message is about the interruption");
   });
 });
 
