@@ -15,6 +15,7 @@ import { describe } from "../kube/wait.js";
 import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import { REPORT_MARGIN_MS } from "../util/deadline.js";
+import { checkOutputFolder } from "../util/output-path.js";
 import type { CommandContext, OptionSpec } from "./command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "./manifest-options.js";
 import { EXIT, type Output } from "./output.js";
@@ -32,7 +33,8 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   wait: { type: "boolean", describe: "Wait until Deployments, StatefulSets and DaemonSets are available and Jobs complete (--no-wait to skip)", default: true },
   timeout: { type: "string", describe: "The install's bound: every request, CRD and workload wait in it (e.g. 10m, 90s)", default: "10m", requiresArg: true },
   "install-script": { type: "string", describe: "Run this installer instead (REGISTRY, BUNDLE_MANIFESTS and the settings in its environment)", requiresArg: true },
-  out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script)", requiresArg: true },
+  out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script); new or empty unless --force", requiresArg: true },
+  force: { type: "boolean", describe: "Write the rendered manifests into --out even when it already holds files" },
   ...MANIFEST_SIZE_OPTION,
   "skip-kind": { type: "string", array: true, describe: "Leave objects of this kind out of the install, e.g. a kind the cluster lacks (repeatable)", requiresArg: true },
   "skip-preflight": { type: "boolean", describe: "Do not check the cluster (kinds, namespaces, storage, RBAC, capacity, webhooks) before going on" },
@@ -85,6 +87,8 @@ export interface InstallPreflight {
 export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install", signal: AbortSignal): Promise<InstallPreflight> {
   parseDuration(String(args.timeout ?? "10m"), "--timeout");
   parseDuration(String(args["request-timeout"] ?? "30s"), "--request-timeout");
+  // Checked before anything else is done, so that a run that fails later has written nowhere it should not.
+  if (args.out !== undefined && (args["dry-run"] === true || args["install-script"] !== undefined)) await checkOutputFolder(String(args.out), { force: args.force === true, option: "--out" });
   const { prepareInstall } = await import("../ops/install.js");
   const prepared = withoutKinds(await prepareInstall(reader, await renderSettingsFrom(args, registry, layout)), (args["skip-kind"] as string[] | undefined) ?? [], out);
   out.setRedactor((t) => prepared.redactor.redact(t));

@@ -13,6 +13,7 @@ import { writeError } from "../layout/layout.js";
 import { DEFAULT_PLATFORMS, parsePlatform } from "../oci/platform.js";
 import { formatReference, parseReference } from "../reference/reference.js";
 import { BundleReader } from "../bundle/reader.js";
+import { checkOutputFile } from "../util/output-path.js";
 
 /** What to export. */
 export interface ExportOptions {
@@ -39,12 +40,10 @@ export interface ExportResult {
 export async function exportImage(options: ExportOptions): Promise<ExportResult> {
   const ref = parseReference(options.ref);
   const source = formatReference(ref);
-  if (!options.force && (await stat(options.output).then(() => true, () => false))) {
-    throw new AirgapError("BUNDLE_EXISTS", `${options.output} exists`, { hint: "pass --force to overwrite it" });
-  }
   const platform = parsePlatform(options.platform ?? DEFAULT_PLATFORMS[0]!);
   const reader = await BundleReader.open(options.bundlePath);
   try {
+    await checkOutputFile(options.output, { force: options.force, option: "-o", inputs: reader.tar.parts.map((p) => p.path) });
     if (!reader.index.has(source)) {
       const names = (reader.bundle.images ?? []).map((i) => i.source);
       const near = names.filter((n) => n.includes(ref.path.split("/").pop() ?? ref.path));

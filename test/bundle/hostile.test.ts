@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { copyFile, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -287,5 +288,52 @@ describe("hostile bundles", () => {
       }
       assert.equal(v.code, 0, `killed after ${ms} ms: ${v.stderr}`);
     }
+  });
+
+  test("export never replaces what is not ours: a FIFO, a device node, a symlink or the bundle it reads, --force or not", async () => {
+    const ref = `${source.host}/team/a:1`;
+    const fifo = join(work, "a-fifo");
+    await new Promise<void>((resolve, reject) => execFile("mkfifo", [fifo], (err) => (err ? reject(err) : resolve())));
+    const precious = join(work, "precious.txt");
+    await writeFile(precious, "the user's file\n");
+    const link = join(work, "a-link");
+    await symlink(precious, link);
+    for (const [target, words] of [[fifo, "a FIFO"], ["/dev/null", "a device node"], [link, "a symbolic link"], [work, "a folder"]] as const) {
+      for (const force of [[], ["--force"]]) {
+        const r = await runCli(["export", good, ref, "-o", target, ...force]);
+        assertRefused(r, `export -o ${target} ${force.join(" ")}`);
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, new RegExp(`^error: -o ${target.replace(/[.]/g, "\\.")} is ${words}, not a file; it is never replaced, --force or not$`, "m"));
+        assert.doesNotMatch(r.stdout + r.stderr, /wrote/);
+      }
+    }
+    assert.ok((await lstat(fifo)).isFIFO(), "the FIFO is still a FIFO");
+    assert.ok((await lstat("/dev/null")).isCharacterDevice(), "/dev/null is still a device");
+    assert.ok((await lstat(link)).isSymbolicLink(), "the link is still a link");
+    assert.equal(await readFile(precious, "utf8"), "the user's file\n");
+    const copy = join(work, "self.tar");
+    await copyFile(good, copy);
+    const self = await runCli(["export", copy, ref, "-o", copy, "--force"]);
+    assertRefused(self, "export B -o B --force");
+    assert.match(self.stderr, /is .*self\.tar, which this command reads/);
+    assert.deepEqual(await readFile(copy), goodBytes, "the bundle read is untouched");
+  });
+
+  test("install --dry-run --out a folder holding files refuses before doing anything (also when the run would fail), --force writes into it", async () => {
+    const out = join(work, "rendered-user");
+    await mkdir(out);
+    await writeFile(join(out, "notes.txt"), "mine\n");
+    for (const extra of [[], ["--config", join(work, "no-such.config")]]) {
+      const r = await runCli(["install", good, "--registry", target.host, "--dry-run", "--out", out, ...extra]);
+      assertRefused(r, "install --dry-run --out non-empty");
+      assert.match(r.stderr, /^error: --out .*rendered-user is not empty$/m);
+      assert.deepEqual((await readdir(out)).sort(), ["notes.txt"], "nothing written");
+    }
+    // Loaded, so that the dry run's check of the rendered references passes too.
+    assert.equal((await runCli(["load", good, "--registry", target.host, "--no-install"])).code, 0);
+    const forced = await runCli(["install", good, "--registry", target.host, "--dry-run", "--out", out, "--force"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.deepEqual((await readdir(out)).sort(), ["1-app.yaml", "notes.txt"]);
+    assert.equal(await readFile(join(out, "notes.txt"), "utf8"), "mine\n");
   });
 });

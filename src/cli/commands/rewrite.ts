@@ -2,7 +2,8 @@
  * `bundle rewrite`: point the manifests' image references at the private registry, standalone.
  */
 import { plural } from "../../util/plural.js";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import { checkOutputFolder } from "../../util/output-path.js";
 import { dirname, join, resolve } from "node:path";
 import { AirgapError } from "../../errors.js";
 import type { ImageFinding } from "../../kube/scan.js";
@@ -44,10 +45,7 @@ export const rewriteCommand: CommandSpec = {
     if (resolve(outDir) === resolve(manifests)) {
       throw new AirgapError("INVALID_ARGUMENT", "--out must not be the manifests folder itself", { hint: "write to another folder; the originals stay as they are" });
     }
-    const existing = await readdir(outDir).catch(() => [] as string[]);
-    if (existing.length > 0 && args.force !== true) {
-      throw new AirgapError("INVALID_ARGUMENT", `--out ${outDir} is not empty`, { hint: "choose an empty folder, or pass --force to write over what is there" });
-    }
+    await checkOutputFolder(outDir, { force: args.force === true, option: "--out" });
     // Loaded on use: the YAML parsers cost start-up time that other commands need not pay.
     const [{ scanManifestDir }, { rewriteManifest }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
     const scans = await scanManifestDir(manifests, true, maxManifestBytes(args));
