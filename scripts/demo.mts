@@ -68,8 +68,19 @@ if (await taken(port)) {
 }
 // DEMO_BUILD=0 runs the CLI as built (the tests do, while other tests use dist/).
 if (process.env.DEMO_BUILD !== "0") execFileSync("npm", ["run", "-s", "build"], { cwd: ROOT, stdio: "inherit" });
-if (process.env.DEMO_WORK) await rm(WORK, { recursive: true, force: true });
+// A DEMO_WORK the demo made before (its mark inside) is started afresh; any other folder with something in it
+// is the user's: refused, never emptied.
+const MARK = join(WORK, ".airgap-demo");
+if (process.env.DEMO_WORK) {
+  const held = await readdir(WORK).catch(() => [] as string[]);
+  if (held.length > 0 && !held.includes(".airgap-demo")) {
+    process.stderr.write(`demo: DEMO_WORK=${WORK} holds files the demo did not make (${held.slice(0, 3).join(", ")}${held.length > 3 ? ", …" : ""}); it is left as it is (choose a new or empty folder)\n`);
+    process.exit(2);
+  }
+  if (held.length > 0) await rm(WORK, { recursive: true, force: true });
+}
 await mkdir(WORK, { recursive: true });
+await writeFile(MARK, "made by npm run demo; removed with this folder on the next run\n");
 
 // The example names localhost:5001; this run's copy names the port the demo's registry really has.
 const demo = join(WORK, "demo");

@@ -26,12 +26,16 @@ export function journalPath(tarPath: string): string {
   return join(dirname(tarPath), `.${basename(tarPath)}.journal`);
 }
 
-/** Existing files of a bundle (its tar, parts and sidecar). */
+/**
+ * Existing files of a bundle: its tar, parts, sidecar and signature. A save that replaces the bundle removes
+ * every one its new bundle does not write again (an old `.sig` would otherwise be judged against a new sidecar
+ * at the site, and read as tampering).
+ */
 export async function existingFiles(tarPath: string): Promise<string[]> {
   const name = basename(tarPath);
   const names = await readdir(dirname(tarPath)).catch(() => [] as string[]);
   return names
-    .filter((n) => n === name || n === `${name}.sha256` || (n.startsWith(`${name}.`) && /^\d{3}$/.test(n.slice(name.length + 1))))
+    .filter((n) => n === name || n === `${name}.sha256` || n === `${name}.sig` || (n.startsWith(`${name}.`) && /^\d{3}$/.test(n.slice(name.length + 1))))
     .map((n) => join(dirname(tarPath), n));
 }
 

@@ -87,6 +87,22 @@ describe("signed bundles", () => {
     assert.equal((await runCli(["load", unsigned.tar, "--registry", target.host, "--key", pub, "--skip-verify"])).code, 2, "--key and --skip-verify contradict");
   });
 
+  test("save --force without --sign-key over a signed bundle leaves no old .sig behind: the site is told it is unsigned, not tampered with", async () => {
+    const again = await saveCase(work, [`${source.host}/team/a:1`], { name: "f", version: "1" });
+    assert.equal((await again.save(["--sign-key", key])).code, 0);
+    const sig = `${again.tar.slice(0, -4)}.tar.sig`;
+    await stat(sig);
+    await seedRegistry(source, makeImage({ seed: "sign-b", layers: [10_000] }), "team/b:1");
+    await writeFile(again.imagelist, `${source.host}/team/a:1\n${source.host}/team/b:1\n`);
+    const forced = await again.save(["--force"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    await assert.rejects(stat(sig), "the old signature went with the old bundle");
+    const v = await runCli(["verify", again.tar, "--key", pub]);
+    assert.equal(v.code, 1);
+    assert.match(v.stderr, /f-1\.tar\.sig: missing: the bundle is not signed/);
+    assert.doesNotMatch(v.stderr, /does not verify/);
+  });
+
   test("bundle key create: an encrypted Ed25519 pair (0600), its passphrase from the environment and never printed; openssl checks the signature", async () => {
     const base = join(work, "release");
     const env = { ...process.env, RELEASE_PASS: "correct horse battery staple" };

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { freePort } from "../helpers/ports.js";
@@ -28,6 +31,20 @@ async function occupy(port: number): Promise<Server | undefined> {
 }
 
 describe("npm run demo", () => {
+  test("refuses a DEMO_WORK holding files it did not make, and leaves them there", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "airgap-demo-user-"));
+    try {
+      await writeFile(join(dir, "thesis.tex"), "three years of work\n");
+      const r = await demo({ DEMO_WORK: dir });
+      assert.equal(r.code, 2, r.out);
+      assert.match(r.out, /demo: DEMO_WORK=.* holds files the demo did not make \(thesis\.tex\); it is left as it is \(choose a new or empty folder\)/);
+      assert.deepEqual(await readdir(dir), ["thesis.tex"]);
+      assert.equal(await readFile(join(dir, "thesis.tex"), "utf8"), "three years of work\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("refuses a DEMO_PORT that something else listens on, and runs on a free port when 5001 is taken", async () => {
     const port = await freePort();
     const other = await occupy(port);
