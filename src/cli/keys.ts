@@ -4,7 +4,7 @@
  * the passphrase is never printed.
  */
 import type { KeyObject } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readSmallFile } from "../util/small-file.js";
 import { AirgapError } from "../errors.js";
 import { isEncryptedKey, privateKeyFrom, publicKeyFrom } from "../oci/signing.js";
 import type { OptionSpec } from "./command.js";
@@ -29,10 +29,11 @@ export const KEY_OPTION: Record<string, OptionSpec> = {
   key: { type: "string", describe: "Public key (PEM): refuse the bundle unless its .sig verifies with it, before anything else", requiresArg: true },
 };
 
+/** Largest key file read: a PEM key is a few KB. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 async function readKeyFile(path: string): Promise<string> {
-  return readFile(path, "utf8").catch(() => {
-    throw new AirgapError("FILE_NOT_FOUND", `cannot read the key ${path}`);
-  });
+  return (await readSmallFile(path, MAX_KEY_FILE_BYTES, "the key")).toString("utf8");
 }
 
 /** The public key of `--key`, if given. */

@@ -23,8 +23,29 @@ function register(cli: Argv, spec: CommandSpec, run: CommandRunner, setExit: (co
       for (const [cmd, what] of spec.examples) b = b.example(cmd, what);
       return b;
     },
-    async (args) => setExit(await run(spec, args)),
+    async (args) => {
+      const repeated = repeatedSingleValues(spec, args);
+      if (repeated) {
+        process.stderr.write(`error: ${printable(repeated)}\nhint: see "bundle ${spec.command.split(" ")[0]} --help"\n`);
+        return setExit(EXIT.USAGE);
+      }
+      setExit(await run(spec, args));
+    },
   );
+}
+
+/**
+ * An option that takes one value, given more than once: yargs joins the values into a list, which a command
+ * would read as one odd value (`--out a --out b` became the folder `a,b`). Said instead, naming the values.
+ */
+function repeatedSingleValues(spec: CommandSpec, args: Record<string, unknown>): string | undefined {
+  for (const [name, opt] of Object.entries({ ...spec.options, ...GLOBAL_OPTIONS })) {
+    const value = args[name];
+    if (opt.array !== true && opt.type !== "boolean" && Array.isArray(value)) {
+      return `--${name} is given ${value.length} times (${value.map(String).join(", ")}); it takes one value`;
+    }
+  }
+  return undefined;
 }
 
 /** Parses `argv` with yargs and runs the command it names; resolves to the exit code. */

@@ -4,7 +4,11 @@
  * --key`) or without it (docs/signing.md: openssl, cosign verify-blob).
  */
 import type { KeyObject } from "node:crypto";
-import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { readSmallFile } from "../util/small-file.js";
+
+/** Largest `.sig` read: its base64 signature is under 200 bytes. */
+const MAX_SIGNATURE_FILE_BYTES = 16 * 1024;
 import { basename, dirname, join } from "node:path";
 import { AirgapError } from "../errors.js";
 import { fingerprint, signData, verifyData } from "../oci/signing.js";
@@ -36,8 +40,10 @@ export async function checkSidecarSignature(sidecar: string, key: KeyObject): Pr
   const refuse = (why: string) => new AirgapError("VERIFY_FAILED", `${basename(path)}: ${why}; nothing was loaded`, {
     hint: "use the bundle as its maker signed it (copy it, its .sha256 and .sig again), or the public key that matches their signing key",
   });
-  const text = await readFile(path, "utf8").catch(() => undefined);
-  if (text === undefined) throw refuse(`missing: the bundle is not signed (checked with ${who})`);
+  const present = await lstat(path).then(() => true, () => false);
+  if (!present) throw refuse(`missing: the bundle is not signed (checked with ${who})`);
+  // A signature is a few hundred bytes of base64; whatever stands in its place is read only that far.
+  const text = (await readSmallFile(path, MAX_SIGNATURE_FILE_BYTES, "the signature")).toString("utf8");
   const signature = Buffer.from(text.trim(), "base64");
   const data = await readFile(sidecar).catch(() => undefined);
   if (data === undefined) throw refuse(`${basename(sidecar)} is missing`);

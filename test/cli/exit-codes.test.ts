@@ -25,6 +25,8 @@ describe("exit codes that scripts can trust", () => {
     await writeFile(join(c.dir, "manifests", "1.yaml"), `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: "${registry.host}/team/x:1"}]\n`);
     assert.equal((await c.save(["--manifests", join(c.dir, "manifests")])).code, 0);
     bundle = c.tar;
+    await writeFile(join(work, "huge.pem"), Buffer.alloc(1024 * 1024));
+    await writeFile(join(work, "old.pub"), "an older public key\n");
   });
   after(async () => {
     await registry.stop();
@@ -37,6 +39,11 @@ describe("exit codes that scripts can trust", () => {
     { what: "a command in the wrong case, with --version after it", args: () => ["Save", "--name", "x", "--version", "1"], error: /^error: unknown command "Save"$/m, hint: /did you mean save\?/ },
     { what: "an option missing its value", args: () => ["load", bundle, "--registry"], error: /^error: --registry needs a value$/m },
     { what: "a mistyped option", args: () => ["load", bundle, "--registry", registry.host, "--instal"], error: /^error: unknown option --instal for load$/m, hint: /did you mean --install/ },
+    { what: "an option that takes one value given twice", args: () => ["save", "--name", "a", "--version", "1", "--out", join(work, "a"), "--out", join(work, "b")], error: /^error: --out is given 2 times \(.*\/a, .*\/b\); it takes one value$/m, hint: /see "bundle save --help"/ },
+    { what: "key create with an empty NAME", args: () => ["key", "create", ""], error: /^error: key create "": NAME must be a file name/m },
+    { what: "a key that is a device, not a file", args: () => ["verify", bundle, "--key", "/dev/zero"], error: /^error: the key \/dev\/zero is not a regular file$/m },
+    { what: "a key file far larger than any key", args: () => ["verify", bundle, "--key", join(work, "huge.pem")], error: /^error: the key .*huge\.pem is 1048576 bytes; more than the 65536 such a file can be$/m },
+    { what: "key create where NAME.pub exists (nothing written, no NAME.key that does not match)", args: () => ["key", "create", join(work, "old")], error: /^error: .*old\.pub exists; nothing was written$/m },
     { what: "exporting an image the bundle lacks", args: () => ["export", bundle, "docker.io/library/nope:1", "-o", join(work, "x.tar")], error: /^error: docker\.io\/library\/nope:1 is not in /m },
     { what: "install without a kubeconfig", args: () => ["install", bundle, "--registry", registry.host], error: /^error: no Kubernetes cluster configured/m, noHint: /--no-install/, env: noKube },
     { what: "load without a kubeconfig (its hint names --no-install, which load has)", args: () => ["load", bundle, "--registry", registry.host], error: /^error: no Kubernetes cluster configured/m, hint: /--no-install to only push/, env: noKube },

@@ -3,7 +3,8 @@
  * and NAME.pub (SPKI PEM, to give to the sites that check).
  */
 import { generateKeyPairSync } from "node:crypto";
-import { chmod, open } from "node:fs/promises";
+import { chmod, lstat, open, unlink } from "node:fs/promises";
+import { basename } from "node:path";
 import { AirgapError } from "../../errors.js";
 import { fingerprint } from "../../oci/signing.js";
 import type { CommandSpec } from "../command.js";
@@ -51,11 +52,21 @@ export const keyCommand: CommandSpec = {
       passphrase = process.env[String(args["pass-env"])];
       if (!passphrase) throw new AirgapError("INVALID_ARGUMENT", `--pass-env ${String(args["pass-env"])}: that variable is not set or empty`);
     }
+    if (name === "" || name.endsWith("/") || /^\.*$/.test(basename(name))) {
+      throw new AirgapError("INVALID_ARGUMENT", `key create ${JSON.stringify(name)}: NAME must be a file name (NAME.key and NAME.pub are written)`);
+    }
+    // Both refused before either is written: never a new NAME.key beside an old NAME.pub it does not match.
+    for (const path of [`${name}.key`, `${name}.pub`]) {
+      if (await lstat(path).then(() => true, () => false)) throw new AirgapError("BUNDLE_EXISTS", `${path} exists; nothing was written`, { hint: "choose another NAME, or move the old pair away first" });
+    }
     const pair = args.algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const privatePem = pair.privateKey.export({ type: "pkcs8", format: "pem", ...(passphrase !== undefined && { cipher: "aes-256-cbc", passphrase }) }) as string;
     const publicPem = pair.publicKey.export({ type: "spki", format: "pem" }) as string;
     await writeNew(`${name}.key`, privatePem, 0o600);
-    await writeNew(`${name}.pub`, publicPem, 0o644);
+    await writeNew(`${name}.pub`, publicPem, 0o644).catch(async (err: unknown) => {
+      await unlink(`${name}.key`).catch(() => undefined);
+      throw err;
+    });
     out.result(`${name}.key (private, mode 0600${passphrase !== undefined ? ", encrypted" : ""}) and ${name}.pub: key ${fingerprint(pair.publicKey)}`, {
       privateKey: `${name}.key`, publicKey: `${name}.pub`, fingerprint: fingerprint(pair.publicKey), algorithm: String(args.algorithm),
     });

@@ -38,7 +38,7 @@ export const scanCommand: CommandSpec = {
     const coverage = checkCoverage(findings, list.entries);
     const where = (file: string, line: number) => `${file}:${line}`;
     const rows = findings.map((f) => [where(f.file, f.line), f.kind === "repository" ? `${findingName(f)} (repository)` : findingName(f), f.path] as const);
-    const widths = [0, 1].map((i) => Math.max(0, ...rows.map((r) => r[i]!.length)));
+    const widths = [0, 1].map((i) => rows.reduce((w, r) => Math.max(w, r[i]!.length), 0));
     const lines = rows.map(([w, name, path]) => `${w.padEnd(widths[0]!)}  ${name.padEnd(widths[1]!)}  ${path}`);
     if (coverage.missing.length > 0) {
       lines.push("", `missing from the imagelist (${coverage.missing.length}):`);
