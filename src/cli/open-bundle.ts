@@ -28,14 +28,21 @@ export async function openVerifiedBundle(args: Record<string, unknown>, out: Out
   }
 }
 
-/** The bundles given with --base, open (a delta's missing content is read from them). */
+/**
+ * The bundles given with --base, open (a delta's missing content is read from them). With `--deep`, each is
+ * re-hashed blob by blob like the bundle itself (the load checks their `.sha256` in any case).
+ */
 export async function openBases(args: Record<string, unknown>): Promise<BundleReader[]> {
   const paths = (args.base as string[] | undefined) ?? [];
   if (paths.length === 0) return [];
   const { BundleReader } = await import("../bundle/reader.js");
+  const { verifyBundle } = await import("../ops/verify.js");
   const readers: BundleReader[] = [];
   try {
-    for (const p of paths) readers.push(await BundleReader.open(String(p)));
+    for (const p of paths) {
+      readers.push(await BundleReader.open(String(p)));
+      if (args.deep === true) await verifyBundle(readers.at(-1)!, { deep: true });
+    }
   } catch (err) {
     for (const r of readers) await r.close();
     throw err;

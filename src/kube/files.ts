@@ -2,9 +2,10 @@
  * The manifests folder: every `*.yaml`, `*.yml` and `*.json` file below it, in natural order
  * (`1, 2, …, 10, 11`), read as UTF-8 and scanned.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { AirgapError } from "../errors.js";
+import { AirgapError, type Problem } from "../errors.js";
+import { plural } from "../util/plural.js";
 import { naturalCompare } from "../util/natural-sort.js";
 import { formatBytes } from "../util/size.js";
 import type { FileScan } from "./finding.js";
@@ -13,27 +14,69 @@ import { DEFAULT_MAX_MANIFEST_BYTES } from "./limits.js";
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
-
-
-/** Lists manifest files below `dir` (relative, `/`-separated, natural order). A missing folder is an error only if `required`. */
+/**
+ * Lists manifest files below `dir` (relative, `/`-separated, natural order). A missing folder is an error only if
+ * `required`. One rule for what is below it: a symbolic link whose target stays inside the folder is followed
+ * (a file or a folder); one that leaves it, or leads nowhere, and every special file (FIFO, socket, device) are
+ * refused, each named — never skipped, which would leave the site without them. The folder is where `dir` leads
+ * (a link given as `--manifests` is followed: the user named it). A name a bundle cannot hold (a control
+ * character in it) is refused here, not at the site.
+ */
 export async function listManifestFiles(dir: string, required: boolean): Promise<string[]> {
+  let root: string;
   try {
-    if (!(await stat(dir)).isDirectory()) throw new AirgapError("INVALID_ARGUMENT", `manifests: ${dir} is not a folder`);
+    root = await realpath(dir);
+    if (!(await stat(root)).isDirectory()) throw new AirgapError("INVALID_ARGUMENT", `manifests: ${dir} is not a folder`);
   } catch (err) {
     if (err instanceof AirgapError) throw err;
     if (!required) return [];
     throw new AirgapError("FILE_NOT_FOUND", `manifests folder not found: ${dir}`, { hint: "pass --manifests DIR" });
   }
   const files: string[] = [];
+  const problems: Problem[] = [];
+  const visited = new Set<string>([root]);
+  const inside = (target: string) => target === root || target.startsWith(`${root}${sep}`);
   const walk = async (d: string) => {
     for (const entry of await readdir(d, { withFileTypes: true })) {
       if (entry.name.startsWith(".")) continue;
       const path = join(d, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile() && MANIFEST_FILE.test(entry.name)) files.push(relative(dir, path).split(sep).join("/"));
+      const shown = relative(dir, path).split(sep).join("/");
+      if (/[\x00-\x1f\x7f]/.test(shown)) {
+        problems.push({ file: JSON.stringify(shown), reason: "a name with a control character (a newline?), which a bundle cannot carry; rename it" });
+        continue;
+      }
+      let kind: "file" | "folder" | "special" = entry.isDirectory() ? "folder" : entry.isFile() ? "file" : "special";
+      let real = path;
+      if (entry.isSymbolicLink()) {
+        const target = await realpath(path).catch(() => undefined);
+        if (target === undefined) {
+          problems.push({ file: join(dir, shown), reason: "a symbolic link that leads nowhere" });
+          continue;
+        }
+        if (!inside(target)) {
+          problems.push({ file: join(dir, shown), reason: `a symbolic link that leaves the folder (to ${target}); copy what it points at into the folder instead` });
+          continue;
+        }
+        const st = await stat(target);
+        kind = st.isDirectory() ? "folder" : st.isFile() ? "file" : "special";
+        real = target;
+      }
+      if (kind === "special") problems.push({ file: join(dir, shown), reason: "not a regular file (a FIFO, socket or device)" });
+      else if (kind === "folder") {
+        const key = await realpath(real);
+        if (visited.has(key)) continue; // a link back to a folder already walked
+        visited.add(key);
+        await walk(path);
+      } else if (MANIFEST_FILE.test(entry.name)) files.push(shown);
     }
   };
   await walk(dir);
+  if (problems.length > 0) {
+    throw new AirgapError("INVALID_ARGUMENT", `${plural(problems.length, "entry", "entries")} under ${dir} cannot be carried`, {
+      problems,
+      hint: "links may point only inside the manifests folder; move or remove what is listed",
+    });
+  }
   return files.sort(naturalCompare);
 }
 

@@ -37,10 +37,15 @@ export function verifyBytes(data: Buffer, d: Pick<Descriptor, "digest" | "size">
   if (got !== d.digest) throw new AirgapError("DIGEST_MISMATCH", `${what}: digest mismatch after ${data.length} bytes: got ${got}, want ${d.digest}`);
 }
 
-/** Transform that passes bytes through while checking size and digest; fails the pipeline on a mismatch. */
+/**
+ * Transform that passes bytes through while checking size and digest; fails the pipeline on a mismatch. When it
+ * checks the digest, its last chunk is held back until the digest is proved: whoever reads it (a registry that
+ * does not check digests itself, a client of `serve`) never receives a wrong blob whole.
+ */
 export class VerifyingStream extends Transform {
   private readonly hash?: Hash;
   private seen = 0;
+  private held?: Buffer;
 
   /**
    * @param expected the descriptor to check against
@@ -70,9 +75,12 @@ export class VerifyingStream extends Transform {
       done(new AirgapError("SIZE_MISMATCH", `${this.what}: more than the expected ${this.expected.size} bytes`));
       return;
     }
-    this.hash?.update(chunk);
     this.onBytes?.(chunk.length);
-    done(null, chunk);
+    if (!this.hash) return done(null, chunk);
+    this.hash.update(chunk);
+    const previous = this.held;
+    this.held = chunk;
+    done(null, previous);
   }
 
   override _flush(done: TransformCallback): void {
@@ -86,6 +94,6 @@ export class VerifyingStream extends Transform {
       done(new AirgapError("DIGEST_MISMATCH", `${this.what}: digest mismatch after ${this.seen} bytes: got ${got}, want ${this.expected.digest}`));
       return;
     }
-    done();
+    done(null, this.held);
   }
 }

@@ -5,6 +5,8 @@
  */
 import pLimit from "p-limit";
 import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage } from "../content/copy.js";
+import type { ResolvedImage } from "../content/graph.js";
+import type { Descriptor } from "../oci/descriptor.js";
 import { asPushed } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
@@ -150,6 +152,18 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     early.abort();
     throw new AirgapError("INVALID_BUNDLE", `${reader.path}: bundle.json and the bundle's manifests disagree; nothing was pushed`, { problems: disagree, hint: "the bundle was altered after it was saved: copy it again from the source medium" });
   }
+  // The manifests were hashed as they were read; the configs are hashed too before the first push (a few KB
+  // each): a bundle altered with its sidecar made again is refused whole, not after its intact images went in.
+  const altered = [
+    ...resolved.flatMap((r) => ("error" in r && (r.error.code === "DIGEST_MISMATCH" || r.error.code === "SIZE_MISMATCH") ? [{ text: r.job.label, reason: r.error.message }] : [])),
+    ...(await alteredConfigs(reader, resolved)),
+  ];
+  if (altered.length > 0) {
+    early.abort();
+    throw new AirgapError("VERIFY_FAILED", `${reader.path}: ${plural(altered.length, "manifest or config", "manifests or configs")} in the bundle ${altered.length === 1 ? "does" : "do"} not match ${altered.length === 1 ? "its digest" : "their digests"}; nothing was pushed`, {
+      problems: altered, hint: "the bundle was altered after it was saved: copy it again from the source medium",
+    });
+  }
   const results = await Promise.all(pushed.map(async (r, i) => {
     if ("error" in r) {
       early.abort();
@@ -214,4 +228,25 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   );
   const problems: Problem[] = [...loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" })), ...referrerProblems];
   return { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
+}
+
+/** Largest config hashed before a push (a config is a few KB; a descriptor that says more is a layer in disguise). */
+const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** The configs of the resolved images (each once) whose bytes in the source do not match their digests. */
+async function alteredConfigs(reader: BundleReader, resolved: ReadonlyArray<ResolvedImage | FailedImage>): Promise<Problem[]> {
+  const configs = new Map<string, Descriptor>();
+  for (const r of resolved) {
+    if ("error" in r) continue;
+    for (const m of [r.top, ...r.children]) {
+      const config = (JSON.parse(m.bytes.toString("utf8")) as { config?: Descriptor }).config;
+      if (config?.digest && config.size <= MAX_CONFIG_BYTES && r.blobs.some((b) => b.digest === config.digest)) configs.set(config.digest, config);
+    }
+  }
+  const problems: Problem[] = [];
+  for (const d of configs.values()) {
+    if (!(await reader.exists(d))) continue; // a delta's config the site holds
+    await reader.fetchBytes(d, MAX_CONFIG_BYTES).catch((err: Error) => problems.push({ text: d.digest, reason: err.message }));
+  }
+  return problems;
 }

@@ -336,4 +336,22 @@ describe("hostile bundles", () => {
     assert.deepEqual((await readdir(out)).sort(), ["1-app.yaml", "notes.txt"]);
     assert.equal(await readFile(join(out, "notes.txt"), "utf8"), "mine\n");
   });
+
+  test("a config altered with the sidecar made again: the default load refuses before the first push, naming it", async () => {
+    const at = (await tarEntryOffsets(good)).find((e) => e.name === `blobs/sha256/${b.config.digest.slice(7)}`)!.offset;
+    const path = await raw((bytes) => {
+      bytes[at + 2] = bytes[at + 2]! ^ 0x01;
+      return bytes;
+    });
+    const fresh = await startRegistry();
+    try {
+      const r = await runCli(["load", path, "--registry", fresh.host, "--no-install"]);
+      assertRefused(r, "load of an altered config");
+      assert.match(r.stderr, /^error: .*: 1 manifest or config in the bundle does not match its digest; nothing was pushed$/m);
+      assert.match(r.stderr, new RegExp(b.config.digest.slice(7, 20)));
+      assert.equal(await countRequests(fresh, "POST", /\/blobs\/uploads\//), 0, "nothing pushed, not even the intact image");
+    } finally {
+      await fresh.stop();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -56,5 +57,48 @@ describe("bundle scan and bundle rewrite", () => {
     const bad = await runCli(["rewrite", "--registry", "http://10.0.0.5:5000", "--manifests", join(DEMO, "manifests"), "--out", join(dir, "x")]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /invalid registry "http:\/\/10\.0\.0\.5:5000": leave out the scheme/);
+  });
+
+  test("links under --manifests: followed when they stay inside, refused (exit 2, each named) when they leave or lead nowhere; FIFOs refused; scan, rewrite and save alike", async () => {
+    const root = join(dir, "links");
+    const outside = join(dir, "outside");
+    await mkdir(join(root, "real"), { recursive: true });
+    await mkdir(outside, { recursive: true });
+    const pod = (image: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: "${image}"}]\n`;
+    await writeFile(join(root, "real", "1-a.yaml"), pod("localhost:5001/demo/a:1"));
+    await writeFile(join(outside, "secret.yaml"), pod("localhost:5001/demo/outside:1"));
+    await symlink(join(root, "real", "1-a.yaml"), join(root, "2-inside-file.yaml"));
+    await symlink(join(root, "real"), join(root, "inside-folder"));
+    const list = join(dir, "links.imagelist");
+    await writeFile(list, "localhost:5001/demo/a:1\n");
+    const ok = await runCli(["scan", "--manifests", root, "--imagelist", list]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^2-inside-file\.yaml:5 /m, "a link to a file inside is followed");
+    assert.match(ok.stdout, /^inside-folder\/1-a\.yaml:5 /m, "a link to a folder inside is followed");
+    await symlink(join(outside, "secret.yaml"), join(root, "3-outside.yaml"));
+    await symlink(outside, join(root, "outside-folder"));
+    await symlink(join(dir, "nowhere.yaml"), join(root, "4-dangling.yaml"));
+    await new Promise<void>((resolve, reject) => execFile("mkfifo", [join(root, "5-fifo.yaml")], (err) => (err ? reject(err) : resolve())));
+    const save = ["save", "--name", "l", "--version", "1", "--imagelist", list, "--manifests", root, "--out", join(dir, "l-out"), "--cache-dir", join(dir, "l-cache")];
+    for (const args of [["scan", "--manifests", root, "--imagelist", list], ["rewrite", "--registry", "10.0.0.5:5000", "--manifests", root, "--out", join(dir, "l-rewritten")], save]) {
+      const r = await runCli(args, { timeoutMs: 20_000 });
+      assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: 4 entries under .*links cannot be carried$/m, args[0]);
+      assert.match(r.stderr, /3-outside\.yaml: a symbolic link that leaves the folder \(to .*outside\/secret\.yaml\)/);
+      assert.match(r.stderr, /outside-folder: a symbolic link that leaves the folder/);
+      assert.match(r.stderr, /4-dangling\.yaml: a symbolic link that leads nowhere/);
+      assert.match(r.stderr, /5-fifo\.yaml: not a regular file/);
+    }
+  });
+
+  test("a manifest file whose name has a newline is refused at save, not at the site", async () => {
+    const root = join(dir, "newline");
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, "a\nb.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+    const list = join(dir, "one.imagelist");
+    await writeFile(list, "localhost:5001/demo/a:1\n");
+    const r = await runCli(["save", "--name", "n", "--version", "1", "--imagelist", list, "--manifests", root, "--out", join(dir, "n-out"), "--cache-dir", join(dir, "n-cache")]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /"a\\nb\.yaml": a name with a control character/);
   });
 });

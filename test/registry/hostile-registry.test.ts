@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MAX_CATALOG_PAGES, MAX_TOKEN_BYTES } from "../../src/registry/client.js";
 import { Registries } from "../../src/registry/registries.js";
+import { tarEntryOffsets } from "../helpers/bundle.js";
 import { CLI, runCli } from "../helpers/cli.js";
 import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
@@ -152,6 +153,41 @@ describe("misbehaving registries", () => {
         assert.doesNotMatch(r.stderr, /unexpected|Body Timeout Error/);
       }
     }
+  });
+
+  test("a registry that does not check digests never receives a wrong blob whole: the last bytes wait for the digest (load --skip-verify)", async (t) => {
+    // A registry that stores whatever a PUT delivers in full, under the digest the client names, unchecked.
+    const stored = new Map<string, number>();
+    const lax = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      if (req.method === "POST" && url.pathname.endsWith("/blobs/uploads/")) return void res.writeHead(202, { location: `${url.pathname}${Math.random().toString(36).slice(2)}` }).end();
+      if (req.method === "PUT" && url.pathname.includes("/blobs/uploads/")) {
+        const expected = Number(req.headers["content-length"]);
+        let got = 0;
+        req.on("data", (c: Buffer) => (got += c.length));
+        req.on("end", () => {
+          if (got === expected) stored.set(url.searchParams.get("digest") ?? "", got);
+          res.writeHead(201, { "docker-content-digest": url.searchParams.get("digest") ?? "" }).end();
+        });
+        return;
+      }
+      req.resume();
+      if (url.pathname === "/v2/") return void res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      if (req.method === "PUT") return void res.writeHead(201).end();
+      res.writeHead(404, { "content-type": "application/json" }).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"unknown"}]}');
+    });
+    await new Promise<void>((resolve) => lax.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => lax.close(() => resolve())));
+    const tampered = join(work, "tampered-layer.tar");
+    const bytes = await readFile(bundle);
+    const at = (await tarEntryOffsets(bundle)).find((e) => e.name === `blobs/sha256/${layer.digest.slice(7)}`)!.offset;
+    bytes[at + 1000] = bytes[at + 1000]! ^ 0xff;
+    await writeFile(tampered, bytes);
+    const r = await timed(["load", tampered, "--registry", `127.0.0.1:${(lax.address() as AddressInfo).port}`, "--skip-verify", "--no-install", "--retries", "0"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`${layer.digest}: digest mismatch after ${layer.size} bytes`));
+    assert.equal(stored.has(layer.digest), false, "the registry never got the whole wrong blob");
+    assert.ok(stored.size > 0, "the other blobs (the config) arrived whole");
   });
 
   test("the first Ctrl-C stops a load held by a dripping catalog", async (t) => {

@@ -276,10 +276,15 @@ describe("bundle serve", () => {
       await assert.rejects(response.arrayBuffer(), "the body ends before its Content-Length");
       const head = await fetch(`${loose.url}/v2/${repo("a")}/blobs/${layer.digest}`, { headers: { Range: "bytes=0-99" } });
       assert.deepEqual(Buffer.from(await head.arrayBuffer()), layer.data.subarray(0, 100), "a range before the damage is served");
+      // A range to the blob's end is the blob's last bytes: proved first, whether it starts at 0 or later.
+      for (const range of ["bytes=0-", `bytes=${layer.size - 1000}-`]) {
+        // Cut short: the body ends before its Content-Length, or (a range within the last chunk) nothing follows the head.
+        await assert.rejects(fetch(`${loose.url}/v2/${repo("a")}/blobs/${layer.digest}`, { headers: { Range: range } }).then((r) => r.arrayBuffer()), range);
+      }
     } finally {
       const stopped = await loose.stop();
       assert.match(stopped.stderr, new RegExp(`${layer.digest} in the bundle no longer matches its digest`));
-      assert.match(stopped.stdout, /1 response cut short/);
+      assert.match(stopped.stdout, /3 responses cut short/);
     }
   });
 
