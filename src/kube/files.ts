@@ -41,7 +41,7 @@ export async function listManifestFiles(dir: string, required: boolean): Promise
       if (entry.name.startsWith(".")) continue;
       const path = join(d, entry.name);
       const shown = relative(dir, path).split(sep).join("/");
-      if (/[\x00-\x1f\x7f]/.test(shown)) {
+      if ([...shown].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
         problems.push({ file: JSON.stringify(shown), reason: "a name with a control character (a newline?), which a bundle cannot carry; rename it" });
         continue;
       }

@@ -204,7 +204,7 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, dig
 }
 
 async function sendBlob(content: ServedContent, req: IncomingMessage, res: ServerResponse, d: Descriptor, place: BlobPlace): Promise<Served> {
-  const { start, length, status, range } = writeBlobHead(req, res, d.digest, d.size);
+  const { start, length, status } = writeBlobHead(req, res, d.digest, d.size);
   if (req.method === "HEAD") {
     res.end();
     return { status, bytes: 0 };
