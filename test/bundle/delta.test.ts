@@ -5,12 +5,13 @@
  * refused by an empty one with nothing pushed, and completes there with --base v1.tar.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { bundleJsonOf, listTar } from "../helpers/bundle.js";
+import { bundleJsonOf, listTar, tarEntryOffsets } from "../helpers/bundle.js";
 import { runCli } from "../helpers/cli.js";
 import { faultProxy } from "../helpers/fault-proxy.js";
 import { makeImage, seedRegistry, type TestImage } from "../helpers/images.js";
@@ -140,6 +141,23 @@ describe("delta bundles: inventory, save --since, load", () => {
     const r = await runCli(["load", deltaTar, "--registry", empty.host, "--no-install", "--base", v1Tar]);
     assert.equal(r.code, 0, r.stderr);
     for (const [name, image] of Object.entries(v2)) assert.equal(await digestAt(empty, `${host()}/team/${name}`, "1"), image.manifest.digest, name);
+  });
+
+  test("load --deep re-hashes the --base bundles too: a base with a changed layer and a sidecar made again is refused before any push", async (t) => {
+    const empty = await startRegistry();
+    t.after(() => empty.stop());
+    const base = join(work, "base-altered.tar");
+    const bytes = await readFile(v1Tar);
+    const layer = v1.a.layers[0]!;
+    const at = (await tarEntryOffsets(v1Tar)).find((e) => e.name === `blobs/sha256/${layer.digest.slice(7)}`)!.offset + 10;
+    bytes[at] = bytes[at]! ^ 0xff;
+    await writeFile(base, bytes);
+    await writeFile(`${base}.sha256`, `${createHash("sha256").update(bytes).digest("hex")}  base-altered.tar\n`);
+    const r = await runCli(["load", deltaTar, "--registry", empty.host, "--no-install", "--base", base, "--deep"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /base-altered\.tar: verification failed/);
+    assert.match(r.stderr, new RegExp(layer.digest.slice(7, 20)));
+    assert.equal(await countRequests(empty, "POST", /\/blobs\/uploads\//), 0);
   });
 
   test("into the site's registry: every v2 reference exact, the base mounted, not uploaded", async () => {
