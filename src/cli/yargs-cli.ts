@@ -101,30 +101,94 @@ class UsageStop extends Error {}
 
 const NO_COMMAND = "name a command; see the list above";
 
-/** Prints yargs' usage complaints as one error line plus a hint ("did you mean"); returns the usage exit code. */
+/** `bundle load BUNDLE [options]`: a command's usage line. */
+function usageLine(spec: CommandSpec): string {
+  return `bundle ${spec.command.replace(/<(\w+)>/g, (_m, n: string) => n.toUpperCase())} [options]`;
+}
+
+/**
+ * The words of argv that are neither an option of `spec` (nor a global one, nor an alias) nor a value one of
+ * them takes: mistyped options (`--nmae`, `--no-instal`) and stray words (`127.0.0.1:5102` after BUNDLE).
+ */
+function strangers(argv: string[], spec: CommandSpec): { options: string[]; words: string[] } {
+  const all = { ...GLOBAL_OPTIONS, ...spec.options };
+  const known = new Set([...Object.keys(all), ...Object.values(all).flatMap((o) => (o.alias ? [o.alias] : [])), "help", "h", "version"]);
+  const options: string[] = [];
+  const words: string[] = [];
+  let positionals = 0;
+  const wanted = Object.keys(spec.positionals ?? {}).length;
+  for (let i = 1; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === "--") break;
+    if (word.startsWith("-") && word.length > 1) {
+      const name = word.replace(/^--?/, "").split("=")[0]!;
+      const bare = name.startsWith("no-") && !known.has(name) ? name.slice(3) : name;
+      if (!known.has(bare)) {
+        options.push(word.split("=")[0]!);
+        // An unknown option swallows the next word as its value (yargs does): not a positional.
+        if (!word.includes("=") && i + 1 < argv.length && !argv[i + 1]!.startsWith("-")) i++;
+        continue;
+      }
+      const spec = all[bare];
+      if (spec && spec.type !== "boolean" && !word.includes("=")) i++;
+      continue;
+    }
+    if (++positionals > wanted) words.push(word);
+  }
+  return { options, words };
+}
+
+/** Prints yargs' usage complaints as one error line plus a hint ("did you mean", the usage line); returns the usage exit code. */
 function reportUsageErrors(messages: string[], argv: string[], commands: readonly CommandSpec[]): number {
   const names = commands.map((c) => c.command.split(" ")[0]!);
   const first = argv[0];
   const spec = commands.find((c) => c.command.split(" ")[0] === first);
   let message = messages.find((m) => !m.startsWith("Did you mean")) ?? messages[0] ?? "invalid usage";
   let hint = messages.find((m) => m.startsWith("Did you mean"))?.replace(/^Did you mean/, "did you mean") ?? 'see "bundle --help" or "bundle <command> --help"';
+  const stray = spec ? strangers(argv, spec) : { options: [], words: [] };
   if (first !== undefined && !first.startsWith("-") && !spec) {
     // A mistyped command: "bundle sav", "bundle Save".
     message = `unknown command "${first}"`;
     const near = nearest(first, names);
     hint = near ? `did you mean ${near}? (see "bundle --help")` : 'see "bundle --help" for the commands';
-  } else if (spec && /^Unknown arguments?: /.test(message)) {
-    // A mistyped option: "--instal", "--dryrun".
-    const unknown = message.replace(/^Unknown arguments?: /, "").split(", ");
+  } else if (spec && stray.options.length > 0) {
+    // A mistyped option ("--instal", "--no-instal", "--nmae"), whatever yargs noticed first (a required option
+    // it then misses, a positional the unknown option swallowed).
     const options = [...Object.keys(spec.options), ...Object.keys(GLOBAL_OPTIONS), "help"];
-    const guesses = unknown.map((u) => [u, nearest(u.replace(/^no-/, ""), options)] as const).filter(([, g]) => g !== undefined);
-    message = `unknown option${unknown.length === 1 ? "" : "s"} ${unknown.map((u) => (u.length === 1 ? `-${u}` : `--${u}`)).join(", ")} for ${spec.command.split(" ")[0]}`;
-    if (guesses.length > 0) hint = `${guesses.map(([u, g]) => `did you mean --${u.startsWith("no-") ? "no-" : ""}${g} (not --${u})`).join("; ")}? (see "bundle ${first} --help")`;
-    else hint = `see "bundle ${first} --help"`;
+    const guesses = stray.options.map((typed) => {
+      const name = typed.replace(/^--?/, "");
+      const negated = name.startsWith("no-");
+      const near = nearest(negated ? name.slice(3) : name, options);
+      return near === undefined ? undefined : `did you mean ${negated ? "--no-" : "--"}${near} (not ${typed})?`;
+    }).filter((g): g is string => g !== undefined);
+    message = `unknown option${stray.options.length === 1 ? "" : "s"} ${stray.options.join(", ")} for ${first}`;
+    hint = `${guesses.length > 0 ? `${guesses.join(" ")} ` : ""}usage: ${usageLine(spec)} (see "bundle ${first} --help")`;
+  } else if (spec && stray.words.length > 0) {
+    // A word where no positional is taken: "bundle load B.tar 127.0.0.1:5102".
+    const word = stray.words[0]!;
+    const asRegistry = /^[\w.-]+(:\d+)?(\/\S*)?$/.test(word) && /[.:]/.test(word) && "registry" in spec.options;
+    message = `unexpected argument ${word}: ${first} takes ${Object.keys(spec.positionals ?? {}).map((p) => p.toUpperCase()).join(" ") || "no positional argument"}`;
+    hint = `${asRegistry ? `did you mean --registry ${word}? ` : ""}usage: ${usageLine(spec)}`;
+  } else if (spec && /^Missing required arguments?: /.test(message)) {
+    const missing = message.replace(/^Missing required arguments?: /, "").split(", ");
+    message = `${missing.map((m) => `--${m}`).join(", ")} ${missing.length === 1 ? "is" : "are"} required`;
+    hint = `usage: ${usageLine(spec)} (see "bundle ${first} --help")`;
+  } else if (spec && /^Invalid values?:/.test(message)) {
+    // A positional with choices: "bundle key crate foo".
+    const m = /Argument: (\S+), Given: "([^"]*)", Choices: (.*)$/m.exec(message);
+    if (m) {
+      const choices = [...m[3]!.matchAll(/"([^"]+)"/g)].map((c) => c[1]!);
+      message = `${first} ${m[1]} "${m[2]}" is not one of: ${choices.join(", ")}`;
+      const near = nearest(m[2]!, choices);
+      hint = `${near ? `did you mean ${near}? ` : ""}usage: ${usageLine(spec)}`;
+    }
   } else if (/^Not enough arguments following: /.test(message)) {
     const option = message.replace(/^Not enough arguments following: /, "");
     message = `--${option} needs a value`;
     hint = `see "bundle ${first ?? ""} --help"`;
+  } else if (spec && /^Not enough non-option arguments/.test(message)) {
+    message = `${first} needs ${Object.keys(spec.positionals ?? {}).map((p) => p.toUpperCase()).join(" ")}`;
+    hint = `usage: ${usageLine(spec)}`;
   }
   process.stderr.write(`error: ${printable(message)}\nhint: ${printable(hint)}\n`);
   if (argv.includes("--json")) process.stdout.write(`${JSON.stringify({ error: { code: "USAGE", message, hint } })}\n`);

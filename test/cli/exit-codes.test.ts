@@ -85,4 +85,22 @@ describe("exit codes that scripts can trust", () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Exit codes:\n {2}0 +success\n {2}1 +the work failed.*\n {2}2 +usage or input error.*\n {2}130 +interrupted/);
   });
+
+  test("typos and usage: what was typed, the nearest valid word and the usage line, exit 2 (whole outputs)", async () => {
+    const cases: Array<[string[], string]> = [
+      [["load", bundle, "--registry", registry.host, "--no-instal"], 'error: unknown option --no-instal for load\nhint: did you mean --no-install (not --no-instal)? usage: bundle load BUNDLE [options] (see "bundle load --help")\n'],
+      [["load", bundle, "127.0.0.1:5102"], "error: unexpected argument 127.0.0.1:5102: load takes BUNDLE\nhint: did you mean --registry 127.0.0.1:5102? usage: bundle load BUNDLE [options]\n"],
+      [["save", "--nmae", "x", "--version", "1"], 'error: unknown option --nmae for save\nhint: did you mean --name (not --nmae)? usage: bundle save [options] (see "bundle save --help")\n'],
+      [["inspect", "--jsn", bundle], 'error: unknown option --jsn for inspect\nhint: did you mean --json (not --jsn)? usage: bundle inspect BUNDLE [options] (see "bundle inspect --help")\n'],
+      [["key", "crate", "foo"], 'error: key action "crate" is not one of: create\nhint: did you mean create? usage: bundle key ACTION NAME [options]\n'],
+      [["save", "--version", "1"], 'error: --name is required\nhint: usage: bundle save [options] (see "bundle save --help")\n'],
+      [["inspect"], "error: inspect needs BUNDLE\nhint: usage: bundle inspect BUNDLE [options]\n"],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(r.stderr, stderr, args.join(" "));
+      assert.equal(r.stdout, "");
+    }
+  });
 });
