@@ -6,6 +6,7 @@
  */
 import { readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
+import { notABundle } from "./not-a-bundle.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { BLOCK, padding } from "./tar-header.js";
 import { locate } from "./parts.js";
@@ -32,6 +33,9 @@ const ALLOWED = /^(bundle\.json|oci-layout|index\.json|imagelist|SHA256SUMS|blob
 /** The files that make up a bundle given as `NAME.tar`, `NAME.tar.001` or the base name of split parts. */
 export async function bundleParts(path: string): Promise<TarPart[]> {
   const base = /\.\d{3}$/.test(path) ? path.slice(0, -4) : path;
+  if (await stat(path).then((s) => s.isDirectory(), () => false)) {
+    throw new AirgapError("NOT_A_BUNDLE", `${path} is a folder, not a bundle`, { hint: "give a NAME-VERSION.tar in it (bundle save writes them to --out, default bundles/)" });
+  }
   const isFile = async (p: string) => stat(p).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
   if (base === path) {
     const size = await isFile(path);
@@ -209,6 +213,7 @@ export async function indexTar(tar: TarFile, label: string): Promise<Map<string,
   let longName: string | undefined;
   for (;;) {
     const header = tar.readSync(offset, BLOCK);
+    if (offset === 0 && (header.length < BLOCK || !checksumOk(header))) throw notABundle(label, header);
     if (header.length < BLOCK) {
       if (header.length === 0 && offset > 0) break;
       throw new AirgapError("INVALID_BUNDLE", `${label}: truncated: the tar ends inside a header at byte ${offset}`, { hint: "the file is incomplete: copy it again and check it with sha256sum -c" });

@@ -47,7 +47,7 @@ describe("exit codes that scripts can trust", () => {
     { what: "exporting an image the bundle lacks", args: () => ["export", bundle, "docker.io/library/nope:1", "-o", join(work, "x.tar")], error: /^error: docker\.io\/library\/nope:1 is not in /m },
     { what: "install without a kubeconfig", args: () => ["install", bundle, "--registry", registry.host], error: /^error: no Kubernetes cluster configured/m, noHint: /--no-install/, env: noKube },
     { what: "load without a kubeconfig (its hint names --no-install, which load has)", args: () => ["load", bundle, "--registry", registry.host], error: /^error: no Kubernetes cluster configured/m, hint: /--no-install to only push/, env: noKube },
-    { what: "verify of a file that is not a tar", args: () => ["verify", join(work, "not.tar")], error: /^error: .*not\.tar: not a tar file/m },
+    { what: "verify of a file that is not a tar", args: () => ["verify", join(work, "not.tar")], error: /^error: .*not\.tar is a text file, not a bundle$/m },
     { what: "a folder as imagelist", args: () => ["save", "--name", "x", "--version", "1", "--imagelist", work], error: /is a folder, not a file/ },
   ];
 
@@ -101,6 +101,24 @@ describe("exit codes that scripts can trust", () => {
       assert.equal(r.code, 2, args.join(" "));
       assert.equal(r.stderr, stderr, args.join(" "));
       assert.equal(r.stdout, "");
+    }
+  });
+
+  test("the wrong kind of file where a bundle goes is named, with what to give instead, exit 2 (whole outputs)", async () => {
+    const list = join(work, "imagelist");
+    await writeFile(list, `# the product's images\n${registry.host}/team/x:1\ndocker.io/library/nginx:1.25\n`);
+    const inventory = join(work, "site.json");
+    await writeFile(inventory, '{\n "format": "airgap-bundle-inventory/v1",\n "repositories": {}\n}\n');
+    const cases: Array<[string[], string]> = [
+      [["verify", `${bundle}.sha256`], `error: ${bundle}.sha256 is a checksum file (.sha256), not a bundle\nhint: give the bundle it names: ${bundle}\n`],
+      [["inspect", list], `error: ${list} is an imagelist, not a bundle\nhint: an imagelist goes to bundle save --imagelist FILE\n`],
+      [["inspect", work], `error: ${work} is a folder, not a bundle\nhint: give a NAME-VERSION.tar in it (bundle save writes them to --out, default bundles/)\n`],
+      [["verify", inventory], `error: ${inventory} is an inventory, not a bundle\nhint: an inventory (from bundle inventory) goes to bundle save --since FILE, or bundle diff\n`],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(r.stderr, stderr, args.join(" "));
     }
   });
 });
