@@ -54,6 +54,22 @@ function count(c: Counters, e: SaveEvent): void {
   }
 }
 
+/**
+ * The lines for retries: the first of a run of retries of the same request for the same reason is printed
+ * (saying how many tries are left to it), the rest of that run is not — five lines of "connection refused"
+ * said nothing the first did not.
+ */
+class RetryLines {
+  private last?: string;
+  line(n: RetryNotice): string | undefined {
+    if (n.waitUntil !== undefined) return retryLine(n);
+    const key = `${n.what}|${n.reason}`;
+    if (key === this.last) return undefined;
+    this.last = key;
+    return retryLine(n);
+  }
+}
+
 /** A retry, or a rate-limit pause with its end (UTC). */
 function retryLine(n: RetryNotice): string {
   if (n.waitUntil !== undefined) return `rate limited by ${n.host} (${n.reason}): waiting until ${new Date(n.waitUntil).toISOString().slice(11, 19)} UTC (${(n.delayMs / 1000).toFixed(1)}s)\n`;
@@ -110,9 +126,13 @@ export class TerminalProgress implements ProgressRenderer {
     }
   }
 
+  private readonly retries = new RetryLines();
+
   retry(n: RetryNotice): void {
+    const line = this.retries.line(n);
+    if (line === undefined) return;
     this.clear();
-    this.stream.write(retryLine(n));
+    this.stream.write(line);
   }
 
   stop(): void {
@@ -159,8 +179,11 @@ export class PlainProgress implements ProgressRenderer {
     }
   }
 
+  private readonly retries = new RetryLines();
+
   retry(n: RetryNotice): void {
-    this.stream.write(retryLine(n));
+    const line = this.retries.line(n);
+    if (line !== undefined) this.stream.write(line);
   }
 
   stop(): void {

@@ -86,6 +86,12 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   // A bundle verified before and unchanged since is not hashed again by the fast check (a re-run is quick).
   else if (options.verify !== "verified") await verifyBundle(reader, { deep: options.verify === "deep", trustStamps: options.verify === "fast" });
 
+  // A registry that does not answer, or is not a registry, is one line before anything else is tried.
+  await host.base(options.signal).catch((err: unknown) => {
+    if (!(err instanceof AirgapError) || err.code === "ABORTED") throw err;
+    throw new AirgapError(err.code, err.message, { cause: err, hint: `nothing was pushed: ${err.hint ?? "is the registry running, and is --registry its address?"}` });
+  });
+
   // A delta: what it relies on must be in the target (or a --base bundle) before anything is pushed.
   let source: ReadOnlyTarget = reader;
   let homes = new Map<string, string>();

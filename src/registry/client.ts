@@ -102,7 +102,9 @@ export class RegistryHost {
     // credentials, and most local registries speak HTTP (a TLS one answers 400 or breaks off, then TLS is
     // used). That spares a TLS set-up and a round trip on every run. Hosts named by --insecure-registry are
     // asked in TLS first.
+    const tried: string[] = [];
     if (!this.plainHttp() && LOOPBACK.test(this.host)) {
+      tried.push(`http://${apiHost}/v2/`);
       const origin = await this.ping(`http://${apiHost}`, signal, true).catch((err: unknown) => {
         // An HTTP server that is not a registry says so better than a failed TLS handshake would.
         if (err instanceof AirgapError && err.code === "REGISTRY") throw err;
@@ -115,12 +117,17 @@ export class RegistryHost {
     const schemes = this.plainHttp() ? ["http"] : this.mayFallBackToHttp() ? ["https", "http"] : ["https"];
     let lastError: unknown;
     for (const scheme of schemes) {
+      if (!tried.includes(`${scheme}://${apiHost}/v2/`)) tried.push(`${scheme}://${apiHost}/v2/`);
       try {
         return (await this.ping(`${scheme}://${apiHost}`, signal, false))!;
       } catch (err) {
         lastError = err;
         if (!(scheme === "https" && schemes.length > 1 && isTlsProtocolError(err))) break;
       }
+    }
+    // Every address asked, not only the last: a local registry is asked in plain HTTP first.
+    if (lastError instanceof AirgapError && lastError.code === "NETWORK" && tried.length > 1) {
+      throw new AirgapError("NETWORK", `${lastError.message.replace(/ \([a-z]+:\/\/[^)]*\)$/, "")} (tried ${tried.join(", then ")})`, { cause: lastError, ...(lastError.hint !== undefined && { hint: lastError.hint }) });
     }
     throw lastError;
   }

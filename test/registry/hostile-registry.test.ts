@@ -18,6 +18,7 @@ import { faultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
+import { freePort } from "../helpers/ports.js";
 
 /** Runs the CLI and returns its result with how long it took. */
 async function timed(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string; ms: number }> {
@@ -188,6 +189,25 @@ describe("misbehaving registries", () => {
     assert.match(r.stderr, new RegExp(`${layer.digest}: digest mismatch after ${layer.size} bytes`));
     assert.equal(stored.has(layer.digest), false, "the registry never got the whole wrong blob");
     assert.ok(stored.size > 0, "the other blobs (the config) arrived whole");
+  });
+
+  test("a registry that is down, or not a registry: one diagnosis line with every address tried and a hint, no table", async (t) => {
+    const down = await freePort();
+    const r = await timed(["load", bundle, "--registry", `127.0.0.1:${down}`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, [
+      `retry 1 in ${/retry 1 in ([\d.]+)s/.exec(r.stderr)?.[1]}s: connecting to 127.0.0.1:${down} (connection refused)`,
+      `error: connecting to 127.0.0.1:${down}: connection refused (tried http://127.0.0.1:${down}/v2/, then https://127.0.0.1:${down}/v2/)`,
+      "hint: nothing was pushed: is the registry running and the address right?",
+      "",
+    ].join("\n"));
+    const web = createServer((_req, res) => res.writeHead(404).end("not here"));
+    await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => web.close(() => resolve())));
+    const port = (web.address() as AddressInfo).port;
+    const other = await timed(["load", bundle, "--registry", `127.0.0.1:${port}`]);
+    assert.equal(other.code, 1, other.stderr);
+    assert.equal(other.stderr, `error: 127.0.0.1:${port} does not speak the registry v2 API (GET /v2/ gave 404)\nhint: nothing was pushed: is the registry running, and is --registry its address?\n`);
   });
 
   test("the first Ctrl-C stops a load held by a dripping catalog", async (t) => {

@@ -12,7 +12,7 @@ import type { BundleReader } from "../../bundle/reader.js";
 import { streamingGc } from "../runtime-tuning.js";
 import { EXIT, type Output } from "../output.js";
 import { openBases, openVerifiedBundle } from "../open-bundle.js";
-import { formatTable } from "../table.js";
+import { formatTable, tableWidth } from "../table.js";
 import { progressFor, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, type InstallPreflight } from "../install-options.js";
@@ -137,7 +137,8 @@ async function push(
     });
     progress?.stop();
     const rows = result.images.map((i) => [i.source, i.target, i.indexDigest ? `${i.indexDigest.slice(0, 19)} → ${i.digest.slice(0, 19)}` : i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
-    const table = formatTable(["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"], rows);
+    // Names and problems give way on a narrow terminal; digests and counts do not.
+    const table = formatTable(["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"], rows, { width: tableWidth(), shrink: [0, 1, 4] });
     const summary = {
       registry: String(args.registry), images: result.images, catalog: result.catalog,
       uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
