@@ -71,6 +71,15 @@ export async function assertCanWrite(outDir: string, name: string, version: stri
   }
 }
 
+/** The least of a blob cut off mid-way that is kept for the next run to resume from (less is fetched again). */
+export const MIN_PARTIAL_BYTES = 1024 * 1024;
+
+/** Copies the first `written` bytes of a blob cut off mid-way into the cache, for the next download to resume from. */
+export async function salvagePartial(tar: TarFile, d: Descriptor, offset: number, written: number, cache: OciLayout): Promise<void> {
+  if (written >= d.size || (await cache.partialSize(d)) >= written) return;
+  await cache.keepPartial(d, Readable.from(tar.range(offset, written)));
+}
+
 /** Copies one blob out of an unfinished tar into the cache, verifying it on the way. */
 export async function salvageBlob(tar: TarFile, d: Descriptor, offset: number, cache: OciLayout): Promise<void> {
   if (await cache.exists(d)) return;
@@ -99,6 +108,12 @@ export async function recoverUnfinished(outDir: string, name: string, version: s
     const tar = await TarFile.open(parts.map((p) => ({ path: p.temp, start: p.start, size: p.size }))).catch(() => undefined);
     if (tar) {
       for (const line of lines.slice(2)) {
+        const partial = /^partial (\S+) (\S+) (\d+) (\d+) (\d+)$/.exec(line);
+        if (partial) {
+          const d: Descriptor = { digest: partial[1]!, mediaType: partial[2]!, size: Number(partial[4]) };
+          await salvagePartial(tar, d, Number(partial[3]), Number(partial[5]), cache).catch(() => undefined);
+          continue;
+        }
         const m = /^blob (\S+) (\S+) (\d+) (\d+)$/.exec(line);
         if (!m) continue;
         const d: Descriptor = { digest: m[1]!, mediaType: m[2]!, size: Number(m[4]) };

@@ -28,7 +28,7 @@ import { END_OF_ARCHIVE, padding } from "./tar-header.js";
 import { stamp } from "./verified-stamp.js";
 import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
 import { drainInto } from "../util/drain.js";
-import { COMMIT_LINE, existingFiles, JOURNAL_MAGIC, journalPath, removeStale, salvageBlob } from "./journal.js";
+import { COMMIT_LINE, existingFiles, JOURNAL_MAGIC, journalPath, MIN_PARTIAL_BYTES, removeStale, salvageBlob, salvagePartial } from "./journal.js";
 
 /** A file to carry under `manifests/`. */
 export interface ManifestFileInput {
@@ -283,6 +283,13 @@ export class BundleWriter {
   async abort(cache?: OciLayout): Promise<void> {
     await this.hasher.stop();
     await this.journalQueue;
+    // Blobs cut off mid-way (Ctrl-C in a large layer) keep what arrived: journalled first, so that a run stopped
+    // while it salvages still finds them next time.
+    const started = this.blobOrder.map((entryIndex, i) => ({ entry: this.plan.entries[entryIndex]!, written: this.written[i] ?? 0, done: this.done[i] }))
+      .filter((b) => !b.done && b.written >= MIN_PARTIAL_BYTES);
+    if (cache && started.length > 0) {
+      await appendFile(journalPath(this.tarPath), started.map((b) => `partial ${b.entry.blob!.digest} ${b.entry.blob!.mediaType} ${b.entry.dataOffset} ${b.entry.blob!.size} ${b.written}\n`).join("")).catch(() => undefined);
+    }
     await this.files.close();
     let salvaged = true;
     if (cache) {
@@ -292,6 +299,7 @@ export class BundleWriter {
         const entry = this.plan.entries[entryIndex]!;
         salvaged = (await salvageBlob(tar, entry.blob!, entry.dataOffset, cache).then(() => true, () => false)) && salvaged;
       }
+      for (const b of started) salvaged = (await salvagePartial(tar, b.entry.blob!, b.entry.dataOffset, b.written, cache).then(() => true, () => false)) && salvaged;
       await tar.close();
     }
     // A blob the cache could not take (its disk is full too) stays where it is: the unfinished files (named so they

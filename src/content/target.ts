@@ -68,3 +68,27 @@ export interface Mounter extends Sink {
 export function canMount(sink: Sink): sink is Mounter {
   return typeof (sink as Partial<Mounter>).mount === "function" && typeof (sink as Partial<Mounter>).mountDomain === "string";
 }
+
+/** A source that can stream a blob from a byte offset on (a registry, with `Range`): what resumes a download. */
+export interface RangeFetcher extends ReadOnlyTarget {
+  /** Streams the blob's bytes from `offset` to its end. */
+  fetchFrom(d: Descriptor, offset: number, signal?: AbortSignal): Promise<Readable>;
+}
+
+/** Whether the source can stream from an offset (see {@link RangeFetcher}). */
+export function canFetchFrom(source: ReadOnlyTarget): source is RangeFetcher {
+  return typeof (source as Partial<RangeFetcher>).fetchFrom === "function";
+}
+
+/**
+ * A store that keeps the first bytes of a blob whose download was interrupted (the layout cache): unverified
+ * until the rest arrives and the whole is checked against the digest.
+ */
+export interface PartialStore {
+  /** How many first bytes of the blob are kept (0: none). */
+  partialSize(d: Descriptor): Promise<number>;
+  /** Streams the kept first bytes. */
+  openPartial(d: Descriptor): Readable;
+  /** Forgets them (the blob is complete, or they were wrong). */
+  dropPartial(d: Descriptor): Promise<void>;
+}

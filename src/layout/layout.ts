@@ -15,7 +15,7 @@ import type { Descriptor } from "../oci/descriptor.js";
 import { MediaType } from "../oci/media-types.js";
 import { digestHex, digestOf, verifyBytes } from "../oci/verify.js";
 import { formatReference, type Reference } from "../reference/reference.js";
-import type { ManifestData, Opener, Target } from "../content/target.js";
+import type { ManifestData, Opener, PartialStore, Target } from "../content/target.js";
 
 /** Default cache folder of `bundle save`. */
 export const DEFAULT_CACHE_DIR = "bundles/.cache";
@@ -38,7 +38,7 @@ function isAlive(pid: number): boolean {
 }
 
 /** An OCI image layout on disk. Call {@link OciLayout.open} to create one. */
-export class OciLayout implements Target {
+export class OciLayout implements Target, PartialStore {
   readonly name: string;
   private readonly refs = new Map<string, Descriptor>();
 
@@ -95,6 +95,37 @@ export class OciLayout implements Target {
     return data;
   }
 
+  /** Where the first bytes of an interrupted download of the blob are kept (never a name a blob has). */
+  private partialPath(d: Pick<Descriptor, "digest">): string {
+    return join(this.dir, "blobs", "sha256", `.partial-${digestHex(d.digest)}`);
+  }
+
+  async partialSize(d: Descriptor): Promise<number> {
+    const size = await stat(this.partialPath(d)).then((st) => st.size, () => 0);
+    return size < d.size ? size : 0;
+  }
+
+  openPartial(d: Descriptor): Readable {
+    return createReadStream(this.partialPath(d), { highWaterMark: 1 << 20 });
+  }
+
+  async dropPartial(d: Descriptor): Promise<void> {
+    await unlink(this.partialPath(d)).catch(() => undefined);
+  }
+
+  /** Keeps the first bytes of a blob whose download was interrupted (written to a temporary name, then renamed). */
+  async keepPartial(d: Descriptor, first: Readable): Promise<void> {
+    if (await this.exists(d)) return;
+    const temp = join(this.dir, "blobs", "sha256", `.tmp-${digestHex(d.digest).slice(0, 16)}-${process.pid}-partial`);
+    try {
+      await pipeline(first, createWriteStream(temp, { highWaterMark: 1 << 20 }));
+      await rename(temp, this.partialPath(d));
+    } catch (err) {
+      await unlink(temp).catch(() => undefined);
+      throw writeError(temp, err);
+    }
+  }
+
   /** Writes to a temporary name, renames to the digest when the (caller-verified) stream ended well. */
   async push(d: Descriptor, open: Opener): Promise<void> {
     if (await this.exists(d)) return;
@@ -103,6 +134,7 @@ export class OciLayout implements Target {
     try {
       await pipeline(await open(), createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 }));
       await rename(temp, final);
+      await this.dropPartial(d);
     } catch (err) {
       await unlink(temp).catch(() => undefined);
       throw writeError(temp, err);

@@ -223,7 +223,9 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   let bundle: WrittenBundle;
   try {
     const sink = holdingAlso(writer.sink, left);
-    const results = await Promise.all(carried.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source), sink })));
+    // A layer cut off by an earlier run (Ctrl-C) resumes from the bytes that run kept.
+    const onResume = (d: Descriptor, from: number) => options.onEvent?.({ type: "notice", level: "info", message: `resuming ${d.digest} from byte ${from} of ${d.size} (kept from an interrupted save)` });
+    const results = await Promise.all(carried.map((r) => engine.transfer(r, { ...r.job, source: preferLocal(layout, r.job.source, onResume), sink })));
     if (signal?.aborted) throw aborted();
     const transferFailed = results.filter((r): r is FailedImage => "error" in r);
     if (transferFailed.length > 0) {

@@ -25,8 +25,11 @@ export class BlobStream extends Readable {
     private readonly reopen: (offset: number) => Promise<Dispatcher.ResponseData>,
     private readonly retry: RetryOptions,
     private readonly signal?: AbortSignal,
+    /** Where `first` starts in the blob (a download resumed from bytes kept before). */
+    from = 0,
   ) {
     super({ highWaterMark: 256 * 1024 });
+    this.offset = from;
     this.attach(first);
   }
 

@@ -91,9 +91,14 @@ export class RegistryRepository implements Target, Mounter {
    * (or, when the server ignores Range, by skipping what was already delivered).
    */
   async fetch(d: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    return this.fetchFrom(d, 0, signal);
+  }
+
+  /** Streams a blob from byte `offset` on (`Range`; a server that ignores it is read past what is not wanted). */
+  async fetchFrom(d: Descriptor, offset: number, signal?: AbortSignal): Promise<Readable> {
     const what = `fetching ${this.name} blob ${d.digest}`;
-    const first = await this.openBlob(d, 0, what, signal);
-    return new BlobStream(first, d, what, (offset) => this.openBlob(d, offset, what, signal), this.retry, signal);
+    const first = await this.openBlob(d, offset, what, signal);
+    return new BlobStream(first, d, what, (at) => this.openBlob(d, at, what, signal), this.retry, signal, offset);
   }
 
   private async openBlob(d: Descriptor, offset: number, what: string, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { once } from "node:events";
 import { tmpdir } from "node:os";
@@ -184,6 +184,38 @@ describe("pulling through faults", () => {
     assert.deepEqual((await readdir(join(c.cache, "blobs", "sha256"))).filter((f) => f.startsWith(".tmp")), []);
     assert.ok((await cachedBlobs(c.cache)).length >= 2, "what was written is kept in the cache");
     assert.deepEqual(await readdir(c.out), [], "no temporary file in the output folder");
+  });
+
+  test("Ctrl-C in the middle of a large layer keeps what arrived; the rerun resumes it with Range and the bundle is exact", async (t) => {
+    const big = makeImage({ seed: "interrupted-big", layers: [24 * 1024 * 1024] });
+    const layer = big.layers[0]!;
+    await seedRegistry(registry, big, "app/big:1");
+    const rules: FaultRule[] = [{ method: "GET", path: `/blobs/${layer.digest}`, drip: { bytes: 512 * 1024, everyMs: 100 } }];
+    const proxy = await faultProxy(registry.url, rules);
+    t.after(() => proxy.stop());
+    const c = await setup([`${proxy.host}/app/big:1`]);
+    const child = spawn(process.execPath, [CLI, ...c.args([])], { cwd: c.dir, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = once(child, "exit");
+    for (let i = 0; i < 300 && proxy.count("GET", `/blobs/${layer.digest}`) === 0; i++) await sleep(20);
+    await sleep(1500);
+    child.kill("SIGINT");
+    const [code] = (await exited) as [number];
+    assert.equal(code, 130, stderr);
+    const kept = (await readdir(join(c.cache, "blobs", "sha256"))).filter((f) => f === `.partial-${layer.digest.slice(7)}`);
+    assert.equal(kept.length, 1, "the start of the layer is kept");
+    const keptBytes = (await stat(join(c.cache, "blobs", "sha256", kept[0]!))).size;
+    assert.ok(keptBytes >= 1024 * 1024 && keptBytes < layer.size, `${keptBytes} bytes kept`);
+
+    rules.length = 0;
+    const r = await runCli(c.args([]), { cwd: c.dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`resuming ${layer.digest} from byte ${keptBytes} of ${layer.size} \\(kept from an interrupted save\\)`));
+    const asked = proxy.requests.filter((q) => q.method === "GET" && q.path.includes(layer.digest)).at(-1)!;
+    assert.equal(asked.range, `bytes=${keptBytes}-`, "only the rest was asked for");
+    assert.equal((await runCli(["verify", c.tar, "--deep"])).code, 0, "the bundle is exact");
+    assert.deepEqual((await readdir(join(c.cache, "blobs", "sha256"))).filter((f) => f.startsWith(".partial-")), [], "the kept start is gone once the layer is whole");
   });
 });
 
