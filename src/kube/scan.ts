@@ -4,6 +4,7 @@
  * so that a rewrite can change those characters and nothing else.
  */
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Scalar } from "./yaml.js";
+import { invalidYaml } from "./yaml-error.js";
 import { AirgapError } from "../errors.js";
 import { parseReference, type Reference } from "../reference/reference.js";
 import type { FileScan, IgnoredValue, ImageFinding } from "./finding.js";
@@ -71,11 +72,7 @@ class Scanner {
       const error = doc.errors[0];
       if (error) {
         if (!strict) return false;
-        const line = error.linePos?.[0]?.line ?? 1;
-        throw new AirgapError("INVALID_YAML", `${this.file}:${line}: invalid YAML: ${error.message.split("\n")[0]}`, {
-          problems: [{ file: this.file, line, reason: `invalid YAML: ${error.message.split("\n")[0]}` }],
-          hint: "fix the file; nothing was written",
-        });
+        throw invalidYaml(this.file, text, error.message, { line: error.linePos?.[0]?.line ?? 1, ...(error.linePos?.[0] && { column: error.linePos[0].col }) });
       }
     }
     if (!strict && !list.some((d) => isMap(d.contents) || isSeq(d.contents))) return false;

@@ -10,6 +10,7 @@
 import jsYaml from "js-yaml";
 import { parseAllDocuments } from "yaml";
 import { AirgapError } from "../errors.js";
+import { invalidYaml } from "./yaml-error.js";
 
 export { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Scalar } from "yaml";
 
@@ -27,15 +28,15 @@ export function loadDocuments(text: string, file: string): unknown[] {
     try {
       return jsYaml.loadAll(text, null, { json: true });
     } catch (err) {
-      const line = (err as { mark?: { line?: number } }).mark?.line;
-      throw invalidYaml(file, line === undefined ? undefined : line + 1, (err as Error).message);
+      const mark = (err as { mark?: { line?: number; column?: number } }).mark;
+      throw invalidYaml(file, text, (err as Error).message, { ...(mark?.line !== undefined && { line: mark.line + 1 }), ...(mark?.column !== undefined && { column: mark.column + 1 }) });
     }
   }
   const docs = parseAllDocuments(text, { uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [];
   return list.map((doc) => {
     const error = doc.errors[0];
-    if (error) throw invalidYaml(file, error.linePos?.[0]?.line, error.message);
+    if (error) throw invalidYaml(file, text, error.message, { ...(error.linePos?.[0] && { line: error.linePos[0].line, column: error.linePos[0].col }) });
     try {
       // yaml refuses when its count reaches the limit: one more lets exactly MAX_ALIAS_EXPANSION through.
       return doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION + 1 });
@@ -45,13 +46,5 @@ export function loadDocuments(text: string, file: string): unknown[] {
         cause: err,
       });
     }
-  });
-}
-
-function invalidYaml(file: string, line: number | undefined, message: string): AirgapError {
-  const first = message.split("\n")[0] ?? message;
-  return new AirgapError("INVALID_YAML", `${file}${line === undefined ? "" : `:${line}`}: invalid YAML: ${first}`, {
-    problems: [{ file, ...(line !== undefined && { line }), reason: `invalid YAML: ${first}` }],
-    hint: "fix the file; nothing was written",
   });
 }

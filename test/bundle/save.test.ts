@@ -310,7 +310,7 @@ describe("bundle save", () => {
     await manifests(c.dir, { "1.yaml": pod(ref("team/a:1")), "2-broken.yaml": "kind: Pod\nspec:\n  containers: [\n" });
     const r = await c.save();
     assert.equal(r.code, 2, "an input error");
-    assert.match(r.stderr, /^error: manifests\/2-broken\.yaml:\d+: invalid YAML/m);
+    assert.match(r.stderr, /^error: manifests\/2-broken\.yaml:\d+:\d+: invalid YAML: .*$/m);
     assert.equal(existsSync(c.out), false);
   });
 

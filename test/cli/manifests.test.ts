@@ -101,4 +101,18 @@ describe("bundle scan and bundle rewrite", () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /"a\\nb\.yaml": a name with a control character/);
   });
+
+  test("a YAML error is one line: file:line:column at the opening quote, the parser's reason, the line once (scan, rewrite, save)", async () => {
+    const root = join(dir, "yaml-error");
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, "1-cm.yaml"), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "broken\n  namespace: x\ndata:\n  a: b\n  c: d\n');
+    const list = join(dir, "yaml.imagelist");
+    await writeFile(list, "localhost:5001/demo/a:1\n");
+    const expected = `error: ${root}/1-cm.yaml:4:9: invalid YAML: a quoted string is opened here and never closed: name: "broken\nhint: fix the file and run again\n`;
+    for (const args of [["scan", "--manifests", root, "--imagelist", list], ["rewrite", "--registry", "10.0.0.5:5000", "--manifests", root, "--out", join(dir, "yaml-out")], ["save", "--name", "y", "--version", "1", "--imagelist", list, "--manifests", root, "--out", join(dir, "y-out"), "--cache-dir", join(dir, "y-cache")]]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args[0]);
+      assert.equal(r.stderr, expected, args[0]);
+    }
+  });
 });

@@ -246,7 +246,7 @@ describe("scanManifest: finds image references in real-world shapes", () => {
   test("invalid YAML is an error naming the file and line", () => {
     assert.throws(
       () => scanManifest("bad.yaml", "kind: Pod\nspec:\n  containers:\n    - image: [unclosed\n"),
-      (err: unknown) => err instanceof AirgapError && err.code === "INVALID_YAML" && /^bad\.yaml:\d+: invalid YAML/.test(err.message),
+      (err: unknown) => err instanceof AirgapError && err.code === "INVALID_YAML" && /^bad\.yaml:\d+:\d+: invalid YAML/.test(err.message),
     );
   });
 });
