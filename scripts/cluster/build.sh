@@ -3,7 +3,8 @@
 # pinned versions: kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes, and
 # etcd from go.etcd.io/etcd/server/v3. The binaries are cached outside the work tree, keyed by version
 # ($AIRGAP_BUILD_CACHE, default ~/.cache/airgap-bundle/build): a warm machine rebuilds nothing.
-# Prints the folder holding the binaries on its last line. A first build takes ~15-25 minutes on 2 cores.
+# Prints the folder holding the binaries on its last line. A first build takes ~15-25 minutes on 2 cores (Go 1.24 or
+# newer; Go 1.21-1.23 fetch it through the module proxy).
 set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
@@ -16,6 +17,13 @@ mkdir -p "$BIN"
 missing=()
 for c in "${COMPONENTS[@]}" etcd; do [ -x "$BIN/$c" ] || missing+=("$c"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "$BIN"; exit 0; fi
+# k8s.io/kubernetes v1.34 needs Go 1.24. Go 1.21 and later fetch a newer toolchain themselves through the module
+# proxy (GOTOOLCHAIN=auto); an older Go (Debian bookworm's golang-go is 1.19) cannot, and is refused here in words.
+go_have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+if [ -z "$go_have" ] || ! printf '1.21\n%s\n' "${go_have%%[-+ ]*}" | sort -V -C; then
+  echo "cluster build: Go ${go_have:-older than 1.21} cannot build Kubernetes $K8S_VERSION: it needs Go 1.24 (Go 1.21 or newer fetches it by itself); install a newer Go than Debian's golang-go" >&2
+  exit 2
+fi
 
 # k8s.io/kubernetes is not meant to be built outside its repository: its staging modules (k8s.io/api, …) are
 # replaced by folders there. Here each is pinned to the matching v0.x release instead.
