@@ -134,7 +134,7 @@ try {
   const settings = ["--config", join(demo, "demo.config")];
   if (kubeconfig) {
     await bundle(["load", tar, "--registry", closed.host, ...settings, "--kubeconfig", kubeconfig]);
-    process.stdout.write("\nrunning it again uploads nothing, and the install finds everything in place (a Namespace reads\n\"configured\" once: the API server records its field owners only at its second apply):\n");
+    process.stdout.write("\nrunning it again uploads nothing, and the install finds everything in place:\n");
     await bundle(["load", tar, "--registry", closed.host, ...settings, "--kubeconfig", kubeconfig, "--quiet"]);
   } else {
     await bundle(["load", tar, "--registry", closed.host, ...settings, "--no-install"]);

@@ -179,9 +179,9 @@ export class CopyEngine {
       const present = this.options.skipPresentImages ? await this.presentAs(image, job) : "absent";
       if (present !== "absent") {
         // A registry accepts a manifest only when everything it references (children, config, layers) is there.
-        for (const c of image.contents) if (!c.bytes) this.emit({ type: "blob-done", label: job.label, digest: c.descriptor.digest, size: c.descriptor.size, how: "present" });
+        for (const c of image.contents) this.emit({ type: "blob-done", label: job.label, digest: c.descriptor.digest, size: c.descriptor.size, how: "present" });
       } else {
-        await Promise.all(image.contents.map((c) => (c.bytes ? this.pushBytes(job, c.descriptor, c.bytes) : this.copyBlob(job, c.descriptor))));
+        await Promise.all(image.contents.map((c) => (c.bytes ? this.pushBytes(job, c.descriptor, c.bytes, true) : this.copyBlob(job, c.descriptor))));
         // Children before their index, so a registry never sees an index pointing at nothing.
         for (const child of image.children) await this.pushBytes(job, child.descriptor, child.bytes);
         await this.pushBytes(job, image.top.descriptor, image.top.bytes);
@@ -329,11 +329,23 @@ export class CopyEngine {
     return { bytes, ...(platform && { platform: formatPlatform(platform) }) };
   }
 
-  private async pushBytes(job: CopyJob, d: Descriptor, bytes: Buffer): Promise<void> {
+  /**
+   * Stores bytes read already (a manifest; a config read to check its platform). A config is one of the image's
+   * blobs like its layers: `counted` reports it as they are (copied or present), so counts add up.
+   */
+  private async pushBytes(job: CopyJob, d: Descriptor, bytes: Buffer, counted = false): Promise<void> {
     if (digestOf(bytes, d.digest) !== d.digest) throw new AirgapError("DIGEST_MISMATCH", `${job.label}: ${d.digest} does not match its bytes`);
     await this.once(job, d, async () => {
-      if (await job.sink.exists(d, this.options.signal)) return;
+      if (await job.sink.exists(d, this.options.signal)) {
+        if (counted) this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "present" });
+        return;
+      }
+      if (counted) this.emit({ type: "blob-start", digest: d.digest, size: d.size });
       await job.sink.push(d, async () => Readable.from([bytes]), this.options.signal);
+      if (counted) {
+        this.emit({ type: "blob-bytes", bytes: d.size });
+        this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "copied" });
+      }
     });
   }
 

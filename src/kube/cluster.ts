@@ -249,7 +249,10 @@ class ClientNodeCluster implements Cluster {
     const before = await this.get(object.apiVersion, object.kind, md.name!, md.namespace);
     const after = await this.call(`applying ${object.kind} ${md.name}`, () => this.api.sendAsWritten(object as KubernetesObject, "apply", force));
     if (!before) return "created";
-    return before.metadata.resourceVersion === after.metadata?.resourceVersion ? "unchanged" : "configured";
+    if (before.metadata.resourceVersion === after.metadata?.resourceVersion) return "unchanged";
+    // A new resourceVersion whose only change is the API server's record of field owners (a Namespace's second
+    // apply records them) changed nothing of the object: said as unchanged, not as configured.
+    return sameBesidesBookkeeping(before, after as KubeObject) ? "unchanged" : "configured";
   }
 
   async create(object: KubeObject): Promise<KubeObject> {
@@ -326,4 +329,27 @@ function firstLine(err: unknown): string {
   const cause = e.cause?.code ?? e.cause?.message;
   const msg = (e.message ?? String(err)).split("\n")[0]!;
   return cause && !msg.includes(cause) ? `${msg} (${cause})` : msg;
+}
+
+/**
+ * What a manifest says of an object: its labels, annotations and everything beside metadata and status — not
+ * what the API server keeps for itself on every write (field owners, versions, times). Through JSON, so a
+ * version read through the library's models (dates as Date objects) compares with one read as it came.
+ */
+function withoutBookkeeping(o: KubeObject): unknown {
+  const { metadata, status: _status, ...rest } = o as KubeObject & { status?: unknown };
+  return JSON.parse(JSON.stringify({ ...rest, labels: metadata.labels ?? {}, annotations: metadata.annotations ?? {} })) as unknown;
+}
+
+/** Whether two versions of an object differ only in the API server's bookkeeping. */
+function sameBesidesBookkeeping(before: KubeObject, after: KubeObject): boolean {
+  return stableJson(withoutBookkeeping(before)) === stableJson(withoutBookkeeping(after));
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }

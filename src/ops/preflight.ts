@@ -188,7 +188,7 @@ async function capacity(cluster: Cluster, objects: KubeObject[]): Promise<Prefli
       short.push(`${r}: the workloads request ${formatQuantity(r, w.total)}, the ${plural(nodes.length, "node")} ${extended && have === 0 ? `advertise${one ? "s" : ""} none` : `allocate${one ? "s" : ""} ${formatQuantity(r, have)}`} (${w.owners.slice(0, 3).join(", ")}${w.owners.length > 3 ? ", …" : ""})`);
     }
   }
-  if (short.length === 0) return { check: "capacity", status: "pass", message: `the requests fit the ${plural(nodes.length, "node")}' allocatable resources`, details: [] };
+  if (short.length === 0) return { check: "capacity", status: "pass", message: `the requests fit what the ${plural(nodes.length, "node")} ${nodes.length === 1 ? "has" : "have"} allocatable`, details: [] };
   return { check: "capacity", status: "fail", message: `${plural(short.length, "resource")} the workloads request beyond what the nodes offer`, details: short };
 }
 

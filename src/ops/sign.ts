@@ -37,7 +37,7 @@ export async function signSidecar(sidecar: string, key: KeyObject): Promise<stri
 export async function checkSidecarSignature(sidecar: string, key: KeyObject): Promise<void> {
   const path = signaturePath(sidecar);
   const who = `key ${fingerprint(key)}`;
-  const refuse = (why: string) => new AirgapError("VERIFY_FAILED", `${basename(path)}: ${why}; nothing was loaded`, {
+  const refuse = (why: string) => new AirgapError("VERIFY_FAILED", `${basename(path)}: ${why}; the bundle is refused`, {
     hint: "use the bundle as its maker signed it (copy it, its .sha256 and .sig again), or the public key that matches their signing key",
   });
   const present = await lstat(path).then(() => true, () => false);

@@ -170,7 +170,8 @@ export async function checkDeep(reader: BundleReader, problems: Problem[], onEve
     if (isBlob && got !== hex) problems.push({ file: e.name, reason: `content does not match its digest: got sha256:${got}` });
   }
   checkSums(await reader.readEntry(ENTRY.sums).catch(() => undefined), computed, failed, problems);
-  return [...reader.entries.keys()].filter((n) => n.startsWith(ENTRY.blobsDir)).length;
+  // The blobs, as save and inspect count them (not the folder entries of blobs/sha256/ itself).
+  return [...reader.entries.values()].filter((e) => e.type === "file" && e.name.startsWith(ENTRY.blobsDir) && e.name.length > ENTRY.blobsDir.length).length;
 }
 
 /** SHA256SUMS lists every other file with its checksum (a blob that failed its check is reported already). */
@@ -198,7 +199,7 @@ export async function verifyBundle(reader: BundleReader, options: { deep: boolea
   if (problems.length > 0) {
     throw new AirgapError("VERIFY_FAILED", `${reader.path}: verification failed (${problems.length} problem${problems.length === 1 ? "" : "s"})`, {
       problems,
-      hint: "copy the bundle again from the source medium; nothing was loaded",
+      hint: "copy the bundle again from the source medium (it was not used)",
     });
   }
   return { files, blobs, deep: options.deep, ...(options.key && { signedBy: fingerprint(options.key) }) };

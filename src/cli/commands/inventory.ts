@@ -7,6 +7,7 @@ import { AirgapError } from "../../errors.js";
 import { parseRegistry, targetPath, type TargetLayout } from "../../reference/target.js";
 import { parseReference } from "../../reference/reference.js";
 import { plural } from "../../util/plural.js";
+import { formatBytes } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
@@ -96,7 +97,7 @@ export const inventoryCommand: CommandSpec = {
     const bytes = Object.values(inventory.blobs).reduce((n, b) => n + b.size, 0);
     out.result(
       `${output}: ${plural(repos, "repository", "repositories")}, ${plural(tags, "tag")}, ${plural(Object.keys(inventory.manifests).length, "manifest")}, ` +
-        `${plural(Object.keys(inventory.blobs).length, "config and layer", "configs and layers")} (${(bytes / 1e9).toFixed(2)} GB) from ${inventory.source}`,
+        `${plural(Object.keys(inventory.blobs).length, "config and layer", "configs and layers")} (${formatBytes(bytes)}) from ${inventory.source}`,
       { output, sha256: inventoryDigest(text), source: inventory.source, repositories: repos, tags, manifests: Object.keys(inventory.manifests).length, blobs: Object.keys(inventory.blobs).length, bytes },
     );
     return EXIT.OK;

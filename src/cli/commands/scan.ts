@@ -57,7 +57,8 @@ export const scanCommand: CommandSpec = {
       unused: coverage.unused.map((e) => ({ normalized: e.normalized, line: e.line })),
       ignored: scans.flatMap((s) => s.ignored),
     });
-    out.info(`${plural(findings.length, "reference")} in ${plural(scans.length, "file")}; ${coverage.missing.length} missing from the imagelist, ${plural(coverage.unused.length, "imagelist entry", "imagelist entries")} unused`);
+    const holding = new Set(findings.map((f) => f.file)).size;
+    out.info(`${plural(findings.length, "reference")} in ${holding === scans.length ? plural(scans.length, "file") : `${holding} of ${plural(scans.length, "file")}`}; ${coverage.missing.length} missing from the imagelist, ${plural(coverage.unused.length, "imagelist entry", "imagelist entries")} unused`);
     return coverage.missing.length > 0 ? EXIT.FAILURE : EXIT.OK;
   },
 };

@@ -36,7 +36,7 @@ export const verifyCommand: CommandSpec = {
       const base = reader.bundle.base;
       const delta = base ? `; a delta: ${plural(base.external.count, "config and layer", "configs and layers")} (${formatBytes(base.external.bytes)}) left out, held by the site` : "";
       if (imageKey) await reportImageSignatures(reader, imageKey, args["require-signatures"] === true, out);
-      out.result(`OK ${reader.path}: ${result.files.join(", ")} match their checksums${result.deep ? `; ${plural(result.blobs, "blob")} re-hashed, every reference present` : ""}${delta}${result.signedBy ? `; signed by ${result.signedBy}` : ""}`, { ok: true, ...result, ...(base && { external: base.external }) });
+      out.result(`OK ${reader.path}: ${result.files.join(", ")} ${result.files.length === 1 ? "matches its checksum" : "match their checksums"}${result.deep ? `; ${plural(result.blobs, "blob")} re-hashed, every reference present` : ""}${delta}${result.signedBy ? `; signed by ${result.signedBy}` : ""}`, { ok: true, ...result, ...(base && { external: base.external }) });
       return EXIT.OK;
     } finally {
       await reader.close();
