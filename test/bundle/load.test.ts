@@ -60,6 +60,26 @@ describe("bundle verify, inspect and load", () => {
     return res.status === 200 ? String(res.headers["docker-content-digest"]) : undefined;
   }
 
+  test("the table's PUSHED/SKIPPED/MOUNTED add up to each image's blobs (config and layers), and --json has a blob event for each", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", bundle, "--registry", target.host]);
+    assert.equal(r.code, 0, r.stderr);
+    const counts = (image: string) => {
+      const row = r.stdout.split("\n").find((l) => l.startsWith(`${source.host}/${image} `))!;
+      return /\s(\d+)\/(\d+)\/(\d+)\s/.exec(row)!.slice(1).map(Number);
+    };
+    // a: config, the shared base, its own layer; b too — the base uploaded once, mounted (or found) for the other.
+    for (const image of ["team/a:1", "team/b:1"]) assert.equal(counts(image).reduce((x, y) => x + y, 0), 3, `${image}: ${counts(image).join("/")}`);
+    assert.equal(counts("team/a:1")[0]! + counts("team/b:1")[0]!, 5, "five distinct blobs uploaded");
+    const again = await startRegistry();
+    t.after(() => again.stop());
+    const json = await runCli(["load", bundle, "--registry", again.host, "--json"]);
+    const blobEvents = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; label?: string }).filter((e) => e.type === "blob-done");
+    assert.equal(blobEvents.filter((e) => e.label?.endsWith("team/a:1")).length, 3);
+    assert.equal(blobEvents.filter((e) => e.label?.endsWith("team/b:1")).length, 3);
+  });
+
   test("a round trip: every digest arrives, skopeo copies the images out again, and a second load uploads nothing", async (t) => {
     const target = await startRegistry();
     t.after(() => target.stop());
