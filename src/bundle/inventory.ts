@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { AirgapError, type Problem } from "../errors.js";
 import { count, digest, fields, isObject, string, type Check } from "./shape.js";
+import { pathProblem } from "../reference/reference.js";
 
 /** The format's name and version: a reader refuses another. */
 export const INVENTORY_FORMAT = "airgap-bundle-inventory/v1";
@@ -66,8 +67,15 @@ export function parseInventory(text: string, file: string): Inventory {
   const objectOf = (what: string): Check => (v) => (isObject(v) ? undefined : `is not a map of ${what}`);
   fields(value, "", file, { created: string, source: string, repositories: objectOf("repositories"), manifests: objectOf("manifests"), blobs: objectOf("blobs") }, problems);
   if (problems.length === 0) {
-    for (const [name, r] of Object.entries(value.repositories as Record<string, unknown>)) fields(r, `repositories["${name}"]`, file, { tags: tagMap }, problems);
-    for (const [key, spec] of [["manifests", { mediaType: string, size: count, repository: string }], ["blobs", { size: count, repository: string }]] as const) {
+    // Repository names go into registry URLs (a delta mounts from them): each must be a repository path.
+    const repositoryName: Check = (v) => (typeof v !== "string" ? "is not a string" : pathProblem(v) === undefined ? undefined : `is not a repository path (${pathProblem(v)})`);
+    for (const [name, r] of Object.entries(value.repositories as Record<string, unknown>)) {
+      const why = repositoryName(name);
+      if (why) problems.push({ file, reason: `repositories: "${name.slice(0, 80)}" ${why}` });
+      else fields(r, `repositories["${name}"]`, file, { tags: tagMap }, problems);
+    }
+    const repository: Check = (v) => repositoryName(v);
+    for (const [key, spec] of [["manifests", { mediaType: string, size: count, repository }], ["blobs", { size: count, repository }]] as const) {
       for (const [d, item] of Object.entries(value[key] as Record<string, unknown>)) {
         const why = digest(d);
         if (why) problems.push({ file, reason: `${key}: "${d.slice(0, 80)}" ${why}` });

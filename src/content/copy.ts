@@ -340,12 +340,10 @@ export class CopyEngine {
         if (counted) this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "present" });
         return;
       }
-      if (counted) this.emit({ type: "blob-start", digest: d.digest, size: d.size });
       await job.sink.push(d, async () => Readable.from([bytes]), this.options.signal);
-      if (counted) {
-        this.emit({ type: "blob-bytes", bytes: d.size });
-        this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "copied" });
-      }
+      // Done without a start: nothing was fetched or waited for (the bytes were in memory), and the starts are
+      // the order the limiter hands out transfers in.
+      if (counted) this.emit({ type: "blob-done", label: job.label, digest: d.digest, size: d.size, how: "copied" });
     });
   }
 

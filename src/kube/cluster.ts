@@ -135,7 +135,9 @@ function boundedConfiguration(kc: KubeConfig, server: string, bounds: { timeoutM
   boundExecPlugins(kc, bounds);
   const credentials = {
     getName: () => "kubeconfig, bounded",
-    applySecurityAuthentication: (context: RequestContext) => withinBounds(kc.applySecurityAuthentication(context), bounds, credentialWords(kc)),
+    applySecurityAuthentication: (context: RequestContext) => withinBounds(kc.applySecurityAuthentication(context).catch((err: unknown) => {
+      throw credentialError(kc, err);
+    }), bounds, credentialWords(kc)),
   };
   const transport = wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
@@ -149,6 +151,18 @@ function boundedConfiguration(kc: KubeConfig, server: string, bounds: { timeoutM
     },
   });
   return createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: credentials }, httpApi: transport });
+}
+
+/**
+ * A credential the kubeconfig names but that cannot be had — a client certificate or key file that is not there,
+ * a plugin that fails — said as that (exit 2), not as an API server that does not answer.
+ */
+function credentialError(kc: KubeConfig, err: unknown): AirgapError {
+  if (err instanceof AirgapError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const user = kc.getCurrentUser()?.name ?? "?";
+  const what = e.path ? `cannot read ${e.path} (${e.code ?? e.message})` : firstLine(err);
+  return new AirgapError("NO_KUBECONFIG", `the kubeconfig's user ${user}: ${what}`, { cause: err, hint: "fix the user's client-certificate, client-key or exec entry in the kubeconfig, or pick another with --context" });
 }
 
 /** What the kubeconfig runs for credentials, for messages. */
@@ -226,7 +240,7 @@ class ClientNodeCluster implements Cluster {
       const info = await this.version.getCode();
       return info.gitVersion;
     } catch (err) {
-      if (err instanceof AirgapError && (err.code === "ABORTED" || err.code === "TIMED_OUT")) throw err;
+      if (err instanceof AirgapError && (err.code === "ABORTED" || err.code === "TIMED_OUT" || err.code === "NO_KUBECONFIG")) throw err;
       throw new AirgapError("KUBE_UNREACHABLE", `no Kubernetes API server answers at ${this.server}: ${apiMessage(err)}`, {
         hint: "check the kubeconfig and --context",
         cause: err,

@@ -14,7 +14,9 @@ import { targetPath, type RegistryLocation, type TargetLayout } from "../referen
 import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { readSmallFile } from "../util/small-file.js";
 import { INVENTORY_FORMAT, inventoryDigest, inventoryText, parseInventory, type Inventory } from "../bundle/inventory.js";
 import { BundleReader } from "../bundle/reader.js";
 
@@ -162,14 +164,38 @@ export async function inventoryOfBundle(reader: BundleReader, layout: TargetLayo
 export interface BaseInventory {
   inventory: Inventory;
   sha256: string;
+  /** For an inventory file: whether a `.sha256` beside it was there to check it against (it matched). */
+  sidecarChecked?: boolean;
 }
 
-/** Reads `--since FILE`: an inventory file, or a bundle (what the site holds after loading it). */
+/**
+ * Largest inventory read: 256 MiB. An inventory lists a site's manifests and blobs (some 200 bytes each): a
+ * million of them fit. It is parsed whole, so a larger file is refused before it is read.
+ */
+export const MAX_INVENTORY_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Reads `--since FILE` (and diff's inputs): an inventory file, checked against the `.sha256` beside it when there
+ * is one, or a bundle (what the site holds after loading it).
+ */
 export async function readBase(path: string): Promise<BaseInventory> {
-  const head = await readFile(path).then((b) => b.subarray(0, 1).toString(), () => undefined);
-  if (head === "{") {
-    const text = await readFile(path, "utf8");
-    return { inventory: parseInventory(text, path), sha256: inventoryDigest(text) };
+  const head = await readHead(path);
+  // JSON after any whitespace or byte-order mark is an inventory; anything else is read as a bundle (which says
+  // what it is when it is neither).
+  if (/^(\uFEFF)?\s*\{/.test(head.toString("utf8"))) {
+    const bytes = await readSmallFile(path, MAX_INVENTORY_BYTES, "the inventory");
+    const sidecar = await readFile(`${path}.sha256`, "utf8").catch(() => undefined);
+    if (sidecar !== undefined) {
+      const want = /^([0-9a-f]{64})\s/.exec(sidecar)?.[1];
+      const got = inventoryDigest(bytes).replace(/^sha256:/, "");
+      if (want !== got) {
+        throw new AirgapError("VERIFY_FAILED", `${path} does not match ${basename(path)}.sha256 (got ${got.slice(0, 12)}…, want ${want?.slice(0, 12) ?? "no checksum"}…): changed or damaged after it was made`, {
+          hint: "carry the inventory and its .sha256 out again as bundle inventory wrote them",
+        });
+      }
+    }
+    const text = bytes.toString("utf8").replace(/^\uFEFF/, "");
+    return { inventory: parseInventory(text, path), sha256: inventoryDigest(bytes), sidecarChecked: sidecar !== undefined };
   }
   const reader = await BundleReader.open(path);
   try {
@@ -188,4 +214,17 @@ export async function keptGraph(reader: BundleReader, source: string): Promise<{
   const children = parsed.manifests.filter((c) => isManifest(c.mediaType) && reader.blobEntry(c.digest) !== undefined);
   const manifests = await Promise.all(children.map(async (c) => parseManifest(await reader.fetchBytes(c, MAX_MANIFEST_BYTES), c.mediaType, source)));
   return { top, children, manifests: manifests.filter((m): m is ImageManifest => !isParsedIndex(m)) };
+}
+
+/** The first bytes of a file (at most a tar block); FILE_NOT_FOUND when it cannot be read. */
+async function readHead(path: string): Promise<Buffer> {
+  const file = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
+    throw new AirgapError("FILE_NOT_FOUND", `cannot read ${path}: ${err.code ?? err.message}`);
+  });
+  try {
+    const { bytesRead, buffer } = await file.read(Buffer.alloc(512), 0, 512, 0).catch(() => ({ bytesRead: 0, buffer: Buffer.alloc(0) }));
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
 }

@@ -96,7 +96,8 @@ function domainProblem(domain: string): string | undefined {
   return undefined;
 }
 
-function pathProblem(path: string): string | undefined {
+/** Why `path` is not a repository path (`team/app`), or undefined: what goes into a registry URL must be one. */
+export function pathProblem(path: string): string | undefined {
   for (const component of path.split("/")) {
     if (component === "") return `empty path component in repository "${path}"`;
     if (PATH_COMPONENT.test(component)) continue;

@@ -69,9 +69,11 @@ describe("bundle verify, inspect and load", () => {
       const row = r.stdout.split("\n").find((l) => l.startsWith(`${source.host}/${image} `))!;
       return /\s(\d+)\/(\d+)\/(\d+)\s/.exec(row)!.slice(1).map(Number);
     };
-    // a: config, the shared base, its own layer; b too — the base uploaded once, mounted (or found) for the other.
+    // a: config, the shared base, its own layer; b too — the base uploaded once (by whichever image came first,
+    // multi/app's shares it too), mounted for the others.
     for (const image of ["team/a:1", "team/b:1"]) assert.equal(counts(image).reduce((x, y) => x + y, 0), 3, `${image}: ${counts(image).join("/")}`);
-    assert.equal(counts("team/a:1")[0]! + counts("team/b:1")[0]!, 5, "five distinct blobs uploaded");
+    const rows = r.stdout.split("\n").slice(1).filter((l) => / \d+\/\d+\/\d+ /.test(l)).map((l) => Number(/ (\d+)\/\d+\/\d+ /.exec(l)![1]));
+    assert.equal(rows.reduce((x, y) => x + y, 0), await countRequests(target, "PUT", /\/blobs\/uploads\/.*digest=/), "PUSHED adds up to the blobs the registry received");
     const again = await startRegistry();
     t.after(() => again.stop());
     const json = await runCli(["load", bundle, "--registry", again.host, "--json"]);
@@ -225,8 +227,11 @@ describe("bundle verify, inspect and load", () => {
     const rules: FaultRule[] = [{ method: "PUT", path: "/blobs/uploads/", delayMs: 300 }];
     const proxy = await faultProxy(target.url, rules);
     t.after(() => proxy.stop());
+    // Each upload as repository@digest: a blob the crash left in one repository may still be uploaded into another
+    // that the rerun asks before it learns where the blob is (a mount needs a repository known to hold it).
     const uploadedDigests = (from = 0) =>
-      proxy.requests.slice(from).filter((q) => q.method === "PUT" && q.path.includes("/blobs/uploads/") && q.status === 201).map((q) => decodeURIComponent(/digest=([^&]+)/.exec(q.path)?.[1] ?? ""));
+      proxy.requests.slice(from).filter((q) => q.method === "PUT" && q.path.includes("/blobs/uploads/") && q.status === 201)
+        .map((q) => `${/^\/v2\/(.+)\/blobs\/uploads\//.exec(q.path)?.[1] ?? ""}@${decodeURIComponent(/digest=([^&]+)/.exec(q.path)?.[1] ?? "")}`);
     const child = spawn(process.execPath, [CLI, "load", allPlatforms, "--registry", proxy.host, "--concurrency", "1", "--retries", "0"], { stdio: "ignore" });
     const exited = once(child, "exit");
     for (let i = 0; i < 300 && uploadedDigests().length < 3; i++) await sleep(20);

@@ -100,8 +100,9 @@ describe("kube commands against a hostile API server", () => {
       const child = spawn(process.execPath, [CLI, ...commands(api.kubeconfig).install!], { stdio: ["ignore", "pipe", "pipe"] });
       let stderr = "";
       child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-      await new Promise((r) => setTimeout(r, 1500));
-      assert.ok(api.requests.includes("GET /version"), "it is waiting on the API server");
+      const asked = api.requests.filter((q) => q === "GET /version").length;
+      for (let i = 0; i < 400 && api.requests.filter((q) => q === "GET /version").length === asked; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(api.requests.filter((q) => q === "GET /version").length > asked, "it is waiting on the API server");
       const sent = Date.now();
       child.kill(signal);
       const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
@@ -142,5 +143,16 @@ describe("kube commands against a hostile API server", () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(errorLine(r.stderr), /uses the removed auth-provider "gcp" with a cmd-path command; it is not run/);
     await assert.rejects(readFile(marker), "the command did not run");
+  });
+
+  test("a kubeconfig whose client certificate file is missing says so (exit 2), not that no API server answers", async () => {
+    const api = await hostile("silent");
+    const kubeconfig = join(work, "cert.kubeconfig");
+    const text = await readFile(api.kubeconfig, "utf8");
+    await writeFile(kubeconfig, text.replace("users: [{name: u, user: {token: not-a-secret}}]", `users: [{name: u, user: {client-certificate: ${join(work, "no-such.crt")}, client-key: ${join(work, "no-such.key")}}}]`));
+    const r = await runCli(commands(kubeconfig).preflight!);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(errorLine(r.stderr), /^error: the kubeconfig's user u: cannot read .*no-such\.crt \(ENOENT\)$/);
+    assert.doesNotMatch(r.stderr, /no Kubernetes API server answers/);
   });
 });

@@ -288,6 +288,15 @@ describe("bundle serve", () => {
     }
   });
 
+  test("a --tls-cert and --tls-key that are not a PEM certificate and key: one line, exit 2, no bug report", async () => {
+    const junk = join(work, "junk.pem");
+    await writeFile(junk, "not a certificate\n");
+    const r = await runCli(["serve", plain.tar, "--listen", `127.0.0.1:${await freePort()}`, "--tls-cert", junk, "--tls-key", junk]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error: --tls-cert .*junk\.pem and --tls-key .*junk\.pem do not make a TLS certificate and key \(.*\)$/m);
+    assert.doesNotMatch(r.stderr, /unexpected|report/);
+  });
+
   test("a delta is served with its base, and refused without it", async () => {
     const d = makeImage({ seed: "serve-d", layers: [7_000] });
     await seedRegistry(source, d, "team/d:4");

@@ -74,7 +74,11 @@ export const saveCommand: CommandSpec = {
     // The signing key and the inventories (or earlier bundles) a delta is made against: read before any registry is asked.
     const signKey = await signingKeyOption(args);
     const { readBase } = await import("../../ops/inventory.js");
-    const since = await Promise.all(((args.since as string[] | undefined) ?? []).map((f) => readBase(String(f))));
+    const sinceFiles = ((args.since as string[] | undefined) ?? []).map(String);
+    const since = await Promise.all(sinceFiles.map((f) => readBase(f)));
+    since.forEach((b, i) => {
+      if (b.sidecarChecked === false) out.warn(`--since ${sinceFiles[i]}: no .sha256 beside it, so it could not be checked for damage on the way out`);
+    });
     const progress = progressFor(out);
     const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {

@@ -1,7 +1,8 @@
 /**
  * `bundle serve`: a read-only registry answering straight from the bundle (no extraction, no copy), until Ctrl-C.
  */
-import { readFile } from "node:fs/promises";
+import { createSecureContext } from "node:tls";
+import { readSmallFile } from "../../util/small-file.js";
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import { plural } from "../../util/plural.js";
@@ -52,6 +53,7 @@ export const serveCommand: CommandSpec = {
     if ((args["tls-cert"] === undefined) !== (args["tls-key"] === undefined)) throw new AirgapError("INVALID_ARGUMENT", "--tls-cert and --tls-key go together");
     if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");
     const tls = args["tls-cert"] === undefined ? undefined : { cert: await readPem(String(args["tls-cert"])), key: await readPem(String(args["tls-key"])) };
+    if (tls) checkTls(tls, String(args["tls-cert"]), String(args["tls-key"]));
     const reader = await openVerifiedBundle(args, out);
     try {
       const bases = await openBases(args);
@@ -89,8 +91,21 @@ export const serveCommand: CommandSpec = {
   },
 };
 
+/** Largest certificate chain or key file read: a chain of a few certificates is a few KB. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
 async function readPem(path: string): Promise<Buffer> {
-  return readFile(path).catch(() => {
-    throw new AirgapError("FILE_NOT_FOUND", `cannot read ${path}`);
-  });
+  return readSmallFile(path, MAX_PEM_BYTES, "the TLS file");
+}
+
+/** Checks that the certificate and key make a TLS context (they are PEM and belong together), in words. */
+function checkTls(tls: { cert: Buffer; key: Buffer }, certFile: string, keyFile: string): void {
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (err) {
+    const reason = (err as Error).message.replace(/^error:[0-9A-F]+:/, "").replace(/:/g, ": ");
+    throw new AirgapError("INVALID_ARGUMENT", `--tls-cert ${certFile} and --tls-key ${keyFile} do not make a TLS certificate and key (${reason})`, {
+      hint: "give the PEM certificate chain and its PEM private key",
+    });
+  }
 }
