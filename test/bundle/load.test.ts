@@ -307,6 +307,8 @@ describe("bundle verify, inspect and load", () => {
     const pack = tar.pack();
     pack.entry({ name: "bundle.json" }, "{}");
     pack.entry({ name: "../evil" }, "x");
+    // A name the allowed-names pattern accepts (manifests/.*): the `..` check is its only guard.
+    pack.entry({ name: "manifests/../../x" }, "y");
     pack.entry({ name: "blobs/sha256/link", type: "symlink", linkname: "/etc/passwd" });
     pack.finalize();
     const chunks: Buffer[] = [];
@@ -314,8 +316,9 @@ describe("bundle verify, inspect and load", () => {
     await writeFile(evil, Buffer.concat(chunks));
     const r = await runCli(["inspect", evil]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /refusing 2 unsafe or unexpected entries/);
+    assert.match(r.stderr, /refusing 3 unsafe or unexpected entries/);
     assert.match(r.stderr, /"\.\.\/evil": path with \.\./);
+    assert.match(r.stderr, /"manifests\/\.\.\/\.\.\/x": path with \.\./);
     assert.match(r.stderr, /"blobs\/sha256\/link": symbolic link not allowed/);
   });
 

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -84,6 +85,71 @@ describe("misbehaving registries", () => {
       assert.match(r.stderr, /warning: listing .*\/v2\/_catalog: (the answer is not a catalog|its Link header leads back to a page already read).*; checking each image instead/);
       assert.ok(proxy.count("GET", "/v2/_catalog") <= 4, `few catalog requests: ${proxy.count("GET", "/v2/_catalog")}`);
     }
+  });
+
+  test("a blob longer than its descriptor, or endless, is cut at its size + 1 byte: 'more than the expected N bytes', no large file left", async (t) => {
+    for (const endless of [false, true]) {
+      let sent = 0;
+      const liar = createServer((req, res) => {
+        if (req.method === "GET" && req.url?.includes(`/blobs/${layer.digest}`)) {
+          res.writeHead(200, { "content-type": "application/octet-stream", ...(endless ? {} : { "content-length": String(layer.size + 1000) }) });
+          res.write(layer.data);
+          sent = layer.size;
+          // The rest: 1000 bytes more, or more until the client stops reading (bounded here at 256 MiB).
+          const more = () => {
+            while (sent < (endless ? 256 * 1024 * 1024 : layer.size + 1000)) {
+              const chunk = Buffer.alloc(endless ? 1 << 20 : layer.size + 1000 - sent);
+              sent += chunk.length;
+              if (!res.write(chunk)) return void res.once("drain", more);
+            }
+            res.end();
+          };
+          res.on("close", () => (sent = Math.min(sent, Number.MAX_SAFE_INTEGER)));
+          return more();
+        }
+        // Everything else from the real registry.
+        const upstream = httpRequest(`${source.url}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+        req.pipe(upstream);
+      });
+      await new Promise<void>((resolve) => liar.listen(0, "127.0.0.1", resolve));
+      t.after(() => new Promise<void>((resolve) => liar.close(() => resolve())));
+      const host = `127.0.0.1:${(liar.address() as AddressInfo).port}`;
+      const c = await saveCase(work, [`${host}/team/x:1`]);
+      const r = await timed([...c.args(["--retries", "0"])]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${layer.digest}: more than the expected ${layer.size} bytes`), r.stderr);
+      assert.ok(sent < layer.size + 64 * 1024 * 1024, `${endless ? "endless" : "longer"}: the download stopped (${sent} bytes sent)`);
+      const left = await readdir(c.dir, { recursive: true, withFileTypes: true }).then((es) => es.filter((e) => e.isFile()));
+      for (const e of left) assert.ok((await stat(join(e.parentPath, e.name))).size <= layer.size + 2 * 1024 * 1024, `no large file left: ${e.name}`);
+    }
+  });
+
+  test("the upload's own retry: a single 503 on the blob PUT ?digest=, or on a PATCH with --chunk-size, is tried again and the load completes", async (t) => {
+    for (const [rule, extra] of [[{ method: "PUT", path: "/blobs/uploads/", status: 503, times: 1 }, []], [{ method: "PATCH", path: "/blobs/uploads/", status: 503, times: 1 }, ["--chunk-size", "64Ki"]]] as const) {
+      const target = await startRegistry();
+      t.after(() => target.stop());
+      const proxy = await faultProxy(target.url, [rule as FaultRule]);
+      t.after(() => proxy.stop());
+      const r = await timed(["load", bundle, "--registry", proxy.host, "--no-install", ...extra]);
+      assert.equal(r.code, 0, `${rule.method}: ${r.stderr}`);
+      assert.equal(proxy.requests.filter((q) => q.status === 503).length, 1, `${rule.method}: the 503 was answered`);
+      assert.match(r.stdout, / yes$/m, "verified");
+      assert.match(r.stderr, /retry 1 in [\d.]+s: uploading sha256:\w+ to .* \(/, `${rule.method}: said as a retry`);
+    }
+  });
+
+  test("a target tag that does not resolve to its digest after the push (a registry answering 404 to the HEAD) is VERIFIED NO, exit 1", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const proxy = await faultProxy(target.url, [{ method: "HEAD", path: /\/manifests\/1$/, status: 404 }]);
+    t.after(() => proxy.stop());
+    const r = await timed(["load", bundle, "--registry", proxy.host, "--no-install"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /NO: .*team\/x:1 resolves to nothing, not sha256:\w+/);
+    assert.match(r.stderr, /^error: 1 of 1 image did not arrive intact$/m);
   });
 
   test("a permanent refusal (400 DIGEST_INVALID) is not retried", async (t) => {
