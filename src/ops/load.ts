@@ -10,7 +10,7 @@ import type { Descriptor } from "../oci/descriptor.js";
 import { asPushed } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
-import { assertNoTargetCollisions, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import { assertNoTargetCollisions, digestTag, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import type { Registries } from "../registry/registries.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { RetryOptions } from "../registry/retry.js";
@@ -39,6 +39,8 @@ export interface LoadOptions {
   retry?: RetryOptions;
   /** "verified": the caller checked the bundle already (bundle load does, before rendering its manifests). */
   verify: "fast" | "deep" | "skip" | "verified";
+  /** Tag images pulled by digest alone with {@link digestTag} (default true; `--no-digest-tags`). */
+  digestTags?: boolean;
   concurrency?: number;
   signal?: AbortSignal;
   onEvent?: (event: LoadEvent) => void;
@@ -175,8 +177,14 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       early.abort();
       return r;
     }
+    const filtered = r !== resolved[i];
+    // An image pulled by digest alone gets a tag naming the digest it has in the target (see digestTag).
+    if (options.digestTags !== false && refs[i]!.tag === undefined && refs[i]!.digest !== undefined) {
+      const { digest: _pinned, ...name } = refs[i]!;
+      r = { ...r, job: { ...r.job, tagAs: { ...name, tag: digestTag(r.top.descriptor.digest) } } };
+    }
     const job = r.job;
-    if (r !== resolved[i]) {
+    if (filtered) {
       effective.set(job.label, { digest: r.top.descriptor.digest, note: r.children.length === 0 ? "one platform kept at save: tagged to its manifest" : "platforms filtered at save: a new index of those kept" });
     }
     const result = await engine.transfer(r);
@@ -209,6 +217,11 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     }
     if (ref.tag !== undefined && ref.digest !== undefined && ref.digest === digest && (await sink.headManifest(ref.digest, options.signal).catch(() => undefined)) !== ref.digest) {
       return `${ref.digest} is not in ${sink.path}`;
+    }
+    if (options.digestTags !== false && ref.tag === undefined && ref.digest !== undefined) {
+      const pin = digestTag(digest);
+      const got = await sink.headManifest(pin, options.signal).catch(() => undefined);
+      if (got !== digest) return `${sink.path}:${pin} resolves to ${got ?? "nothing"}, not ${digest}`;
     }
     return undefined;
   }));

@@ -115,3 +115,13 @@ export function assertNoTargetCollisions(sources: readonly Reference[], layout: 
     });
   }
 }
+
+/**
+ * The tag a load gives an image pulled by digest alone, so that a registry's garbage collection of untagged
+ * manifests keeps it and tag listings (bundle inventory) see it: `pin-sha256-<64 hex>`, naming the digest of the
+ * manifest it points at. It cannot be taken for cosign's `sha256-<hex>.sig/.att/.sbom` or the referrers
+ * fallback tag `sha256-<hex>`, which start with the algorithm.
+ */
+export function digestTag(digest: string): string {
+  return `pin-${digest.replace(":", "-")}`;
+}

@@ -14,7 +14,7 @@ import type { BundleReferrer } from "../bundle/format.js";
 import { AirgapError } from "../errors.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { parseReference, type Reference } from "../reference/reference.js";
-import { assertNoTargetCollisions, targetPath, type TargetLayout } from "../reference/target.js";
+import { assertNoTargetCollisions, digestTag, targetPath, type TargetLayout } from "../reference/target.js";
 import { plural } from "../util/plural.js";
 
 /** A manifest as stored: bytes, type and digest. */
@@ -122,6 +122,8 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
     holdImage(repo, image);
     const digest = image.top.descriptor.digest;
     if (ref.tag !== undefined) repo.tags.set(ref.tag, digest);
+    // As a load tags it: an image pulled by digest alone under pin-sha256-<hex> too.
+    else if (ref.digest !== undefined) repo.tags.set(digestTag(digest), digest);
     served.push({ source: images[i]!.source, repository: repo.name, reference: ref.tag ?? digest, digest });
   });
 

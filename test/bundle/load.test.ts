@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -80,6 +80,24 @@ describe("bundle verify, inspect and load", () => {
     const blobEvents = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; label?: string }).filter((e) => e.type === "blob-done");
     assert.equal(blobEvents.filter((e) => e.label?.endsWith("team/a:1")).length, 3);
     assert.equal(blobEvents.filter((e) => e.label?.endsWith("team/b:1")).length, 3);
+  });
+
+  test("an image pulled by digest alone gets the tag pin-sha256-<hex> (garbage collection keeps it, inventory sees it); --no-digest-tags pushes it untagged", async (t) => {
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", bundle, "--registry", target.host]);
+    assert.equal(r.code, 0, r.stderr);
+    const pin = `pin-sha256-${pinned.manifest.digest.slice(7)}`;
+    assert.equal(await digestAt(target, `${host()}/pinned/p`, pin), pinned.manifest.digest);
+    const inventory = join(work, "pinned-inventory.json");
+    assert.equal((await runCli(["inventory", "--registry", target.host, "-o", inventory])).code, 0);
+    const inv = JSON.parse(await readFile(inventory, "utf8")) as { repositories: Record<string, { tags: Record<string, string> }> };
+    assert.equal(inv.repositories[`${host()}/pinned/p`]?.tags[pin], pinned.manifest.digest, "bundle inventory sees the pinned image");
+    const untagged = await startRegistry();
+    t.after(() => untagged.stop());
+    assert.equal((await runCli(["load", bundle, "--registry", untagged.host, "--no-digest-tags"])).code, 0);
+    assert.equal(await digestAt(untagged, `${host()}/pinned/p`, pin), undefined);
+    assert.equal(await digestAt(untagged, `${host()}/pinned/p`, pinned.manifest.digest), pinned.manifest.digest);
   });
 
   test("a round trip: every digest arrives, skopeo copies the images out again, and a second load uploads nothing", async (t) => {

@@ -54,6 +54,7 @@ export const loadCommand: CommandSpec = {
     base: { type: "string", array: true, describe: "A delta: an older bundle that supplies what the delta relies on and the registry lacks; repeatable", requiresArg: true },
     ...REGISTRY_OPTIONS,
     install: { type: "boolean", describe: "Install the bundle's manifests after the push (--no-install only pushes)", default: true },
+    "digest-tags": { type: "boolean", describe: "Tag each image pulled by digest alone pin-sha256-<hex> (registry garbage collection keeps it; --no-digest-tags pushes it untagged)", default: true },
     ...INSTALL_OPTIONS,
   },
   async run(args, out, context) {
@@ -128,6 +129,7 @@ async function push(
       registries,
       retry,
       verify: args["skip-verify"] ? "skip" : "verified",
+      digestTags: args["digest-tags"] !== false,
       concurrency,
       signal: context.signal,
       onEvent: (e) => {
