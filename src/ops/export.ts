@@ -11,7 +11,7 @@ import { CopyEngine, type CopyEvent } from "../content/copy.js";
 import { AirgapError } from "../errors.js";
 import { writeError } from "../layout/layout.js";
 import { DEFAULT_PLATFORMS, parsePlatform } from "../oci/platform.js";
-import { formatReference, parseReference } from "../reference/reference.js";
+import { formatReference, parseReference, repositoryOf, type Reference } from "../reference/reference.js";
 import { BundleReader } from "../bundle/reader.js";
 import { checkOutputFile } from "../util/output-path.js";
 
@@ -38,12 +38,16 @@ export interface ExportResult {
 
 /** Writes the image; refuses an existing file without `force`. */
 export async function exportImage(options: ExportOptions): Promise<ExportResult> {
-  const ref = parseReference(options.ref);
-  const source = formatReference(ref);
-  const platform = parsePlatform(options.platform ?? DEFAULT_PLATFORMS[0]!);
+  const given = parseReference(options.ref);
   const reader = await BundleReader.open(options.bundlePath);
   try {
     await checkOutputFile(options.output, { force: options.force, option: "-o", inputs: reader.tar.parts.map((p) => p.path) });
+    // The user's own reference: as the imagelist wrote it, or by its tag alone, or pinned to the index, to the
+    // manifest a load pushed for it, or to one platform's manifest.
+    const found = findImage(reader, given);
+    const ref = found?.ref ?? given;
+    const source = formatReference(ref);
+    const platform = parsePlatform(options.platform ?? found?.platform ?? DEFAULT_PLATFORMS[0]!);
     if (!reader.index.has(source)) {
       const names = (reader.bundle.images ?? []).map((i) => i.source);
       const near = names.filter((n) => n.includes(ref.path.split("/").pop() ?? ref.path));
@@ -52,7 +56,7 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
     const engine = new CopyEngine({
       platforms: "all",
       presentChildrenOnly: true,
-      onePlatform: { platform, exact: options.platform !== undefined },
+      onePlatform: { platform, exact: options.platform !== undefined || found?.platform !== undefined },
       concurrency: 1,
       ...(options.onEvent && { onEvent: options.onEvent }),
     });
@@ -80,4 +84,22 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
   } finally {
     await reader.close();
   }
+}
+
+/** The bundle's image a reference names (same repository; the same tag, or a digest it has), and the platform a digest names. */
+function findImage(reader: BundleReader, ref: Reference): { ref: Reference; platform?: string } | undefined {
+  if (reader.index.has(formatReference(ref))) return { ref };
+  const repository = repositoryOf(ref);
+  for (const image of reader.bundle.images) {
+    const own = parseReference(image.source);
+    if (repositoryOf(own) !== repository) continue;
+    if (ref.digest === undefined) {
+      if (ref.tag !== undefined && ref.tag === own.tag) return { ref: own };
+      continue;
+    }
+    if (ref.digest === image.digest || ref.digest === image.targetDigest) return { ref: own };
+    const platform = Object.entries(image.platformDigests ?? {}).find(([, d]) => d === ref.digest)?.[0];
+    if (platform !== undefined) return { ref: own, platform };
+  }
+  return undefined;
 }

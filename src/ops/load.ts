@@ -234,8 +234,9 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const loaded: LoadedImage[] = await Promise.all(
     images.map(async (image, i) => {
       const ref = refs[i]!;
-      const target = targetReference(ref, options.registry, layout);
       const digest = effective.get(image.source)?.digest ?? image.digest;
+      // A reference pinned to an index whose platforms were filtered names, in the target, what was pushed.
+      const target = targetReference(ref.digest !== undefined && effective.has(image.source) ? { ...ref, digest } : ref, options.registry, layout);
       const base = { source: image.source, target, digest, ...counts.get(image.source)!, ...(effective.has(image.source) && { indexDigest: image.digest, note: effective.get(image.source)!.note }) };
       const failure = failed.get(image.source);
       if (failure) return { ...base, verified: false, problem: failure };

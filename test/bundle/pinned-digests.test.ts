@@ -84,6 +84,20 @@ describe("what the cluster will pull exists after a load", () => {
       assert.equal(image.targetDigest, pushed() === two.index.digest ? undefined : pushed(), "bundle.json records what is pushed");
       if (pushed() !== two.index.digest) {
         assert.match(load.stdout, new RegExp(`${two.index.digest.slice(0, 19)} → ${pushed().slice(0, 19)}`), "the load table shows the pair");
+        // The TARGET column names what the registry holds, not the index digest it never received.
+        assert.match(load.stdout, new RegExp(`/knative/controller@${pushed()} `), "the target names the pushed digest");
+        assert.doesNotMatch(load.stdout, new RegExp(`${target.host}/\\S*knative/controller@${two.index.digest}`));
+        // rewrite without the bundle cannot know: it says so; with it, it pins to what was pushed.
+        const manifests = join(tar, "..", "..", "manifests");
+        const blind = await runCli(["rewrite", "--registry", target.host, "--manifests", manifests, "--out", join(tar, "..", "..", `rw-${label.replace(/\W/g, "")}`)]);
+        assert.equal(blind.code, 0, blind.stderr);
+        assert.match(blind.stderr, /^warning: 1 reference is pinned to a digest \(first: 1-app\.yaml:\d+\); if the bundle kept only some platforms of an index, its load pushed another digest: give --bundle B to pin to what it pushed$/m);
+        // export takes the user's own reference: the index digest, the pushed manifest's digest.
+        for (const digest of [two.index.digest, pushed()]) {
+          const out = join(tar, "..", `export-${digest.slice(7, 15)}.tar`);
+          const exported = await runCli(["export", tar, `${source.host}/knative/controller@${digest}`, "-o", out]);
+          assert.equal(exported.code, 0, `${digest}: ${exported.stderr}`);
+        }
         const inspect = await runCli(["inspect", tar]);
         assert.match(inspect.stdout, new RegExp(`${two.index.digest} → ${pushed()}`));
       }

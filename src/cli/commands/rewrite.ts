@@ -72,6 +72,12 @@ export const rewriteCommand: CommandSpec = {
       changes.map((c) => `${c.finding.file}:${c.finding.line}  ${c.finding.raw} -> ${c.to}`).join("\n"),
       { files: results.map((r) => ({ file: r.file, changes: r.changes.map((c) => ({ line: c.finding.line, path: c.finding.path, from: c.finding.raw, to: c.to })) })) },
     );
+    // Without the bundle, a reference pinned to a multi-platform index keeps that digest; a save that kept only
+    // some platforms pushed another one, and the pinned digest would not resolve in the registry. Said once.
+    const pinned = changes.filter((c) => c.finding.ref.digest !== undefined);
+    if (args.bundle === undefined && pinned.length > 0) {
+      out.warn(`${plural(pinned.length, "reference")} ${pinned.length === 1 ? "is" : "are"} pinned to a digest (first: ${pinned[0]!.finding.file}:${pinned[0]!.finding.line}); if the bundle kept only some platforms of an index, its load pushed another digest: give --bundle B to pin to what it pushed`);
+    }
     out.info(`${plural(changes.length, "reference")} rewritten in ${plural(results.length, "file")} under ${outDir}`);
     return EXIT.OK;
   },
