@@ -62,8 +62,14 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
     });
     const sink = new ArchiveSink(options.format);
     const job = { label: source, ref, source: reader, sink, ...(ref.tag !== undefined && { tagAs: ref }) };
+    // A delta leaves out what the site holds: an image that needs any of it cannot be exported from the delta alone.
+    const leftOut = new Set((reader.bundle.base?.blobs ?? []).map((b) => b.digest));
+    const deltaError = () => new AirgapError("INVALID_ARGUMENT", `${reader.path} is a delta: ${source}'s configs and layers that the site holds were left out of it, so it cannot be exported from it alone`, {
+      hint: "export it from the full bundle the delta was made against, or pull it from the site's registry",
+    });
     const image = await engine.resolve(job);
-    if ("error" in image) throw image.error;
+    if ("error" in image) throw [...leftOut].some((d) => image.error.message.includes(d)) ? deltaError() : image.error;
+    if (image.blobs.some((d) => leftOut.has(d.digest))) throw deltaError();
     const temp = join(dirname(options.output), `.${Math.random().toString(36).slice(2, 10)}.export-tmp`);
     const written = pipeline(sink.stream, createWriteStream(temp, { flags: "wx" }));
     // A file that cannot be written (a full disk) stops the copy too.

@@ -143,6 +143,13 @@ describe("delta bundles: inventory, save --since, load", () => {
     for (const [name, image] of Object.entries(v2)) assert.equal(await digestAt(empty, `${host()}/team/${name}`, "1"), image.manifest.digest, name);
   });
 
+  test("export from a delta of an image whose layers it left out says the bundle is a delta", async () => {
+    const r = await runCli(["export", deltaTar, `${host()}/team/a:1`.replace(host(), source.host), "-o", join(work, "from-delta.tar")]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error: .* is a delta: .*team\/a:1's configs and layers that the site holds were left out of it, so it cannot be exported from it alone$/m);
+    assert.equal((r.stderr.match(/is not in|left out/g) ?? []).length, 1, "said once");
+  });
+
   test("load --deep re-hashes the --base bundles too: a base with a changed layer and a sidecar made again is refused before any push", async (t) => {
     const empty = await startRegistry();
     t.after(() => empty.stop());

@@ -39,7 +39,8 @@ export const exportCommand: CommandSpec = {
       output: String(args.output),
       force: args.force === true,
       ...(args.platform !== undefined && { platform: String(args.platform) }),
-      ...(progress && { onEvent: (e) => progress.event(e) }),
+      // One image: its failure is the command's error, said once by it (not also as a progress line).
+      ...(progress && { onEvent: (e) => e.type !== "image-failed" && progress.event(e) }),
     }).finally(() => progress?.stop());
     out.result(`wrote ${result.output}: ${result.source} (${result.digest}) as ${String(args.format)}`, result);
     return EXIT.OK;
