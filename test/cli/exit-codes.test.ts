@@ -121,4 +121,17 @@ describe("exit codes that scripts can trust", () => {
       assert.equal(r.stderr, stderr, args.join(" "));
     }
   });
+
+  test("the CLI-wide redactor: a secret setting that reaches a message no use case masks (a rendered reference) is printed as ***", async () => {
+    const SECRET = "s3cr3t-Value-93f1";
+    const c = await saveCase(work, [`${registry.host}/team/x:1`], { name: "redact" });
+    await mkdir(join(c.dir, "manifests"));
+    await writeFile(join(c.dir, "manifests", "1.yaml"), `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: c, image: "${registry.host}/team/x:1"}\n  - {name: d, image: "${registry.host}/team/x:{CLIENT_SECRET}"}\n`);
+    assert.equal((await c.save(["--manifests", join(c.dir, "manifests")])).code, 0);
+    // The registry the images are checked in is the source itself: the reference with the secret is asked of it.
+    const r = await runCli(["install", c.tar, "--registry", registry.host, "--dry-run", "--out", join(c.dir, "rendered"), "--set", `CLIENT_SECRET=${SECRET}`]);
+    assert.notEqual(r.code, null);
+    assert.match(r.stderr, /team\/x:\*\*\*": the tag \*\*\* is not in team\/x/, `the reference is named, its secret masked: ${r.stderr}`);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET), "the secret value is never printed");
+  });
 });
