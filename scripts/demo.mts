@@ -125,7 +125,7 @@ try {
     } else {
       process.stdout.write(
         "  (no Kubernetes control plane is built on this machine yet: `npm run cluster:up` builds one from its Go modules,\n" +
-          "   about 15-25 minutes the first time, seconds after that. Until then the demo pushes and renders the install\n" +
+          "   about 10-20 minutes the first time, seconds after that. Until then the demo pushes and renders the install\n" +
           "   with --dry-run instead of applying it.)\n",
       );
     }

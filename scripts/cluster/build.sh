@@ -3,7 +3,7 @@
 # pinned versions: kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes, and
 # etcd from go.etcd.io/etcd/server/v3. The binaries are cached outside the work tree, keyed by version
 # ($AIRGAP_BUILD_CACHE, default ~/.cache/airgap-bundle/build): a warm machine rebuilds nothing.
-# Prints the folder holding the binaries on its last line. A first build takes ~15-25 minutes on 2 cores (Go 1.24 or
+# Prints the folder holding the binaries on its last line. A first build takes ~10-20 minutes on 2 cores (Go 1.24 or
 # newer; Go 1.21-1.23 fetch it through the module proxy).
 set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.34.4}

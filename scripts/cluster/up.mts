@@ -3,7 +3,7 @@
  * npm run cluster:up — a real Kubernetes control plane on 127.0.0.1 (test/helpers/control-plane.ts) with
  * simulated nodes (test/helpers/node-agent.ts), left running in the background. Idempotent: when it runs
  * already, it only says so. Builds the binaries first when they are missing (scripts/cluster/build.sh; the
- * first build takes ~15-25 minutes on 2 cores, later ones nothing). Its last line is the admin kubeconfig.
+ * first build takes ~10-20 minutes on 2 cores, later ones nothing). Its last line is the admin kubeconfig.
  * State: CLUSTER_DIR (default $TMPDIR/airgap-bundle-cluster). npm run cluster:down stops it.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -34,7 +34,7 @@ await rm(CLUSTER_DIR, { recursive: true, force: true });
 await mkdir(CLUSTER_DIR, { recursive: true });
 
 if (await controlPlaneUnavailable()) {
-  process.stderr.write("cluster: building kube-apiserver, kube-controller-manager, kube-scheduler and etcd from their Go modules (once; ~15-25 minutes on 2 cores on a fresh machine)\n");
+  process.stderr.write("cluster: building kube-apiserver, kube-controller-manager, kube-scheduler and etcd from their Go modules (once; ~10-20 minutes on 2 cores on a fresh machine)\n");
   const started = Date.now();
   const ticker = setInterval(() => process.stderr.write(`cluster: still building (${Math.round((Date.now() - started) / 60_000)} min)\n`), 60_000);
   const built = spawnSync("bash", [join(ROOT, "scripts", "cluster", "build.sh")], { stdio: ["ignore", "ignore", "inherit"] });
