@@ -7,6 +7,7 @@ import pLimit from "p-limit";
 import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage } from "../content/copy.js";
 import type { ResolvedImage } from "../content/graph.js";
 import type { Descriptor } from "../oci/descriptor.js";
+import { isImageConfig } from "../oci/media-types.js";
 import { asPushed } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference } from "../reference/reference.js";
@@ -160,8 +161,9 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     early.abort();
     throw new AirgapError("INVALID_BUNDLE", `${reader.path}: bundle.json and the bundle's manifests disagree; nothing was pushed`, { problems: disagree, hint: "the bundle was altered after it was saved: copy it again from the source medium" });
   }
-  // The manifests were hashed as they were read; the configs are hashed too before the first push (a few KB
-  // each): a bundle altered with its sidecar made again is refused whole, not after its intact images went in.
+  // The manifests were hashed as they were read, and so were the configs the resolve read; the others are hashed
+  // too before the first push (a few KB each): a bundle altered with its sidecar made again is refused whole, not
+  // after its intact images went in.
   const altered = [
     ...resolved.flatMap((r) => ("error" in r && (r.error.code === "DIGEST_MISMATCH" || r.error.code === "SIZE_MISMATCH") ? [{ text: r.job.label, reason: r.error.message }] : [])),
     ...(await alteredConfigs(reader, resolved)),
@@ -253,15 +255,16 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
 /** Largest config hashed before a push (a config is a few KB; a descriptor that says more is a layer in disguise). */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
-/** The configs of the resolved images (each once) whose bytes in the source do not match their digests. */
+/**
+ * The configs of the resolved images whose bytes in the bundle do not match their digests. Those the resolve read
+ * (a single image's, to check its platform) were verified there; the rest (an index's children's) are read here,
+ * each once.
+ */
 async function alteredConfigs(reader: BundleReader, resolved: ReadonlyArray<ResolvedImage | FailedImage>): Promise<Problem[]> {
   const configs = new Map<string, Descriptor>();
   for (const r of resolved) {
     if ("error" in r) continue;
-    for (const m of [r.top, ...r.children]) {
-      const config = (JSON.parse(m.bytes.toString("utf8")) as { config?: Descriptor }).config;
-      if (config?.digest && config.size <= MAX_CONFIG_BYTES && r.blobs.some((b) => b.digest === config.digest)) configs.set(config.digest, config);
-    }
+    for (const c of r.contents) if (!c.bytes && isImageConfig(c.descriptor.mediaType) && c.descriptor.size <= MAX_CONFIG_BYTES) configs.set(c.descriptor.digest, c.descriptor);
   }
   const problems: Problem[] = [];
   for (const d of configs.values()) {

@@ -82,6 +82,22 @@ describe("bundle verify, inspect and load", () => {
     assert.equal(blobEvents.filter((e) => e.label?.endsWith("team/b:1")).length, 3);
   });
 
+  test("an index child's config altered with the sidecar made again: refused before the first push (the resolve does not read it)", async (t) => {
+    const altered = join(work, "altered-child-config.tar");
+    const bytes = await readFile(bundle);
+    const at = (await tarEntryOffsets(bundle)).find((e) => e.name === `blobs/sha256/${amd64.config.digest.slice(7)}`)!.offset + 2;
+    bytes[at] = bytes[at]! ^ 0x01;
+    await writeFile(altered, bytes);
+    await exec("sh", ["-c", `cd ${work} && sha256sum altered-child-config.tar > altered-child-config.tar.sha256`]);
+    const target = await startRegistry();
+    t.after(() => target.stop());
+    const r = await runCli(["load", altered, "--registry", target.host, "--no-install"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /1 manifest or config in the bundle does not match its digest; nothing was pushed/);
+    assert.match(r.stderr, new RegExp(amd64.config.digest));
+    assert.equal(await countRequests(target, "POST", /\/blobs\/uploads\//), 0);
+  });
+
   test("an image pulled by digest alone gets the tag pin-sha256-<hex> (garbage collection keeps it, inventory sees it); --no-digest-tags pushes it untagged", async (t) => {
     const target = await startRegistry();
     t.after(() => target.stop());
