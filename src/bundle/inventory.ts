@@ -68,13 +68,15 @@ export function parseInventory(text: string, file: string): Inventory {
   fields(value, "", file, { created: string, source: string, repositories: objectOf("repositories"), manifests: objectOf("manifests"), blobs: objectOf("blobs") }, problems);
   if (problems.length === 0) {
     // Repository names go into registry URLs (a delta mounts from them): each must be a repository path.
-    const repositoryName: Check = (v) => (typeof v !== "string" ? "is not a string" : pathProblem(v) === undefined ? undefined : `is not a repository path (${pathProblem(v)})`);
+    const repository: Check = (v) => {
+      const why = typeof v === "string" ? pathProblem(v) : "not a string";
+      return why === undefined ? undefined : `is not a repository path (${why})`;
+    };
     for (const [name, r] of Object.entries(value.repositories as Record<string, unknown>)) {
-      const why = repositoryName(name);
+      const why = repository(name);
       if (why) problems.push({ file, reason: `repositories: "${name.slice(0, 80)}" ${why}` });
       else fields(r, `repositories["${name}"]`, file, { tags: tagMap }, problems);
     }
-    const repository: Check = (v) => repositoryName(v);
     for (const [key, spec] of [["manifests", { mediaType: string, size: count, repository }], ["blobs", { size: count, repository }]] as const) {
       for (const [d, item] of Object.entries(value[key] as Record<string, unknown>)) {
         const why = digest(d);

@@ -14,7 +14,7 @@ import { objectKey } from "../kube/object.js";
 import { describe } from "../kube/wait.js";
 import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
-import { REPORT_MARGIN_MS } from "../util/deadline.js";
+import { REPORT_MARGIN_MS, withDeadline } from "../util/deadline.js";
 import { checkOutputFolder } from "../util/output-path.js";
 import type { CommandContext, OptionSpec } from "./command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "./manifest-options.js";
@@ -39,6 +39,15 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   "skip-kind": { type: "string", array: true, describe: "Leave objects of this kind out of the install, e.g. a kind the cluster lacks (repeatable)", requiresArg: true },
   "skip-preflight": { type: "boolean", describe: "Do not check the cluster (kinds, namespaces, storage, RBAC, capacity, webhooks) before going on" },
 };
+
+/**
+ * The command's context bounded by its `--timeout`: the signal aborts (TIMED_OUT naming the option) when it runs
+ * out, and `deadline` says when, for the waits inside to end a moment before with their report.
+ */
+export function boundedByTimeout(context: CommandContext, args: Record<string, unknown>, what: string, fallback: string): CommandContext & { deadline: number } {
+  const ms = parseDuration(String(args.timeout ?? fallback), "--timeout");
+  return { ...context, signal: withDeadline(context.signal, ms, "--timeout", what), deadline: Date.now() + ms };
+}
 
 /** The cluster `--kubeconfig`/`--context` name, every request bounded by `--request-timeout` and `signal` (nothing contacted yet). */
 export async function clusterFrom(args: Record<string, unknown>, signal: AbortSignal): Promise<Cluster> {

@@ -55,9 +55,9 @@ function count(c: Counters, e: SaveEvent): void {
 }
 
 /**
- * The lines for retries: the first of a run of retries of the same request for the same reason is printed
- * (saying how many tries are left to it), the rest of that run is not — five lines of "connection refused"
- * said nothing the first did not.
+ * The lines for retries: the first of a run of retries of the same request for the same reason is printed, the
+ * rest of that run is not — five lines of "connection refused" said nothing the first did not (the error that
+ * ends the run says the rest).
  */
 class RetryLines {
   private last?: string;

@@ -18,7 +18,8 @@ export interface TableFit {
 }
 
 /** Formats a header and rows as aligned columns separated by two spaces, within the width when there is one. */
-export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, options: TableFit = { width: tableWidth() }): string {
+export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, options: TableFit = {}): string {
+  // An explicit `width: undefined` means none (piped output), not the default.
   const maxWidth = "width" in options ? options.width : tableWidth();
   // A loop, not Math.max(...cells): a spread of 120k cells overflows the call stack (a diff of every tag).
   const widths = header.map((h) => h.length);

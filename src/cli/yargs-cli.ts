@@ -17,7 +17,7 @@ function register(cli: Argv, spec: CommandSpec, run: CommandRunner, setExit: (co
     (y) => {
       // A command with its own --version (bundle save --version 5.1.0) hides the tool's.
       let b = "version" in spec.options ? y.version(false) : y;
-      b = b.usage(`${spec.description}\n\nUsage:\n  $0 ${spec.command.replace(/<(\w+)>/g, (_m, n: string) => n.toUpperCase())} [options]`);
+      b = b.usage(`${spec.description}\n\nUsage:\n  ${usageLine(spec)}`);
       for (const [name, opt] of Object.entries(spec.positionals ?? {})) b = b.positional(name, opt as PositionalOptions);
       b = b.options(spec.options as Record<string, Options>);
       for (const [cmd, what] of spec.examples) b = b.example(cmd, what);
@@ -25,11 +25,7 @@ function register(cli: Argv, spec: CommandSpec, run: CommandRunner, setExit: (co
     },
     async (args) => {
       const repeated = repeatedSingleValues(spec, args);
-      if (repeated) {
-        process.stderr.write(`error: ${printable(repeated)}\nhint: see "bundle ${spec.command.split(" ")[0]} --help"\n`);
-        return setExit(EXIT.USAGE);
-      }
-      setExit(await run(spec, args));
+      setExit(repeated ? printUsageError(repeated, `usage: ${usageLine(spec)} (see "bundle ${spec.command.split(" ")[0]} --help")`, args.json === true) : await run(spec, args));
     },
   );
 }
@@ -129,8 +125,8 @@ function strangers(argv: string[], spec: CommandSpec): { options: string[]; word
         if (!word.includes("=") && i + 1 < argv.length && !argv[i + 1]!.startsWith("-")) i++;
         continue;
       }
-      const spec = all[bare];
-      if (spec && spec.type !== "boolean" && !word.includes("=")) i++;
+      const option = all[bare];
+      if (option && option.type !== "boolean" && !word.includes("=")) i++;
       continue;
     }
     if (++positionals > wanted) words.push(word);
@@ -190,8 +186,13 @@ function reportUsageErrors(messages: string[], argv: string[], commands: readonl
     message = `${first} needs ${Object.keys(spec.positionals ?? {}).map((p) => p.toUpperCase()).join(" ")}`;
     hint = `usage: ${usageLine(spec)}`;
   }
+  return printUsageError(message, hint, argv.includes("--json"));
+}
+
+/** Prints a usage error (one error line, one hint; a JSON line too with --json); returns the usage exit code. */
+function printUsageError(message: string, hint: string, json: boolean): number {
   process.stderr.write(`error: ${printable(message)}\nhint: ${printable(hint)}\n`);
-  if (argv.includes("--json")) process.stdout.write(`${JSON.stringify({ error: { code: "USAGE", message, hint } })}\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: "USAGE", message, hint } })}\n`);
   return EXIT.USAGE;
 }
 

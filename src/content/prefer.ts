@@ -4,7 +4,7 @@
  * an interrupted download and the source can stream from an offset, the blob is those bytes and then the rest
  * (`Range`); the whole is verified against its digest by the caller as for any fetch.
  */
-import { PassThrough, type Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { Descriptor } from "../oci/descriptor.js";
 import type { Reference } from "../reference/reference.js";
 import { canFetchFrom, type ManifestData, type PartialStore, type ReadOnlyTarget } from "./target.js";
@@ -18,7 +18,7 @@ export function preferLocal(local: ReadOnlyTarget & Partial<PartialStore>, remot
     const kept = local.partialSize && canFetchFrom(remote) ? await local.partialSize(d) : 0;
     if (kept === 0 || !canFetchFrom(remote)) return remote.fetch(d, signal);
     onResume?.(d, kept);
-    return resumed(local as PartialStore, remote.fetchFrom(d, kept, signal), d);
+    return resumed(local as PartialStore, d, () => remote.fetchFrom(d, kept, signal));
   };
   return {
     name: remote.name,
@@ -32,18 +32,15 @@ export function preferLocal(local: ReadOnlyTarget & Partial<PartialStore>, remot
 }
 
 /**
- * The kept first bytes, then the rest. The kept bytes are forgotten once the whole went through (verified and
- * stored, or refused by the digest check: then the next run starts afresh); a broken connection keeps them.
+ * The kept first bytes, then the rest, asked for only once they are read. The kept bytes are forgotten once the
+ * whole went through (verified and stored, or refused by the digest check: then the next run starts afresh); a
+ * broken connection keeps them.
  */
-function resumed(store: PartialStore, rest: Promise<Readable>, d: Descriptor): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  void (async () => {
-    for await (const chunk of store.openPartial(d)) if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
-    for await (const chunk of await rest) if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
-    out.end();
-  })().catch((err: Error) => out.destroy(err));
-  out.once("close", () => {
-    if (out.readableEnded) void store.dropPartial(d);
-  });
-  return out;
+function resumed(store: PartialStore, d: Descriptor, rest: () => Promise<Readable>): Readable {
+  const whole = Readable.from((async function* () {
+    yield* store.openPartial(d);
+    yield* await rest();
+  })(), { objectMode: false, highWaterMark: 1 << 20 });
+  whole.once("end", () => void store.dropPartial(d));
+  return whole;
 }

@@ -68,6 +68,7 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
       hint: "export it from the full bundle the delta was made against, or pull it from the site's registry",
     });
     const image = await engine.resolve(job);
+    // The engine names the blob it could not read: one the delta left out means the image is not all here.
     if ("error" in image) throw [...leftOut].some((d) => image.error.message.includes(d)) ? deltaError() : image.error;
     if (image.blobs.some((d) => leftOut.has(d.digest))) throw deltaError();
     const temp = join(dirname(options.output), `.${Math.random().toString(36).slice(2, 10)}.export-tmp`);

@@ -187,7 +187,7 @@ export async function readBase(path: string): Promise<BaseInventory> {
     const sidecar = await readFile(`${path}.sha256`, "utf8").catch(() => undefined);
     if (sidecar !== undefined) {
       const want = /^([0-9a-f]{64})\s/.exec(sidecar)?.[1];
-      const got = inventoryDigest(bytes).replace(/^sha256:/, "");
+      const got = inventoryDigest(bytes);
       if (want !== got) {
         throw new AirgapError("VERIFY_FAILED", `${path} does not match ${basename(path)}.sha256 (got ${got.slice(0, 12)}…, want ${want?.slice(0, 12) ?? "no checksum"}…): changed or damaged after it was made`, {
           hint: "carry the inventory and its .sha256 out again as bundle inventory wrote them",

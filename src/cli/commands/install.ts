@@ -4,7 +4,7 @@
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
-import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
+import { boundedByTimeout, checkRenderedReferences, INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { runPreflightStep } from "../preflight-step.js";
 import type { CommandContext } from "../command.js";
@@ -13,8 +13,6 @@ import type { ManifestText } from "../../kube/render.js";
 import { formatRegistry, type RegistryLocation } from "../../reference/target.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { KEY_OPTION } from "../keys.js";
-import { withDeadline } from "../../util/deadline.js";
-import { parseDuration } from "../../util/duration.js";
 
 /** The `install` command. */
 export const installCommand: CommandSpec = {
@@ -46,8 +44,7 @@ export const installCommand: CommandSpec = {
     const layout = String(args["target-layout"]) as TargetLayout;
     if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
     // --timeout bounds the whole install, every request and wait in it.
-    const timeoutMs = parseDuration(String(args.timeout ?? "10m"), "--timeout");
-    const context = { ...commandContext, signal: withDeadline(commandContext.signal, timeoutMs, "--timeout", "the install"), deadline: Date.now() + timeoutMs };
+    const context = boundedByTimeout(commandContext, args, "the install", "10m");
     const reader = await openVerifiedBundle(args, out);
     try {
       if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });

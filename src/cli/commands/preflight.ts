@@ -3,14 +3,12 @@
  */
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
-import { INSTALL_OPTIONS, preflightInstall } from "../install-options.js";
+import { boundedByTimeout, INSTALL_OPTIONS, preflightInstall } from "../install-options.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { EXIT } from "../output.js";
 import { runPreflightStep } from "../preflight-step.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { KEY_OPTION } from "../keys.js";
-import { withDeadline } from "../../util/deadline.js";
-import { parseDuration } from "../../util/duration.js";
 
 const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, INSTALL_OPTIONS[n]!]));
 
@@ -40,8 +38,7 @@ export const preflightCommand: CommandSpec = {
   },
   async run(args, out, commandContext) {
     const registry = parseRegistry(String(args.registry));
-    const timeoutMs = parseDuration(String(args.timeout), "--timeout");
-    const context = { ...commandContext, signal: withDeadline(commandContext.signal, timeoutMs, "--timeout", "the preflight"), deadline: Date.now() + timeoutMs };
+    const context = boundedByTimeout(commandContext, args, "the preflight", "5m");
     const layout = String(args["target-layout"]) as TargetLayout;
     const reader = await openVerifiedBundle(args, out);
     try {

@@ -6,9 +6,9 @@ import { AirgapError } from "../../errors.js";
 import { parseRegistry, type TargetLayout } from "../../reference/target.js";
 import { formatDuration, parseDuration } from "../../util/duration.js";
 import type { CommandSpec } from "../command.js";
-import { clusterFrom, INSTALL_OPTIONS, renderSettingsFrom } from "../install-options.js";
+import { boundedByTimeout, clusterFrom, INSTALL_OPTIONS, renderSettingsFrom } from "../install-options.js";
 import { EXIT } from "../output.js";
-import { REPORT_MARGIN_MS, withDeadline } from "../../util/deadline.js";
+import { REPORT_MARGIN_MS } from "../../util/deadline.js";
 
 /** The `uninstall` command. */
 export const uninstallCommand: CommandSpec = {
@@ -31,10 +31,9 @@ export const uninstallCommand: CommandSpec = {
     timeout: { type: "string", describe: "The whole uninstall's bound, waiting included (e.g. 5m)", default: "10m", requiresArg: true },
   },
   async run(args, out, commandContext) {
-    const timeoutMs = parseDuration(String(args.timeout), "--timeout");
     parseDuration(String(args["request-timeout"]), "--request-timeout");
     // --timeout bounds the whole uninstall, every request and wait in it.
-    const context = { ...commandContext, signal: withDeadline(commandContext.signal, timeoutMs, "--timeout", "the uninstall"), deadline: Date.now() + timeoutMs };
+    const context = boundedByTimeout(commandContext, args, "the uninstall", "10m");
     const { BundleReader } = await import("../../bundle/reader.js");
     const { prepareInstall } = await import("../../ops/install.js");
     const { uninstallPlan } = await import("../../kube/uninstall.js");
@@ -60,7 +59,7 @@ export const uninstallCommand: CommandSpec = {
         onEvent: (e) => {
           if (out.json) out.jsonLine(e);
           else if (e.type === "deleted") out.result(`${e.key} ${e.outcome === "absent" ? "already gone" : e.outcome}${e.message ? `: ${e.message}` : ""}`, e);
-          else out.info(`waiting for namespace${e.namespaces.length === 1 ? "" : "s"} to go: ${e.namespaces.join(", ")} (up to ${formatDuration(timeoutMs)})`);
+          else out.info(`waiting for namespace${e.namespaces.length === 1 ? "" : "s"} to go: ${e.namespaces.join(", ")} (up to ${formatDuration(context.deadline - Date.now())})`);
         },
       });
       if (result.failed.length > 0) {
