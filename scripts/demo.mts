@@ -4,13 +4,17 @@
 //      images (examples/demo/imagelist, whose localhost:5001 names are moved to that port in a copy),
 //   2. bundle save: the images and the rewritten manifests into ONE bundle,
 //   3. bundle verify --deep and bundle inspect (what the closed network receives),
-//   4. a second local registry standing for the closed network's, and bundle load into it, which then
-//      installs the manifests into a real Kubernetes control plane (built from its Go modules by
-//      `npm run cluster:up`; its node is simulated, as no kubelet runs here) and waits until every workload is
-//      ready; DEMO_KUBECONFIG=FILE uses another cluster. Without the control plane built, the install is
-//      rendered with --dry-run instead, and the demo says how to build it.
+//   4. a second local registry standing for the closed network's; bundle node-config writes the containerd
+//      configuration its nodes need (hosts.toml, the pause image as sandbox_image), a real Kubernetes cluster
+//      starts with it (control plane and kubelet built from their Go modules by `npm run cluster:build`, Debian's
+//      containerd; the node pulls everything from the closed registry, the pause image included), and bundle
+//      load pushes into the registry, installs the manifests and waits until every pod runs and is ready.
+//      Where the real node cannot start (not root, no cgroups), a simulated node stands in and the demo says
+//      why. DEMO_KUBECONFIG=FILE uses another cluster. Without the cluster built, the install is rendered with
+//      --dry-run instead, and the demo says how to build it.
 //   5. bundle uninstall.
-// Needs Debian's docker-registry and skopeo (skopeo pushes the demo images, as an independent client).
+// Needs Debian's docker-registry and skopeo (skopeo pushes the demo images, as an independent client), and for
+// the real node containerd, containernetworking-plugins and busybox-static (the demo's images are made from it).
 // It never pushes to a registry it did not start: a DEMO_PORT already in use is refused. Its files go to a
 // private folder of its own (DEMO_WORK to choose one), removed at the end unless DEMO_WORK was given.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -20,9 +24,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeImage, seedRegistry } from "../test/helpers/images.js";
-import { controlPlaneUnavailable, K8S_VERSION, startControlPlane, type ControlPlane } from "../test/helpers/control-plane.js";
-import { startNodeAgent, type NodeAgent } from "../test/helpers/node-agent.js";
+import { busyboxImage, seedRegistry } from "../test/helpers/images.js";
+import { controlPlaneUnavailable, K8S_VERSION } from "../test/helpers/control-plane.js";
+import { startTestCluster, type TestCluster } from "../test/helpers/node.js";
 import { freePort } from "../test/helpers/ports.js";
 import { startRegistry, type TestRegistry } from "../test/helpers/registry.js";
 
@@ -44,11 +48,34 @@ function step(title: string): void {
 }
 
 /** Runs the CLI (asynchronously: the registries' logs are read by this process and must keep flowing). */
-async function bundle(args: string[]): Promise<void> {
+async function bundle(args: string[], capture = false): Promise<string> {
   process.stdout.write(`$ bundle ${args.join(" ")}\n`);
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: "inherit", cwd: ROOT });
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"], cwd: ROOT });
+  let out = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`bundle ${args[0]} exited ${code}`);
+  return out;
+}
+
+/**
+ * What the demo's images run: Debian's static busybox as a small server (an HTTP answer on `port` for the
+ * readiness probes, a clean stop on SIGTERM), or a process that only waits (the pause image).
+ */
+function server(name: string, port: number): { entrypoint: string[]; cmd: string[] } {
+  return { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: [`trap 'exit 0' TERM; echo "${name} listening on :${port}"; mkdir -p /tmp/www && echo ${name} > /tmp/www/index.html && busybox httpd -f -p ${port} -h /tmp/www & wait`] };
+}
+
+/** What the node reports: its container runtime, and per pod where its images came from (digest and all). */
+async function showPods(k: TestCluster): Promise<void> {
+  const node = (await k.cluster.api("GET", "/api/v1/nodes")).body.items as Array<{ metadata: { name: string }; status: { nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string } } }>;
+  process.stdout.write("\nwhat the node reports:\n");
+  for (const n of node) process.stdout.write(`  node ${n.metadata.name}: kubelet ${n.status.nodeInfo.kubeletVersion}, ${n.status.nodeInfo.containerRuntimeVersion}\n`);
+  type Pod = { metadata: { name: string }; status: { phase: string; containerStatuses?: Array<{ name: string; ready: boolean; imageID: string }> } };
+  const pods = (await k.cluster.api("GET", "/api/v1/namespaces/demo/pods")).body.items as Pod[];
+  for (const p of pods) {
+    for (const c of p.status.containerStatuses ?? []) process.stdout.write(`  pod ${p.metadata.name} ${p.status.phase}, ${c.name} ${c.ready ? "ready" : "not ready"}: ${c.imageID}\n`);
+  }
 }
 
 for (const tool of ["docker-registry", "skopeo"]) {
@@ -91,16 +118,19 @@ for (const file of ["imagelist", ...(await readdir(join(demo, "manifests"))).map
 }
 
 const registries: TestRegistry[] = [];
-let cluster: ControlPlane | undefined;
-let agent: NodeAgent | undefined;
+let kube: TestCluster | undefined;
 try {
   step(`1. the internet: a local registry on localhost:${port} with the demo images`);
   const internet = await startRegistry({ port });
   registries.push(internet);
-  const base = { seed: "demo-base-os", size: 2_000_000 };
-  const images: Array<[string, number]> = [["demo/web:1.0", 900_000], ["demo/api:2.3", 700_000], ["library/redis:7.2", 1_200_000], ["demo/operator:1.1", 400_000], ["demo/model-server:0.9", 3_000_000], ["demo/queue-proxy:1.0", 300_000]];
-  for (const [ref, size] of images) {
-    await seedRegistry(internet, makeImage({ seed: ref, layers: [base, size] }), ref);
+  // Every image is Debian's busybox with its own command: one shared layer, seven images.
+  const images: Array<[string, { entrypoint: string[]; cmd: string[] }]> = [
+    ["demo/web:1.0", server("web", 8080)], ["demo/api:2.3", server("api", 8080)], ["library/redis:7.2", server("redis", 6379)],
+    ["demo/operator:1.1", server("operator", 9443)], ["demo/model-server:0.9", server("model-server", 8080)], ["demo/queue-proxy:1.0", server("queue-proxy", 8012)],
+    ["k8s/pause:3.10", { entrypoint: ["/bin/busybox", "sleep", "2147483647"], cmd: [] }],
+  ];
+  for (const [ref, spec] of images) {
+    await seedRegistry(internet, await busyboxImage(spec), ref);
     process.stdout.write(`  pushed localhost:${port}/${ref}\n`);
   }
 
@@ -114,26 +144,29 @@ try {
   step("4. in the closed network: bundle load pushes into the private registry, then installs");
   const closed = await startRegistry();
   registries.push(closed);
+  const tar = join(WORK, "bundles", "demo-1.0.tar");
   let kubeconfig = process.env.DEMO_KUBECONFIG;
   if (!kubeconfig) {
     const missing = await controlPlaneUnavailable();
     if (missing === undefined) {
-      cluster = await startControlPlane({ dir: join(WORK, "cluster") });
-      agent = await startNodeAgent(cluster);
-      kubeconfig = cluster.kubeconfig;
-      process.stdout.write(`  (cluster: a real Kubernetes ${K8S_VERSION} control plane at ${cluster.url}, built from its Go modules; its node is simulated: no kubelet can run here)\n`);
+      process.stdout.write("\nthe nodes are told first how to pull from the closed registry (hosts.toml, the pause image):\n");
+      const nodeConfig = JSON.parse(await bundle(["node-config", "--bundle", tar, "--registry", closed.host, "--plain-http", "--out", join(WORK, "certs.d"), "--json"], true)) as { sandboxImage: string | null; containerdConfig: string };
+      process.stdout.write(`${nodeConfig.containerdConfig.trimEnd().replace(/^/gm, "  ")}\n`);
+      kube = await startTestCluster(join(WORK, "cluster"), { hostsFrom: join(WORK, "certs.d"), ...(nodeConfig.sandboxImage && { sandboxImage: nodeConfig.sandboxImage }), log: (l) => process.stdout.write(`  (${l})\n`) });
+      kubeconfig = kube.cluster.kubeconfig;
+      process.stdout.write(`  (cluster: Kubernetes ${K8S_VERSION} built from its Go modules at ${kube.cluster.url}; ${kube.node ? `node ${kube.node.name}: kubelet with ${kube.runtimeVersion}` : "its node is simulated"})\n`);
     } else {
       process.stdout.write(
-        "  (no Kubernetes control plane is built on this machine yet: `npm run cluster:up` builds one from its Go modules,\n" +
+        "  (no Kubernetes cluster is built on this machine yet: `npm run cluster:up` builds one from its Go modules,\n" +
           "   about 10-20 minutes the first time, seconds after that. Until then the demo pushes and renders the install\n" +
           "   with --dry-run instead of applying it.)\n",
       );
     }
   }
-  const tar = join(WORK, "bundles", "demo-1.0.tar");
   const settings = ["--config", join(demo, "demo.config")];
   if (kubeconfig) {
     await bundle(["load", tar, "--registry", closed.host, ...settings, "--kubeconfig", kubeconfig]);
+    if (kube) await showPods(kube);
     process.stdout.write("\nrunning it again uploads nothing, and the install finds everything in place:\n");
     await bundle(["load", tar, "--registry", closed.host, ...settings, "--kubeconfig", kubeconfig, "--quiet"]);
   } else {
@@ -143,10 +176,10 @@ try {
   step(`5. what the install applies, rendered to files (no cluster touched)${kubeconfig ? ", then bundle uninstall" : ""}`);
   await bundle(["install", tar, "--registry", closed.host, ...settings, "--dry-run", "--out", join(WORK, "rendered"), ...(kubeconfig ? ["--quiet"] : [])]);
   if (kubeconfig) await bundle(["uninstall", tar, "--kubeconfig", kubeconfig, ...settings]);
-  process.stdout.write(`\ndemo finished: every image arrived with its digest${kubeconfig ? ", and the install became ready" : ", and the install was rendered"}.\n`);
+  const ran = kube?.node ? ", and its pods ran on a real node from the closed registry" : kubeconfig ? ", and the install became ready" : ", and the install was rendered";
+  process.stdout.write(`\ndemo finished: every image arrived with its digest${ran}.\n`);
 } finally {
-  await agent?.stop();
-  await cluster?.stop();
+  await kube?.stop();
   for (const r of registries.reverse()) await r.stop();
   if (!process.env.DEMO_WORK) await rm(WORK, { recursive: true, force: true });
 }

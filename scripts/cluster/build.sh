@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes control plane the install tests and the demo run against, from Go modules at
-# pinned versions: kube-apiserver, kube-controller-manager and kube-scheduler from k8s.io/kubernetes, and
-# etcd from go.etcd.io/etcd/server/v3. The binaries are cached outside the work tree, keyed by version
+# Builds the real Kubernetes cluster the install tests and the demo run against, from Go modules at pinned
+# versions: kube-apiserver, kube-controller-manager, kube-scheduler and the node's kubelet from
+# k8s.io/kubernetes, and etcd from go.etcd.io/etcd/server/v3 (the node's container runtime is Debian's containerd). The binaries are cached outside the work tree, keyed by version
 # ($AIRGAP_BUILD_CACHE, default ~/.cache/airgap-bundle/build): a warm machine rebuilds nothing.
 # Prints the folder holding the binaries on its last line. A first build takes ~10-20 minutes on 2 cores (Go 1.24 or
 # newer; Go 1.21-1.23 fetch it through the module proxy).
@@ -10,7 +10,7 @@ K8S_VERSION=${K8S_VERSION:-v1.34.4}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 CACHE=${AIRGAP_BUILD_CACHE:-$HOME/.cache/airgap-bundle/build}
 BIN=$CACHE/kubernetes-$K8S_VERSION-etcd-$ETCD_VERSION/bin
-COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler)
+COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 
 command -v go >/dev/null || { echo "cluster build: the Go toolchain is missing (it builds the control plane from Go modules)" >&2; exit 2; }
 mkdir -p "$BIN"

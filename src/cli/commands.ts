@@ -10,6 +10,7 @@ import { inventoryCommand } from "./commands/inventory.js";
 import { keyCommand } from "./commands/key.js";
 import { installCommand } from "./commands/install.js";
 import { loadCommand } from "./commands/load.js";
+import { nodeConfigCommand } from "./commands/node-config.js";
 import { preflightCommand } from "./commands/preflight.js";
 import { rewriteCommand } from "./commands/rewrite.js";
 import { verifyCommand } from "./commands/verify.js";
@@ -19,4 +20,4 @@ import { serveCommand } from "./commands/serve.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, serveCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, nodeConfigCommand, serveCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand];

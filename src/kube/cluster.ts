@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import {
-  ApiException, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, ResponseContext, ServerConfiguration, VersionApi,
+  ApiException, CoreV1Api, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, ResponseContext, ServerConfiguration, VersionApi,
   createConfiguration, wrapHttpLibrary, type KubernetesObject, type RequestContext,
 } from "@kubernetes/client-node";
 import { AirgapError } from "../errors.js";
@@ -57,6 +57,8 @@ export interface Cluster {
   list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeObject[]>;
   /** Deletes an object (dependents in the background); "absent" when it was not there. */
   delete(object: KubeObject): Promise<"deleted" | "absent">;
+  /** The last lines a pod's container wrote (the kubelet's log, read through the API server); undefined when none can be had. */
+  podLog(namespace: string, pod: string, container: string, lines: number): Promise<string | undefined>;
 }
 
 /** KubernetesObjectApi with its discovery lookup made reachable. */
@@ -123,7 +125,7 @@ export function connectCluster(options: ClusterOptions): Cluster {
   const api = new ObjectApi(configuration);
   const defaultNamespace = api.useDefaultNamespaceOf(kc);
   const version = new VersionApi(configuration);
-  return new ClientNodeCluster(server, defaultNamespace || "default", api, version);
+  return new ClientNodeCluster(server, defaultNamespace || "default", api, version, new CoreV1Api(configuration));
 }
 
 /**
@@ -233,6 +235,7 @@ class ClientNodeCluster implements Cluster {
     readonly defaultNamespace: string,
     private readonly api: ObjectApi,
     private readonly version: VersionApi,
+    private readonly core: CoreV1Api,
   ) {}
 
   async ping(): Promise<string> {
@@ -295,6 +298,12 @@ class ClientNodeCluster implements Cluster {
       if (err instanceof ApiException && err.code === 404) return "absent";
       throw this.failure(`deleting ${object.kind} ${object.metadata.name}`, err);
     }
+  }
+
+  async podLog(namespace: string, pod: string, container: string, lines: number): Promise<string | undefined> {
+    // A log is a courtesy in a report: a node that cannot be reached, or a container that wrote nothing, is no error.
+    const text = await this.core.readNamespacedPodLog({ name: pod, namespace, container, tailLines: lines }).catch(() => undefined);
+    return text === undefined || text === "" ? undefined : String(text);
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@
  * nobody carried; this finds it before anything is downloaded, with the nearest entry as a hint.
  */
 import type { ImagelistEntry } from "../reference/imagelist.js";
-import { repositoryOf } from "../reference/reference.js";
+import { isPauseImage, repositoryOf } from "../reference/reference.js";
 import { findingName, type ImageFinding } from "./finding.js";
 
 /** A reference the manifests use that the imagelist lacks. */
@@ -18,8 +18,10 @@ export interface MissingImage {
 /** How manifests and imagelist relate. */
 export interface Coverage {
   missing: MissingImage[];
-  /** Imagelist entries no manifest uses. */
+  /** Imagelist entries no manifest uses (pause images aside). */
   unused: ImagelistEntry[];
+  /** Pause images (`…/pause:TAG`): no manifest names them, the nodes' container runtime runs one in every pod. */
+  sandbox: ImagelistEntry[];
   /** For each finding, the entries it uses (one, or all tags of a repository reference). */
   uses: Map<ImageFinding, ImagelistEntry[]>;
 }
@@ -59,5 +61,6 @@ export function checkCoverage(findings: readonly ImageFinding[], entries: readon
       missing.push({ finding, name: findingName(finding), ...(nearest && { nearest }) });
     }
   }
-  return { missing, unused: entries.filter((e) => !used.has(e)), uses };
+  const left = entries.filter((e) => !used.has(e));
+  return { missing, unused: left.filter((e) => !isPauseImage(e.ref)), sandbox: left.filter((e) => isPauseImage(e.ref)), uses };
 }

@@ -1,18 +1,21 @@
 /**
  * Uninstalling: deleting what a plan defines, in reverse order (so a file's Namespaces and CRDs go after what
- * they hold), NotFound counted as done, then optionally waiting until the namespaces are gone.
+ * they hold), NotFound counted as done, then optionally waiting until the namespaces are gone and the deleted
+ * workloads' pods with them (a pod leaves the API server once its kubelet has stopped its containers).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { stoppedBy } from "../util/deadline.js";
 import { AirgapError } from "../errors.js";
 import type { Cluster } from "./cluster.js";
-import { objectKey } from "./object.js";
+import { objectKey, type KubeObject } from "./object.js";
+import { isWorkload } from "./wait.js";
 import { planUninstall, type PlannedObject } from "./plan.js";
 
 /** Events while uninstalling. */
 export type UninstallEvent =
   | { type: "deleted"; key: string; outcome: "deleted" | "absent" | "skipped" | "failed"; message?: string }
-  | { type: "namespaces-wait"; namespaces: string[] };
+  | { type: "namespaces-wait"; namespaces: string[] }
+  | { type: "pods-wait"; pods: string[] };
 
 /** The outcome of an uninstall. */
 export interface UninstallResult {
@@ -23,7 +26,7 @@ export interface UninstallResult {
 
 /** How to uninstall. */
 export interface UninstallOptions {
-  /** Wait until every Namespace the plan defines is gone, until `deadline`. */
+  /** Wait until every Namespace the plan defines, and every pod of a deleted workload, is gone, until `deadline`. */
   wait: boolean;
   deadline: number;
   onEvent?: (e: UninstallEvent) => void;
@@ -34,6 +37,7 @@ export interface UninstallOptions {
 export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObject[], options: UninstallOptions): Promise<UninstallResult> {
   const result: UninstallResult = { deleted: 0, absent: 0, failed: [] };
   const namespaces: string[] = [];
+  const workloads: KubeObject[] = [];
   for (const { object: planned } of planUninstall(plan)) {
     if (options.signal?.aborted) throw stoppedBy(options.signal, "uninstall cancelled; rerun it: what is gone stays gone");
     const object = structuredClone(planned);
@@ -53,6 +57,7 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
       }
       result[outcome]++;
       if (object.kind === "Namespace" && object.apiVersion === "v1") namespaces.push(object.metadata.name);
+      if (outcome === "deleted" && isWorkload(object)) workloads.push(object);
       options.onEvent?.({ type: "deleted", key: objectKey(object), outcome });
     } catch (err) {
       if (!(err instanceof AirgapError) || err.code !== "KUBE_API") throw err;
@@ -61,7 +66,33 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
     }
   }
   if (options.wait && namespaces.length > 0) await waitGone(cluster, namespaces, options);
+  if (options.wait && workloads.length > 0) await waitPodsGone(cluster, workloads, options);
   return result;
+}
+
+/** The label selector of a workload's pods (a Job's carry its name). */
+function podSelector(workload: KubeObject): string {
+  const labels = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
+  return labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") : `job-name=${workload.metadata.name}`;
+}
+
+/** Waits until no pod of the deleted workloads is left: their kubelets have stopped the containers. */
+async function waitPodsGone(cluster: Cluster, workloads: readonly KubeObject[], options: UninstallOptions): Promise<void> {
+  let reported = "";
+  for (let delay = 250; ; delay = Math.min(delay * 1.5, 2000)) {
+    const lists = await Promise.all(workloads.map((w) => cluster.list("v1", "Pod", w.metadata.namespace, podSelector(w))));
+    const left = [...new Set(lists.flat().map((p) => `${p.metadata.namespace}/${p.metadata.name}`))].sort();
+    if (left.length === 0) return;
+    if (left.join() !== reported) options.onEvent?.({ type: "pods-wait", pods: left });
+    reported = left.join();
+    if (Date.now() + delay > options.deadline) {
+      throw new AirgapError("NOT_READY", `${left.length} pod${left.length === 1 ? "" : "s"} of the deleted workloads still stopping: ${left.slice(0, 5).join(", ")}${left.length > 5 ? ", …" : ""}`, {
+        hint: "kubectl describe pod NAME shows why (a node that does not answer, a finalizer)",
+      });
+    }
+    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+    if (options.signal?.aborted) throw stoppedBy(options.signal, "stopped waiting; the deletions are requested");
+  }
 }
 
 async function waitGone(cluster: Cluster, names: string[], options: UninstallOptions): Promise<void> {

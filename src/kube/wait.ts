@@ -1,7 +1,9 @@
 /**
  * Waiting until an install is ready: Deployments, StatefulSets and DaemonSets available, Jobs complete.
- * While waiting, each workload that is not ready says why, from its pods: above all an image that cannot be
- * pulled (ImagePullBackOff, ErrImagePull), and whether that image is one the bundle carries.
+ * While waiting, each workload that is not ready says why, from its pods as the kubelet reports them: above all
+ * an image that cannot be pulled (ImagePullBackOff, ErrImagePull, in the container runtime's words) and whether
+ * that image is one the bundle carries, and a container that keeps exiting (CrashLoopBackOff, a failed Job's
+ * pod) with its exit code and the last line it wrote.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { stoppedBy } from "../util/deadline.js";
@@ -14,8 +16,22 @@ import pLimit from "p-limit";
 export interface NotReady {
   key: string;
   reason: string;
-  /** Images its pods cannot pull, each with whether the bundle has it. */
-  pullFailures: Array<{ image: string; reason: string; inBundle: boolean }>;
+  /** Images its pods cannot pull, each with whether the bundle has it, and the runtime's message. */
+  pullFailures: Array<{ image: string; reason: string; inBundle: boolean; message?: string }>;
+  /** Containers that exited with an error (a crash loop, a failed Job's pod). */
+  crashes: Crash[];
+}
+
+/** A container that exited with an error, as its kubelet reports it. */
+export interface Crash {
+  /** `namespace/pod`. */
+  pod: string;
+  container: string;
+  /** `CrashLoopBackOff`, or `Error` for a pod that is not restarted. */
+  reason: string;
+  exitCode?: number;
+  /** The last line it wrote (read through the API server). */
+  lastLine?: string;
 }
 
 /** Events while waiting. */
@@ -35,12 +51,41 @@ export interface WaitOptions {
   maxPollMs?: number;
   /** How often to repeat an unchanged "waiting" report (ms). */
   reportEveryMs?: number;
+  /** How long a workload must stay available before it counts as ready (ms; default 3 s). */
+  settleMs?: number;
 }
 
 const WORKLOAD_KINDS = new Set(["apps/v1/Deployment", "apps/v1/StatefulSet", "apps/v1/DaemonSet", "batch/v1/Job"]);
 
 /** API reads at once while polling. */
 const READS_AT_ONCE = 8;
+
+/** How long a workload must stay available, its containers not restarting, before it counts as ready. */
+const SETTLE_MS = 3000;
+
+/** When a workload was first seen available, and its pods' restarts then. */
+interface ReadySince {
+  at: number;
+  restarts: number;
+}
+
+const NO_PROBLEMS = { pullFailures: [], crashes: [], restarts: 0 };
+
+/**
+ * A Deployment whose container exits a moment after it starts is "available" for that moment (a pod without a
+ * readiness probe is ready once running): a workload counts as ready only when it stayed available for
+ * `settleMs` with no container exiting or restarting meanwhile.
+ */
+function settled(key: string, state: Readiness, pods: PodProblems, seen: Map<string, ReadySince>, settleMs: number): Readiness {
+  const since = seen.get(key);
+  if (pods.crashes.length > 0 || (since && pods.restarts !== since.restarts)) {
+    seen.delete(key);
+    return { ready: false, reason: `${state.reason}, but a container keeps exiting` };
+  }
+  if (!since) seen.set(key, { at: Date.now(), restarts: pods.restarts });
+  if (!since || Date.now() - since.at < settleMs) return { ready: false, reason: `${state.reason}; seeing that it stays up` };
+  return state;
+}
 
 /** True for the objects this waits on. */
 export function isWorkload(o: KubeObject): boolean {
@@ -51,6 +96,7 @@ export function isWorkload(o: KubeObject): boolean {
 export async function waitReady(cluster: Cluster, objects: readonly KubeObject[], options: WaitOptions): Promise<void> {
   let waiting = objects.filter(isWorkload);
   const limit = pLimit(READS_AT_ONCE);
+  const seen = new Map<string, ReadySince>();
   let lastReport = "";
   let lastReportAt = 0;
   for (let delay = 250; ; delay = Math.min(delay * 1.5, options.maxPollMs ?? 2000)) {
@@ -59,16 +105,20 @@ export async function waitReady(cluster: Cluster, objects: readonly KubeObject[]
     // The workloads are asked about several at once (a platform has hundreds); reported in their order.
     const answers = await Promise.all(waiting.map((o) => limit(async () => {
       const live = await cluster.get(o.apiVersion, o.kind, o.metadata.name!, o.metadata.namespace);
-      const state = live ? readiness(live) : { ready: false, reason: "not found (deleted?)" };
-      return { o, state, pulls: !state.ready && live ? await pullFailures(cluster, live, options) : [] };
+      let state = live ? readiness(live) : { ready: false, reason: "not found (deleted?)" };
+      // A Job's Complete is final; a server's pods count only once they stayed up (see settled()).
+      const pods = live && (!state.ready || o.kind !== "Job") ? await podProblems(cluster, live, options) : NO_PROBLEMS;
+      if (state.ready && o.kind !== "Job") state = settled(objectKey(o), state, pods, seen, options.settleMs ?? SETTLE_MS);
+      return { o, state, pods };
     })));
-    for (const { o, state, pulls } of answers) {
+    for (const { o, state, pods: { restarts: _, ...pods } } of answers) {
       if (state.ready) {
         options.onEvent?.({ type: "ready", key: objectKey(o) });
         continue;
       }
-      if (state.failed) failed.push({ text: objectKey(o), reason: state.reason });
-      notReady.push({ key: objectKey(o), reason: state.reason, pullFailures: pulls });
+      const n: NotReady = { key: objectKey(o), reason: state.reason, ...pods };
+      if (state.failed) failed.push({ text: objectKey(o), reason: describe(n, options.registry) });
+      notReady.push(n);
     }
     if (failed.length > 0) throw new AirgapError("NOT_READY", `${failed.length} job${failed.length === 1 ? "" : "s"} failed`, { problems: failed });
     waiting = waiting.filter((o) => notReady.some((n) => n.key === objectKey(o)));
@@ -91,14 +141,18 @@ export async function waitReady(cluster: Cluster, objects: readonly KubeObject[]
   }
 }
 
-/** One line for a workload that is not ready: its state and, per unpullable image, what to do. */
+/** One line for a workload that is not ready: its state, per unpullable image what to do, per crash its last words. */
 export function describe(n: NotReady, registry: string): string {
-  const pulls = n.pullFailures.map((p) =>
-    p.inBundle
-      ? `${p.reason} for ${p.image} (the bundle has it: can the nodes pull from ${registry}? a plain-HTTP registry must be listed as insecure in containerd/docker)`
-      : `${p.reason} for ${p.image} (NOT in the bundle: add it to the imagelist and save again)`,
+  const pulls = n.pullFailures.map((p) => {
+    const said = p.message ? `: ${p.message}` : "";
+    if (!p.inBundle) return `${p.reason} for ${p.image}${said} (NOT in the bundle: add it to the imagelist and save again)`;
+    const plain = p.message?.includes("server gave HTTP response to HTTPS client") === true;
+    return `${p.reason} for ${p.image}${said} (the bundle has it: ${plain ? `${registry} speaks plain HTTP and the nodes' containerd does not know it` : `can the nodes pull from ${registry}?`}; bundle node-config writes the nodes' containerd configuration)`;
+  });
+  const crashes = n.crashes.map((c) =>
+    `${c.reason}: container ${c.container} of pod ${c.pod}${c.exitCode === undefined ? "" : ` exited ${c.exitCode}`}${c.lastLine ? `, its last line: ${JSON.stringify(c.lastLine)}` : ""}`,
   );
-  return [n.reason, ...pulls].join("; ");
+  return [n.reason, ...pulls, ...crashes].join("; ");
 }
 
 interface Readiness {
@@ -143,25 +197,64 @@ function readiness(o: KubeObject): Readiness {
 }
 
 type Pod = KubeObject & { status?: { containerStatuses?: ContainerStatus[]; initContainerStatuses?: ContainerStatus[] } };
+interface Terminated {
+  exitCode?: number;
+  reason?: string;
+}
 interface ContainerStatus {
+  name?: string;
+  restartCount?: number;
   image?: string;
-  state?: { waiting?: { reason?: string; message?: string } };
+  state?: { waiting?: { reason?: string; message?: string }; terminated?: Terminated };
+  lastState?: { terminated?: Terminated };
 }
 
 const PULL_FAILURES = new Set(["ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"]);
 
-/** The images the workload's pods fail to pull. */
-async function pullFailures(cluster: Cluster, workload: KubeObject, options: WaitOptions): Promise<NotReady["pullFailures"]> {
+/** Crashed containers of one workload whose last line is read (each a request to the node). */
+const LOGS_PER_WORKLOAD = 3;
+
+/** What a workload's pods report. */
+type PodProblems = Pick<NotReady, "pullFailures" | "crashes"> & { restarts: number };
+
+/** What the workload's pods report: images they fail to pull, containers that exited with an error, restarts. */
+async function podProblems(cluster: Cluster, workload: KubeObject, options: WaitOptions): Promise<PodProblems> {
   const labels = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
   const selector = labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") : `job-name=${workload.metadata.name}`;
   const pods = (await cluster.list("v1", "Pod", workload.metadata.namespace, selector)) as Pod[];
-  const seen = new Map<string, NotReady["pullFailures"][number]>();
+  const pulls = new Map<string, NotReady["pullFailures"][number]>();
+  const crashes: Crash[] = [];
+  let restarts = 0;
   for (const pod of pods) {
     for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
-      const reason = c.state?.waiting?.reason;
-      if (!reason || !PULL_FAILURES.has(reason) || !c.image) continue;
-      seen.set(c.image, { image: c.image, reason, inBundle: options.bundleImages.has(c.image) });
+      restarts += c.restartCount ?? 0;
+      const waiting = c.state?.waiting;
+      if (waiting?.reason && PULL_FAILURES.has(waiting.reason) && c.image) {
+        const message = runtimeWords(waiting.message);
+        pulls.set(c.image, { image: c.image, reason: waiting.reason, inBundle: options.bundleImages.has(c.image), ...(message && { message }) });
+        continue;
+      }
+      const ended = c.state?.terminated ?? (waiting?.reason === "CrashLoopBackOff" ? c.lastState?.terminated : undefined);
+      if (!ended || ended.exitCode === 0 || !c.name) continue;
+      crashes.push({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, container: c.name, reason: waiting?.reason ?? ended.reason ?? "Error", ...(ended.exitCode !== undefined && { exitCode: ended.exitCode }) });
     }
   }
-  return [...seen.values()];
+  await Promise.all(crashes.slice(0, LOGS_PER_WORKLOAD).map(async (c) => {
+    const [namespace, pod] = c.pod.split("/") as [string, string];
+    const last = (await cluster.podLog(namespace, pod, c.container, 1))?.trimEnd().split("\n").pop();
+    if (last) c.lastLine = last.length > 200 ? `${last.slice(0, 200)}…` : last;
+  }));
+  return { pullFailures: [...pulls.values()], crashes, restarts };
+}
+
+/**
+ * The container runtime's own reason, without the layers around it: containerd's `rpc error: code = NotFound desc
+ * = failed to pull and unpack image "X": failed to resolve reference "X": X: not found` is said from `failed to
+ * resolve reference`; the kubelet's `Back-off pulling image "X": ErrImagePull: …` from the same place.
+ */
+export function runtimeWords(message: string | undefined): string | undefined {
+  if (!message) return undefined;
+  let words = message.includes(" desc = ") ? message.slice(message.lastIndexOf(" desc = ") + " desc = ".length) : message;
+  words = words.replace(/^Back-off pulling image "[^"]*"(: )?/, "").replace(/^failed to pull and unpack image "[^"]*": /, "");
+  return words.trim() || undefined;
 }

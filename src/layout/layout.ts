@@ -17,16 +17,12 @@ import { digestHex, digestOf, verifyBytes } from "../oci/verify.js";
 import { formatReference, type Reference } from "../reference/reference.js";
 import type { ManifestData, Opener, PartialStore, Target } from "../content/target.js";
 
+import { writeError } from "../util/whole-file.js";
+
+export { writeError };
+
 /** Default cache folder of `bundle save`. */
 export const DEFAULT_CACHE_DIR = "bundles/.cache";
-
-/** Turns a write failure into a clear error (a full disk names itself). */
-export function writeError(path: string, err: unknown): AirgapError {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (err instanceof AirgapError) return err;
-  if (code === "ENOSPC" || code === "EDQUOT") return new AirgapError("DISK_FULL", `disk full while writing ${path}`, { hint: "free space (or choose another folder) and run again: a save keeps what it downloaded and checked", cause: err });
-  return new AirgapError("IO", `cannot write ${path}: ${code ?? (err as Error).message}`, { cause: err });
-}
 
 function isAlive(pid: number): boolean {
   try {

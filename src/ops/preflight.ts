@@ -216,7 +216,8 @@ export function imagesCheck(registry: string, result: { checked: number; missing
   const details = [...result.missing, ...result.elsewhere].map((p) => formatProblem({ ...p, ...(p.file && { file: `manifests/${p.file}` }) }));
   if (plainHttp) {
     details.push(
-      `${registry} is spoken to over plain HTTP: each node's containerd must be told so, in /etc/containerd/certs.d/${registry}/hosts.toml:`,
+      `${registry} is spoken to over plain HTTP: each node's containerd must be told so, in /etc/containerd/certs.d/${registry}/hosts.toml`,
+      `(bundle node-config --bundle BUNDLE --registry ${registry} --plain-http --out certs.d writes it, with mirrors and the pause image):`,
       `  server = "http://${registry}"`, `  [host."http://${registry}"]`, `    capabilities = ["pull", "resolve"]`,
     );
   }

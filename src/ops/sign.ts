@@ -4,12 +4,13 @@
  * --key`) or without it (docs/signing.md: openssl, cosign verify-blob).
  */
 import type { KeyObject } from "node:crypto";
-import { lstat, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { lstat, readFile } from "node:fs/promises";
 import { readSmallFile } from "../util/small-file.js";
+import { writeWholeFile } from "../util/whole-file.js";
 
 /** Largest `.sig` read: its base64 signature is under 200 bytes. */
 const MAX_SIGNATURE_FILE_BYTES = 16 * 1024;
-import { basename, dirname, join } from "node:path";
+import { basename } from "node:path";
 import { AirgapError } from "../errors.js";
 import { fingerprint, signData, verifyData } from "../oci/signing.js";
 
@@ -22,14 +23,7 @@ export function signaturePath(sidecar: string): string {
 export async function signSidecar(sidecar: string, key: KeyObject): Promise<string> {
   const signature = signData(key, await readFile(sidecar));
   const path = signaturePath(sidecar);
-  const temp = join(dirname(path), `.${basename(path)}.partial`);
-  try {
-    await writeFile(temp, `${signature.toString("base64")}\n`);
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw new AirgapError("IO", `cannot write ${path}: ${(err as Error).message}`);
-  }
+  await writeWholeFile(path, `${signature.toString("base64")}\n`);
   return path;
 }
 

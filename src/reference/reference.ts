@@ -195,3 +195,8 @@ export function engineName(ref: Reference): string {
   const full = formatReference(ref);
   return full.startsWith("docker.io/library/") ? full.slice("docker.io/library/".length) : full.startsWith("docker.io/") ? full.slice("docker.io/".length) : full;
 }
+
+/** True for a pod sandbox's pause image (`…/pause:TAG`): the nodes' container runtime runs it, no manifest names it. */
+export function isPauseImage(ref: Reference): boolean {
+  return ref.path === "pause" || ref.path.endsWith("/pause");
+}

@@ -44,3 +44,9 @@ export async function checkOutputFolder(path: string, options: { force: boolean;
     throw new AirgapError("INVALID_ARGUMENT", `${options.option} ${path} is not empty`, { hint: "choose an empty folder, or pass --force to write over what is there" });
   }
 }
+
+/** Refuses an output folder path that exists and is not a folder (a file, a link, a device); a missing one is made. */
+export async function checkOutputFolderIsFolder(path: string, option: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new AirgapError("INVALID_ARGUMENT", `${option} ${path} is ${kindOf(st) ?? "a file"}, not a folder`, { hint: "give a new folder or one this command wrote before" });
+}

@@ -24,6 +24,8 @@ describe("bundle scan and bundle rewrite", () => {
     assert.match(lines[0]!, /^3-config\.yaml:12 +localhost:5001\/demo\/model-server \(repository\) +data\.inferenceservice\.json>predictors\.tensorflow\.image$/);
     assert.match(lines.at(-1)!, /^10-modelserver\.yaml:18 +localhost:5001\/demo\/model-server:0\.9 +spec\.image$/, "natural order: 10 after 5");
     assert.match(r.stderr, /^8 references in 4 of 6 files; 0 missing from the imagelist, 0 imagelist entries unused$/m);
+    // The pause image no manifest names is not "unused": the nodes run it in every pod.
+    assert.match(r.stderr, /imagelist:10: localhost:5001\/k8s\/pause:3\.10 is the pause image every pod sandbox runs \(bundle node-config prints the nodes' sandbox_image line for it\)$/m);
   });
 
   test("scan exits 1 and names what the imagelist lacks, with the nearest entry; --json too", async () => {

@@ -57,6 +57,13 @@ describe("npm run demo", () => {
       assert.equal(ran.code, 0, ran.out.slice(-3000));
       assert.doesNotMatch(ran.out, /localhost:5001/);
       assert.match(ran.out, /demo finished: every image arrived with its digest/);
+      // On a machine where the real node runs (CI is one), the pods really ran, from the closed registry.
+      if (!/node: simulated/.test(ran.out)) {
+        assert.match(ran.out, /^ {2}node node-1: kubelet v[\d.]+, containerd:\/\/[\d.]+/m);
+        assert.match(ran.out, /^ {2}pod web-\S+ Running, web ready: 127\.0\.0\.1:\d+\/localhost-\d+\/demo\/web@sha256:[0-9a-f]{64}$/m);
+        assert.match(ran.out, /sandbox_image = "127\.0\.0\.1:\d+\/localhost-\d+\/k8s\/pause:3\.10"/);
+        assert.match(ran.out, /its pods ran on a real node from the closed registry/);
+      }
     } finally {
       other?.close();
       by5001?.close();

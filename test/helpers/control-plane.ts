@@ -3,8 +3,8 @@
  * kube-scheduler, built from their Go modules by scripts/cluster/build.sh (pinned versions, cached binaries),
  * with TLS from a throw-away CA, a service-account key pair, an admin kubeconfig (system:masters) and a second
  * kubeconfig for a restricted service account (RBAC: the built-in `edit` role in every namespace, nothing
- * cluster-wide). Nodes are the one part that cannot run here (a kubelet needs a container runtime): the node
- * agent (node-agent.ts) registers them and plays their kubelets' part, and says so in its header.
+ * cluster-wide). Its node is real (node.ts: the kubelet with containerd, reached at its bridge's address with
+ * certificates from this CA); where that cannot run, the simulated node agent (node-agent.ts) stands in.
  *
  * Used by the install tests (one control plane per test file, in its own folder) and by `npm run cluster:up`.
  */
@@ -61,6 +61,8 @@ export interface ControlPlaneOptions {
   dir: string;
   /** Leave the processes running when this process exits (`cluster:up`). */
   detached?: boolean;
+  /** The nodes will be simulated (node-agent.ts), not real kubelets: no node lifecycle controller. */
+  simulatedNodes?: boolean;
 }
 
 /** True while a process with this id runs. */
@@ -79,22 +81,28 @@ async function makeControlPlanePki(dir: string): Promise<Record<string, string>>
   const f = (name: string) => join(dir, name);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await run("openssl", ["req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.crt"), "-days", "30", "-subj", "/CN=airgap-bundle test cluster CA"]);
-  const sign = async (name: string, subject: string, ext: string) => {
-    await writeFile(f(`${name}.ext`), `${ext}\nbasicConstraints=CA:FALSE\n`);
-    await run("openssl", ["req", ...ec, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", subject]);
-    await run("openssl", ["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.crt`), "-days", "30", "-extfile", f(`${name}.ext`)]);
-  };
+  const sign = (name: string, subject: string, ext: string) => signCertificate(dir, name, subject, ext);
   await sign("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth");
   await sign("admin", "/O=system:masters/CN=airgap-admin", "extendedKeyUsage=clientAuth");
   await sign("controller-manager", "/CN=system:kube-controller-manager", "extendedKeyUsage=clientAuth");
   await sign("scheduler", "/CN=system:kube-scheduler", "extendedKeyUsage=clientAuth");
+  // How the API server proves itself to the kubelets (logs, exec, port-forward).
+  await sign("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "extendedKeyUsage=clientAuth");
   await run("openssl", ["genrsa", "-out", f("sa.key"), "2048"]);
   await run("openssl", ["rsa", "-in", f("sa.key"), "-pubout", "-out", f("sa.pub")]);
   return { ca: f("ca.crt"), caKey: f("ca.key"), apiserverCrt: f("apiserver.crt"), apiserverKey: f("apiserver.key"), saKey: f("sa.key"), saPub: f("sa.pub"), dir };
 }
 
+/** A key and a certificate `NAME.key`/`NAME.crt` in `pkiDir`, signed by the cluster's CA there (`ext`: openssl extensions). */
+export async function signCertificate(pkiDir: string, name: string, subject: string, ext: string): Promise<void> {
+  const f = (file: string) => join(pkiDir, file);
+  await writeFile(f(`${name}.ext`), `${ext}\nbasicConstraints=CA:FALSE\n`);
+  await run("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", subject]);
+  await run("openssl", ["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${name}.crt`), "-days", "30", "-extfile", f(`${name}.ext`)]);
+}
+
 /** A kubeconfig for a client certificate or a token. */
-function kubeconfigText(url: string, ca: string, user: { cert: string; key: string } | { token: string }, contexts: Array<{ name: string; namespace?: string }>): string {
+export function kubeconfigText(url: string, ca: string, user: { cert: string; key: string } | { token: string }, contexts: Array<{ name: string; namespace?: string }>): string {
   const auth = "token" in user ? `    token: ${user.token}` : `    client-certificate: ${user.cert}\n    client-key: ${user.key}`;
   return [
     "apiVersion: v1", "kind: Config",
@@ -136,7 +144,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     "--bind-address", "127.0.0.1", "--secure-port", String(apiPort), "--advertise-address", "127.0.0.1",
     "--tls-cert-file", pki.apiserverCrt!, "--tls-private-key-file", pki.apiserverKey!, "--client-ca-file", pki.ca!,
     "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", pki.saPub!, "--service-account-signing-key-file", pki.saKey!,
-    "--service-cluster-ip-range", "10.96.0.0/16", "--authorization-mode", "RBAC",
+    "--service-cluster-ip-range", "10.96.0.0/16", "--authorization-mode", "Node,RBAC",
+    // The kubelets: reached at their node's InternalIP (an address on the bridge the node made on this machine,
+    // never a name to resolve), their serving certificates checked against the cluster's CA.
+    "--kubelet-preferred-address-types", "InternalIP", "--kubelet-certificate-authority", pki.ca!,
+    "--kubelet-client-certificate", join(pki.dir!, "apiserver-kubelet-client.crt"), "--kubelet-client-key", join(pki.dir!, "apiserver-kubelet-client.key"),
     // Webhooks reach their service through its endpoints, never through DNS (nothing leaves this host).
     "--enable-aggregator-routing=true", "--endpoint-reconciler-type", "none", "--allow-privileged=true", "--profiling=false",
   ]);
@@ -172,8 +184,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       "--kubeconfig", cm, "--authentication-kubeconfig", cm, "--authorization-kubeconfig", cm,
       "--service-account-private-key-file", pki.saKey!, "--root-ca-file", pki.ca!,
       "--use-service-account-credentials=true", "--leader-elect=false", "--secure-port", "0",
-      // No kubelets renew node leases here: the node lifecycle controller would mark the nodes NotReady.
-      "--controllers", "*,-nodelifecycle,-nodeipam,-ttl,-route,-service,-cloud-node-lifecycle",
+      // A real kubelet renews its node's lease and the node lifecycle controller lifts the taint a new node starts
+      // with; the simulated nodes renew nothing, so for them the controller would mark the nodes NotReady.
+      "--controllers", `*,${options.simulatedNodes ? "-nodelifecycle," : ""}-nodeipam,-ttl,-route,-service,-cloud-node-lifecycle`,
     ]);
     await start("kube-scheduler", ["--kubeconfig", sched, "--authentication-kubeconfig", sched, "--authorization-kubeconfig", sched, "--leader-elect=false", "--secure-port", "0"]);
     const restrictedKubeconfig = await restricted(api, url, pki.ca!, dir);

@@ -5,7 +5,7 @@
  * check with our own push code.
  */
 import { createCipheriv, createHash } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -159,6 +159,51 @@ export function allBlobs(artifact: TestArtifact): TestBlob[] {
   const images = artifact.kind === "index" ? artifact.images : [artifact];
   const list = [...(artifact.kind === "index" ? [artifact.index] : []), ...images.flatMap((i) => [i.manifest, i.config, ...i.layers])];
   return [...new Map(list.map((b) => [b.digest, b])).values()];
+}
+
+/** What a runnable test image runs: its entrypoint and command, as in an image config. */
+export interface RunnableSpec {
+  entrypoint?: string[];
+  cmd?: string[];
+}
+
+/**
+ * An image that really runs: one layer holding Debian's static busybox (`/bin/busybox`, which is a shell,
+ * `sleep`, `httpd`, …) and an empty `/tmp`, with the entrypoint and command given. Its digest changes with them.
+ */
+export async function busyboxImage(spec: RunnableSpec): Promise<TestImage> {
+  const busybox = await readFile("/bin/busybox");
+  const pad = (n: number) => Buffer.alloc((512 - (n % 512)) % 512);
+  const tar = Buffer.concat([
+    ustarHeader("bin/", 0, "5", 0, 0o755), ustarHeader("tmp/", 0, "5", 0, 0o1777),
+    ustarHeader("bin/busybox", busybox.length, "0", 0, 0o755), busybox, pad(busybox.length), Buffer.alloc(1024),
+  ]);
+  const layer = blob(MEDIA.ociLayer, gzipSync(tar, { level: 1 }));
+  const config = blob(MEDIA.ociConfig, Buffer.from(JSON.stringify({
+    created: "2026-01-01T00:00:00Z", os: "linux", architecture: "amd64",
+    config: { Env: ["PATH=/bin"], ...(spec.entrypoint && { Entrypoint: spec.entrypoint }), ...(spec.cmd && { Cmd: spec.cmd }) },
+    rootfs: { type: "layers", diff_ids: [sha256(tar)] },
+    history: [{ created: "2026-01-01T00:00:00Z", created_by: "airgap-bundle test: Debian busybox-static" }],
+  })));
+  const descriptor = (b: TestBlob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+  const manifest = blob(MEDIA.ociManifest, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: descriptor(config), layers: [descriptor(layer)] })));
+  return { kind: "image", platform: "linux/amd64", manifest, config, layers: [layer] };
+}
+
+/** Writes a {@link busyboxImage} as an OCI archive (a tar of an OCI layout) that `ctr images import` names `name`. */
+export async function busyboxImageLayout(tarPath: string, spec: RunnableSpec & { name: string }): Promise<void> {
+  const image = await busyboxImage(spec);
+  const files: Array<[string, Buffer]> = [
+    ["oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" }))],
+    ["index.json", Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: MEDIA.ociIndex,
+      manifests: [{ mediaType: MEDIA.ociManifest, digest: image.manifest.digest, size: image.manifest.size, annotations: { "io.containerd.image.name": spec.name, "org.opencontainers.image.ref.name": spec.name.slice(spec.name.lastIndexOf(":") + 1) } }],
+    }))],
+    ...allBlobs(image).map((b): [string, Buffer] => [`blobs/sha256/${b.digest.slice("sha256:".length)}`, b.data]),
+  ];
+  const parts = [ustarHeader("blobs/", 0, "5", 0, 0o755), ustarHeader("blobs/sha256/", 0, "5", 0, 0o755)];
+  for (const [name, data] of files) parts.push(ustarHeader(name, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  await writeFile(tarPath, Buffer.concat([...parts, Buffer.alloc(1024)]));
 }
 
 /** Writes an artifact as an OCI image layout whose index.json names it `refName`. */

@@ -1,7 +1,8 @@
 /**
- * SIMULATED NODES for the real control plane (control-plane.ts). Everything else in the cluster is real; a
- * kubelet is not: it needs a container runtime, which cannot run on these machines. This agent plays the part
- * of the kubelets, through the real API server, as a kubelet does:
+ * SIMULATED NODES — only the FALLBACK for machines where the real node (node.ts: the kubelet with containerd)
+ * cannot start: not root, no cgroups, no network namespaces (`realNodeUnavailable` says which, and the callers
+ * say it aloud; in CI that is a failure, never this fallback). Everything else in the cluster is real. This agent
+ * plays the part of the kubelets, through the real API server:
  *
  * - registers Nodes (`node-1`, …) with a Ready condition and allocatable cpu, memory and pods, and lifts the
  *   not-ready taint the API server puts on a new node (the node lifecycle controller's part);

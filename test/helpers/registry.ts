@@ -123,6 +123,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     };
     let child: ChildProcess = launch();
     const url = `${scheme}://127.0.0.1:${port}`;
+    let stopped = false;
     const registry: TestRegistry = {
       host: `127.0.0.1:${port}`,
       url,
@@ -154,6 +155,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
         throw new Error("docker-registry did not restart");
       },
       async stop() {
+        // A test may stop a registry itself (a source gone) before its teardown does: the second stop does nothing.
+        if (stopped) return;
+        stopped = true;
         await stopTracked(child);
         logStream.end();
         await dispatcher.close();

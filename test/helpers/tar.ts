@@ -3,11 +3,11 @@
  * the bench's workload): one place that knows the fields and the checksum.
  */
 
-/** A 512-byte ustar header: `type` "0" file, "5" directory, "x" pax; mode 0644, owner 0, the checksum set. */
-export function ustarHeader(name: string, size: number, type = "0", mtime = 0): Buffer {
+/** A 512-byte ustar header: `type` "0" file, "5" directory, "x" pax; mode 0644 unless given, owner 0, the checksum set. */
+export function ustarHeader(name: string, size: number, type = "0", mtime = 0, mode = 0o644): Buffer {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, "utf8");
-  h.write("0000644\0", 100);
+  h.write(`${mode.toString(8).padStart(7, "0")}\0`, 100);
   h.write("0000000\0", 108);
   h.write("0000000\0", 116);
   h.write(`${size.toString(8).padStart(11, "0")}\0`, 124);

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { tarEntryOffsets } from "../helpers/bundle.js";
 import { runCli } from "../helpers/cli.js";
-import { makeImage, seedRegistry } from "../helpers/images.js";
-import { controlPlaneUnavailable, countingRelay, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
-import { startNodeAgent, type NodeAgent } from "../helpers/node-agent.js";
+import { busyboxImage, seedRegistry } from "../helpers/images.js";
+import { controlPlaneUnavailable, countingRelay, type ControlPlane } from "../helpers/control-plane.js";
+import { startTestCluster, type TestCluster } from "../helpers/node.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { freePort } from "../helpers/ports.js";
 import { saveCase } from "../helpers/save-case.js";
@@ -63,6 +63,9 @@ function manifests(src: string): Record<string, string> {
       "      containers:",
       "      - name: web",
       `        image: ${src}/team/web:1`,
+      "        readinessProbe:",
+      "          httpGet: {path: /, port: 8080}",
+      "          periodSeconds: 1",
       "---",
       "apiVersion: v1",
       "kind: ConfigMap",
@@ -100,7 +103,7 @@ function manifests(src: string): Record<string, string> {
       "  selector: {matchLabels: {app: db}}",
       "  template:",
       "    metadata: {labels: {app: db}}",
-      `    spec: {containers: [{name: db, image: "${src}/team/job:1"}]}`,
+      `    spec: {containers: [{name: db, image: "${src}/team/web:1"}]}`,
       "---",
       "apiVersion: apps/v1",
       "kind: DaemonSet",
@@ -115,6 +118,11 @@ function manifests(src: string): Record<string, string> {
   };
 }
 
+/** A server that answers a readiness probe on :8080 and stops at once on SIGTERM (from Debian's busybox). */
+const WEB = { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["trap 'exit 0' TERM; mkdir -p /tmp/www && echo ok > /tmp/www/index.html && busybox httpd -f -p 8080 -h /tmp/www & wait"] };
+/** A Job's container: one line, exit 0. */
+const JOB = { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["echo migrated"] };
+
 const UNAVAILABLE = await controlPlaneUnavailable();
 // In CI the control plane is built first (.ci/run): its absence there is a failure, not a reason to skip.
 if (UNAVAILABLE && (process.env.CI === "true" || process.env.REQUIRE_CLUSTER === "1")) throw new Error(`the install tests need the control plane: ${UNAVAILABLE}`);
@@ -126,17 +134,15 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
   let bundle: string;
   let config: string;
   let cluster: ControlPlane;
-  let agent: NodeAgent;
-  const web = makeImage({ seed: "install-web", layers: [30_000] });
-  const job = makeImage({ seed: "install-job", layers: [20_000] });
+  let kube: TestCluster;
 
   before(async () => {
     [source, target] = await Promise.all([startRegistry(), startRegistry()]);
     work = await mkdtemp(join(tmpdir(), "airgap-install-"));
-    cluster = await startControlPlane({ dir: join(work, "cluster") });
-    agent = await startNodeAgent(cluster);
-    await seedRegistry(source, web, "team/web:1");
-    await seedRegistry(source, job, "team/job:1");
+    kube = await startTestCluster(join(work, "cluster"));
+    cluster = kube.cluster;
+    await seedRegistry(source, await busyboxImage(WEB), "team/web:1");
+    await seedRegistry(source, await busyboxImage(JOB), "team/job:1");
     const c = await saveCase(work, [`${source.host}/team/web:1`, `${source.host}/team/job:1`]);
     const dir = join(c.dir, "manifests");
     await mkdir(dir);
@@ -147,10 +153,11 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
     config = join(work, "ai-devops.config");
     await writeFile(config, `# like the seed's ai-devops.config\nCLIENT_SECRET=${SECRET}\nREGISTRY={REGISTRY}\nexport DOMAIN="example.org"\n`);
     assert.equal((await runCli(["load", bundle, "--registry", target.host, "--no-install"])).code, 0);
+    // The node pulls from the private registry as a site's do: through the hosts.toml node-config writes.
+    if (kube.node) assert.equal((await runCli(["node-config", "--registry", target.host, "--plain-http", "--out", kube.node.hostsDir])).code, 0);
   });
   after(async () => {
-    await agent?.stop();
-    await cluster?.stop();
+    await kube?.stop();
     await Promise.all([source?.stop(), target?.stop()]);
     await rm(work, { recursive: true, force: true });
   });
@@ -192,6 +199,23 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
     const container = (deployment.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } }).template.spec.containers[0]!;
     assert.equal(container.image, `${target.host}/${source.host.replace(":", "-")}/team/web:1`);
     assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET), "the secret value is never printed");
+    if (kube.node) {
+      // The real node ran them: pulled from the private registry by containerd, the web pod Ready through its
+      // HTTP readiness probe, the Job's pod done with exit code 0, its output read back through the API server.
+      const node = (await object(`/api/v1/nodes/${kube.node.name}`))!;
+      assert.match((node.status as { nodeInfo: { containerRuntimeVersion: string } }).nodeInfo.containerRuntimeVersion, /^containerd:\/\//);
+      type PodStatus = { phase: string; podIP?: string; containerStatuses: Array<{ imageID: string; ready: boolean; state: { terminated?: { exitCode: number } } }> };
+      const pods = ((await cluster.api("GET", "/api/v1/namespaces/demo/pods")).body.items as Array<{ metadata: { name: string; labels?: Record<string, string> }; status: PodStatus }>);
+      const webPod = pods.find((p) => p.metadata.labels?.app === "web")!;
+      const webDigest = (await busyboxImage(WEB)).manifest.digest;
+      assert.equal(webPod.status.containerStatuses[0]!.imageID, `${target.host}/${source.host.replace(":", "-")}/team/web@${webDigest}`);
+      assert.equal(webPod.status.containerStatuses[0]!.ready, true);
+      assert.ok(webPod.status.podIP?.startsWith(kube.node.address.replace(/\.1$/, ".")), `pod IP ${webPod.status.podIP} on the node's bridge`);
+      const jobPod = pods.find((p) => p.metadata.labels?.["job-name"]?.startsWith("migrate-"))!;
+      assert.equal(jobPod.status.phase, "Succeeded");
+      assert.equal(jobPod.status.containerStatuses[0]!.state.terminated?.exitCode, 0);
+      assert.deepEqual((await cluster.api("GET", `/api/v1/namespaces/demo/pods/${jobPod.metadata.name}/log`)).body, { text: "migrated\n" });
+    }
 
     const again = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--json"]);
     assert.equal(again.code, 0, again.stderr);
@@ -252,7 +276,10 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
       const r = await runCli(["install", bundle, "--registry", empty.host, "--kubeconfig", cluster.kubeconfig, "--config", config, "--timeout", "8s", "--skip-preflight"]);
       assert.equal(r.code, 1);
       const wanted = `${empty.host}/${source.host.replace(":", "-")}/team/web:1`;
-      assert.match(r.stderr, new RegExp(`Deployment/demo/web: 0/1 replicas available; (ImagePullBackOff|ErrImagePull) for ${wanted.replace(/[.]/g, "\\.")} \\(the bundle has it: can the nodes pull from ${empty.host.replace(/[.]/g, "\\.")}\\?`));
+      // The container runtime's own words (the real node's containerd; the simulated node says none).
+      const said = kube.node ? `: failed to resolve reference "${wanted}": ${wanted}: not found` : "";
+      assert.ok(r.stderr.includes(`Deployment/demo/web: 0/1 replicas available; ErrImagePull for ${wanted}${said} (the bundle has it: can the nodes pull from ${empty.host}?`) ||
+        r.stderr.includes(`Deployment/demo/web: 0/1 replicas available; ImagePullBackOff for ${wanted}${said} (the bundle has it: can the nodes pull from ${empty.host}?`), r.stderr);
       assert.match(r.stderr, /error: 4 workloads are not ready in time/);
       assert.match(r.stderr, /StatefulSet\/demo\/db: 0\/1 replicas ready; (ImagePullBackOff|ErrImagePull) for /);
       assert.match(r.stderr, /DaemonSet\/demo\/agent: 0\/1 pods available; (ImagePullBackOff|ErrImagePull) for /);
@@ -283,10 +310,46 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
     // …and an install run anyway names the image the pods cannot pull, and that the bundle lacks it.
     const r = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "8s", "--skip-preflight"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`Job/default/extra: 0/1 completions; (ImagePullBackOff|ErrImagePull) for ${target.host.replace(/[.]/g, "\\.")}/${source.host.replace(":", "-").replace(/[.]/g, "\\.")}/team/absent:1 \\(NOT in the bundle`));
+    const absent = `${target.host}/${source.host.replace(":", "-")}/team/absent:1`;
+    assert.match(r.stderr, new RegExp(`Job/default/extra: 0/1 completions; (ImagePullBackOff|ErrImagePull) for ${absent.replace(/[.]/g, "\\.")}${kube.node ? ": failed to resolve reference .*: not found" : ""} \\(NOT in the bundle`));
     assert.match(r.stderr, /ready: Deployment\/default\/web/);
     const gone = await runCli(["uninstall", c.tar, "--kubeconfig", cluster.kubeconfig]);
     assert.equal(gone.code, 0, gone.stderr);
+  });
+
+  test("a container that keeps exiting is reported with its exit code and last line: a crash loop at the deadline, a failed Job at once", async (t) => {
+    if (!kube.node) return t.skip("the simulated node runs no container");
+    await seedRegistry(source, await busyboxImage({ entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["echo loading; echo cannot open /data/model.bin; exit 3"] }), "team/crash:1");
+    const image = `${source.host}/team/crash:1`;
+    const cases = {
+      loop: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: crash, namespace: default}\nspec:\n  selector: {matchLabels: {app: crash}}\n  template:\n    metadata: {labels: {app: crash}}\n    spec: {containers: [{name: model, image: "${image}"}]}\n`,
+      job: `apiVersion: batch/v1\nkind: Job\nmetadata: {name: fail, namespace: default}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: model, image: "${image}"}]\n`,
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      const c = await saveCase(work, [image], { name: `crash-${name}` });
+      await mkdir(join(c.dir, "manifests"));
+      await writeFile(join(c.dir, "manifests", "app.yaml"), text);
+      assert.equal((await c.save(["--manifests", join(c.dir, "manifests")])).code, 0);
+      try {
+        const started = Date.now();
+        const r = await runCli(["load", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "25s"]);
+        assert.equal(r.code, 1, r.stderr);
+        const said = `container model of pod default/${name === "loop" ? "crash-" : "fail-"}\\S+ exited 3, its last line: "cannot open /data/model.bin"`;
+        if (name === "loop") {
+          assert.match(r.stderr, new RegExp(`Deployment/default/crash: 0/1 replicas available; (CrashLoopBackOff|Error): ${said}`));
+        } else {
+          assert.match(r.stderr, /error: 1 job failed/);
+          assert.match(r.stderr, new RegExp(`Job/default/fail": failed: .*; Error: ${said}`));
+          assert.ok(Date.now() - started < 20_000, "a failed Job ends the wait at once");
+        }
+      } finally {
+        const gone = await runCli(["uninstall", c.tar, "--kubeconfig", cluster.kubeconfig]);
+        assert.equal(gone.code, 0, gone.stderr);
+        // The uninstall returns once the kubelet has stopped the deleted workload's pods, not before.
+        const selector = name === "loop" ? "app=crash" : "job-name=fail";
+        assert.deepEqual((await cluster.api("GET", `/api/v1/namespaces/default/pods?labelSelector=${selector}`)).body.items, [], gone.stderr);
+      }
+    }
   });
 
   test("unresolved placeholders are listed with file:line before anything is pushed or applied", async () => {

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runCli } from "../helpers/cli.js";
-import { controlPlaneUnavailable, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { controlPlaneUnavailable, type ControlPlane } from "../helpers/control-plane.js";
 import { makeImage, seedRegistry } from "../helpers/images.js";
-import { startNodeAgent, type NodeAgent } from "../helpers/node-agent.js";
+import { startTestCluster, type TestCluster } from "../helpers/node.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { saveCase } from "../helpers/save-case.js";
 
@@ -34,14 +34,14 @@ describe("bundle preflight (against a real control plane)", { skip: UNAVAILABLE 
   let work: string;
   let bundle: string;
   let cluster: ControlPlane;
-  let agent: NodeAgent;
+  let kube: TestCluster;
   const image = makeImage({ seed: "preflight", layers: [10_000] });
 
   before(async () => {
     [source, target] = await Promise.all([startRegistry(), startRegistry()]);
     work = await mkdtemp(join(tmpdir(), "airgap-preflight-"));
-    cluster = await startControlPlane({ dir: join(work, "cluster") });
-    agent = await startNodeAgent(cluster);
+    kube = await startTestCluster(join(work, "cluster"));
+    cluster = kube.cluster;
     await seedRegistry(source, image, "team/trainer:1");
     const c = await saveCase(work, [`${source.host}/team/trainer:1`]);
     await mkdir(join(c.dir, "manifests"));
@@ -51,8 +51,7 @@ describe("bundle preflight (against a real control plane)", { skip: UNAVAILABLE 
     bundle = c.tar;
   });
   after(async () => {
-    await agent?.stop();
-    await cluster?.stop();
+    await kube?.stop();
     await Promise.all([source?.stop(), target?.stop()]);
     await rm(work, { recursive: true, force: true });
   });
@@ -122,7 +121,7 @@ describe("bundle preflight (against a real control plane)", { skip: UNAVAILABLE 
     for (const [name, isDefault] of [["standard", "true"], ["fast", "false"]] as const) {
       await cluster.api("POST", "/apis/storage.k8s.io/v1/storageclasses", { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name, annotations: { "storageclass.kubernetes.io/is-default-class": isDefault } }, provisioner: "example.com/none" });
     }
-    const node = agent.nodes[0]!;
+    const node = kube.node?.name ?? "node-1";
     await cluster.api("PATCH", `/api/v1/nodes/${node}/status`, { status: { capacity: { "nvidia.com/gpu": "1" }, allocatable: { "nvidia.com/gpu": "1" } } }, "application/merge-patch+json");
     // Still no Istio: --skip-kind leaves its Gateway out, said aloud, and the rest installs for real.
     const skipped = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--skip-kind", "Gateway", "--no-wait"]);

@@ -1,12 +1,13 @@
 /**
  * `bundle inventory`: what a closed site holds, as a small file to carry out for `bundle save --since`.
  */
-import { readFile, rename, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, targetPath, type TargetLayout } from "../../reference/target.js";
 import { parseReference } from "../../reference/reference.js";
 import { plural } from "../../util/plural.js";
+import { writeWholeFile } from "../../util/whole-file.js";
 import { formatBytes } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
@@ -87,11 +88,8 @@ export const inventoryCommand: CommandSpec = {
     for (const s of skipped) out.warn(`${s.text}: not recorded: ${s.reason}`);
     const text = inventoryText(inventory);
     const output = String(args.output);
-    // Written under a temporary name, then renamed: a file that looks complete is complete.
-    const temp = join(dirname(output), `.${basename(output)}.partial`);
-    await writeFile(temp, text);
-    await rename(temp, output);
-    await writeFile(`${output}.sha256`, `${inventoryDigest(text)}  ${basename(output)}\n`);
+    await writeWholeFile(output, text);
+    await writeWholeFile(`${output}.sha256`, `${inventoryDigest(text)}  ${basename(output)}\n`);
     const repos = Object.keys(inventory.repositories).length;
     const tags = Object.values(inventory.repositories).reduce((n, r) => n + Object.keys(r.tags).length, 0);
     const bytes = Object.values(inventory.blobs).reduce((n, b) => n + b.size, 0);

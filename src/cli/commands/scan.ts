@@ -50,6 +50,7 @@ export const scanCommand: CommandSpec = {
       lines.push("", `not used by any manifest (${coverage.unused.length}):`);
       for (const e of coverage.unused) lines.push(`  ${list.file}:${e.line}  ${e.normalized}`);
     }
+    for (const e of coverage.sandbox) out.info(`${list.file}:${e.line}: ${e.normalized} is the pause image every pod sandbox runs (bundle node-config prints the nodes' sandbox_image line for it)`);
     for (const scan of scans) for (const i of scan.ignored) out.info(`${i.file}:${i.line}: ${i.path}: "${i.value}" is not an image reference (${i.reason})`);
     out.result(lines.join("\n"), {
       findings: findings.map((f) => ({ file: f.file, line: f.line, path: f.path, document: f.document, reference: f.raw, normalized: findingName(f), kind: f.kind })),

@@ -59,7 +59,8 @@ export const uninstallCommand: CommandSpec = {
         onEvent: (e) => {
           if (out.json) out.jsonLine(e);
           else if (e.type === "deleted") out.result(`${e.key} ${e.outcome === "absent" ? "already gone" : e.outcome}${e.message ? `: ${e.message}` : ""}`, e);
-          else out.info(`waiting for namespace${e.namespaces.length === 1 ? "" : "s"} to go: ${e.namespaces.join(", ")} (up to ${formatDuration(context.deadline - Date.now())})`);
+          else if (e.type === "namespaces-wait") out.info(`waiting for namespace${e.namespaces.length === 1 ? "" : "s"} to go: ${e.namespaces.join(", ")} (up to ${formatDuration(context.deadline - Date.now())})`);
+          else out.info(`waiting for the kubelets to stop ${plural(e.pods.length, "pod")}: ${e.pods.slice(0, 3).join(", ")}${e.pods.length > 3 ? ", …" : ""} (up to ${formatDuration(context.deadline - Date.now())})`);
         },
       });
       if (result.failed.length > 0) {
