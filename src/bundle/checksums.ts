@@ -4,7 +4,13 @@
  */
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
-import type { WrittenFile } from "./writer.js";
+
+/** A finished file of a bundle: where it is, its size and sha256 (hex). */
+export interface WrittenFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
 
 /** One line of a sha256sum file. */
 export interface ChecksumLine {

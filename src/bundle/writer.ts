@@ -19,7 +19,9 @@ import { digestHex, digestOf } from "../oci/verify.js";
 import type { Reference } from "../reference/reference.js";
 import { formatBytes } from "../util/size.js";
 import { priorityLimit } from "../util/priority-limit.js";
-import { entriesDigest, formatChecksums, sidecarText, type ChecksumLine } from "./checksums.js";
+import { entriesDigest, formatChecksums, sidecarText, type ChecksumLine, type WrittenFile } from "./checksums.js";
+
+export type { WrittenFile };
 import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";
@@ -60,13 +62,6 @@ export interface BundleWriterOptions {
   onBytes?: (n: number) => void;
   /** Blobs already in memory and verified (manifests, configs), by digest: written with the headers. */
   known?: ReadonlyMap<string, Buffer>;
-}
-
-/** A finished file: where it is, its size and sha256 (hex). */
-export interface WrittenFile {
-  path: string;
-  size: number;
-  sha256: string;
 }
 
 /** What was written. */

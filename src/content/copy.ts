@@ -11,10 +11,9 @@ import { isParsedIndex, parseManifest, type Descriptor, type ImageManifest, MAX_
 import { isImageConfig, isIndex, isManifest } from "../oci/media-types.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { digestOf, VerifyingStream } from "../oci/verify.js";
-import type { Reference } from "../reference/reference.js";
 import { Mounts } from "./mounts.js";
 import { graph, type ResolvedImage } from "./graph.js";
-import { canMount, type ManifestData, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
+import { canMount, type CopyJob, type ManifestData, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
 
 /** Default number of blob transfers at once (measured: see the save benchmark in README). */
 export const DEFAULT_CONCURRENCY = 8;
@@ -23,17 +22,7 @@ export const DEFAULT_METADATA_CONCURRENCY = 16;
 /** Largest image config we read into memory (a remote decides a descriptor's size, so cap it). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
-/** One image to copy. */
-export interface CopyJob {
-  /** Names the image in events and errors (usually the normalised source reference). */
-  label: string;
-  /** What to resolve at the source. */
-  ref: Reference;
-  source: ReadOnlyTarget;
-  sink: Sink;
-  /** Tag to set in the sink after everything is there (none: the sink is not tagged). */
-  tagAs?: Reference;
-}
+export type { CopyJob };
 
 /** An image whose graph is known (content/graph.ts). */
 export type { ResolvedImage };

@@ -3,8 +3,7 @@
  * each distinct descriptor once.
  */
 import type { Descriptor } from "../oci/descriptor.js";
-import type { CopyJob } from "./copy.js";
-import type { ManifestData } from "./target.js";
+import type { CopyJob, ManifestData } from "./target.js";
 
 /** An image whose graph is known: manifests (and single-platform configs) read, blobs listed, nothing copied yet. */
 export interface ResolvedImage {

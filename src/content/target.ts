@@ -92,3 +92,15 @@ export interface PartialStore {
   /** Forgets them (the blob is complete, or they were wrong). */
   dropPartial(d: Descriptor): Promise<void>;
 }
+
+/** One image to copy. */
+export interface CopyJob {
+  /** Names the image in events and errors (usually the normalised source reference). */
+  label: string;
+  /** What to resolve at the source. */
+  ref: Reference;
+  source: ReadOnlyTarget;
+  sink: Sink;
+  /** Tag to set in the sink after everything is there (none: the sink is not tagged). */
+  tagAs?: Reference;
+}

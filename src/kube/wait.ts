@@ -51,7 +51,7 @@ export interface WaitOptions {
   maxPollMs?: number;
   /** How often to repeat an unchanged "waiting" report (ms). */
   reportEveryMs?: number;
-  /** How long a workload must stay available before it counts as ready (ms; default 3 s). */
+  /** How long a workload must stay available before it counts as ready (ms; default 2 s). */
   settleMs?: number;
 }
 
@@ -61,7 +61,7 @@ const WORKLOAD_KINDS = new Set(["apps/v1/Deployment", "apps/v1/StatefulSet", "ap
 const READS_AT_ONCE = 8;
 
 /** How long a workload must stay available, its containers not restarting, before it counts as ready. */
-const SETTLE_MS = 3000;
+const SETTLE_MS = 2000;
 
 /** When a workload was first seen available, and its pods' restarts then. */
 interface ReadySince {

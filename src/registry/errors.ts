@@ -4,7 +4,9 @@
  */
 import type { Dispatcher } from "undici";
 import { AirgapError, type ErrorCode } from "../errors.js";
-import { describeNetworkError } from "./network-errors.js";
+import { describeNetworkError, redactUrl } from "./network-errors.js";
+
+export { redactUrl };
 import { isRetryableNetworkError, isRetryableStatus } from "./retry.js";
 
 /** One entry of a registry's `{"errors":[…]}` body. */
@@ -62,16 +64,6 @@ export async function readCapped(body: Dispatcher.ResponseData["body"], cap: num
     throw new AirgapError("NETWORK", `${what}: ${describeNetworkError(err)} after ${total} bytes`, { cause: err });
   }
   return Buffer.concat(chunks);
-}
-
-/** A URL fit for a message: no user info, no query (signed storage URLs carry secrets there). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
-  } catch {
-    return "(invalid URL)";
-  }
 }
 
 /** The server's `{"errors":[{code,message}]}` entries, or none when the body is something else. */

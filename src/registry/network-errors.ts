@@ -3,7 +3,6 @@
  * request body are found again, and a URL in a message never shows credentials or a signed query.
  */
 import { AirgapError } from "../errors.js";
-import { redactUrl } from "./errors.js";
 
 export function isTlsProtocolError(err: unknown): boolean {
   const text = `${(err as { code?: string }).code ?? ""} ${(err as { cause?: { code?: string; message?: string } }).cause?.code ?? ""} ${(err as Error).message ?? ""} ${(err as { cause?: { message?: string } }).cause?.message ?? ""}`;
@@ -55,4 +54,14 @@ export function networkError(what: string, url: string, err: unknown): AirgapErr
     hint = "is the registry running and the address right?";
   }
   return new AirgapError("NETWORK", `${what}: ${reason} (${redactUrl(url)})`, { cause: err, ...(hint && { hint }) });
+}
+
+/** A URL fit for a message: no user info, no query (signed storage URLs carry secrets there). */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "(invalid URL)";
+  }
 }

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { Exec, KubeConfig } from "@kubernetes/client-node";
 import { adminApi, controlPlaneUnavailable } from "../helpers/control-plane.js";
 import { realNodeUnavailable } from "../helpers/node.js";
 
@@ -70,6 +72,20 @@ test("cluster:up runs a real node (kubelet, containerd, a pod network); its pods
       log = (await api("GET", "/api/v1/namespaces/default/pods/hello/log")).body;
     }
     assert.deepEqual(log, { text: "hello from a real container\n" }, "the API server reaches the kubelet");
+    // kubectl exec's path: a WebSocket to the API server, which it relays to the kubelet and containerd's stream server.
+    const kc = new KubeConfig();
+    kc.loadFromFile(join(dir, "admin.kubeconfig"));
+    let said = "";
+    const stdout = new Writable({ write(chunk: Buffer, _e, done) { said += chunk.toString("utf8"); done(); } });
+    const outcome = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("exec: no status in 20 s")), 20_000);
+      new Exec(kc).exec("default", "hello", "c", ["/bin/busybox", "sh", "-c", "echo exec in $(busybox hostname)"], stdout, null, null, false, (s) => {
+        clearTimeout(timer);
+        resolve(s.status ?? "");
+      }).catch(reject);
+    });
+    assert.equal(outcome, "Success");
+    assert.equal(said, "exec in hello\n");
     assert.ok((await processesNaming(dir)).some((p) => p.startsWith("/usr/bin/containerd-shim")), "a shim runs the pod");
 
     const down = await npmRun("cluster:down", dir);
@@ -78,6 +94,9 @@ test("cluster:up runs a real node (kubelet, containerd, a pod network); its pods
     assert.deepEqual(await processesNaming(dir), [], "no control plane, kubelet, containerd or shim left");
     assert.equal((await readFile("/proc/self/mountinfo", "utf8")).split("\n").filter((l) => l.includes(dir)).length, 0, "no mount left");
     assert.equal(await readFile(`/sys/class/net/${bridge}/address`, "utf8").then(() => "present", () => "gone"), "gone", "the bridge is gone");
+    const links = await Promise.all((await readdir("/var/log/containers").catch(() => [] as string[])).map((l) => readlink(join("/var/log/containers", l)).catch(() => "")));
+    assert.deepEqual(links.filter((to) => to.startsWith(dir)), [], "no log link of the kubelet's left in /var/log/containers");
+    assert.deepEqual((await readdir("/var/lib/cni/results").catch(() => [] as string[])).filter((f) => f.startsWith(`${bridge}-`)), [], "no cached CNI result of its network");
     assert.equal(await readdir(dir).then(() => "present", () => "gone"), "gone");
   } finally {
     await npmRun("cluster:down", dir);

@@ -15,7 +15,7 @@
  * the callers fall back to the simulated node (node-agent.ts); in CI they fail instead.
  */
 import { execFile } from "node:child_process";
-import { access, cp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { access, cp, mkdir, readFile, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { openSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -32,6 +32,9 @@ const exec = promisify(execFile);
 /** The pause image the sandboxes run (containerd's `sandbox_image`), imported at start. */
 export const PAUSE_IMAGE = "registry.k8s.io/pause:3.10";
 const CNI_BIN = "/usr/lib/cni";
+/** Where the kubelet links every container's log (a fixed path), and where CNI caches its results (one too). */
+const CONTAINER_LOG_LINKS = "/var/log/containers";
+const CNI_RESULTS = "/var/lib/cni/results";
 
 /** What a running real node leaves for `stopRealNode` (also in cluster:up's state file). */
 export interface RealNodeState {
@@ -137,7 +140,7 @@ function kubeletConfig(dir: string, address: string, port: number, healthzPort: 
     containerRuntimeEndpoint: `unix://${socket}`,
     // cgroup v1 on these machines (v2 works the same with cgroupfs); no QoS cgroups, nothing reserved.
     cgroupDriver: "cgroupfs", failCgroupV1: false, cgroupsPerQOS: false, enforceNodeAllocatable: [],
-    failSwapOn: false, oomScoreAdj: 0, resolvConf: "", podLogsDir: join(dir, "pod-logs"),
+    failSwapOn: false, oomScoreAdj: 0, resolvConf: "", podLogsDir: join(dir, "pod-logs"), volumePluginDir: join(dir, "volume-plugins"),
     serializeImagePulls: false, maxPods: 50, rotateCertificates: false, serverTLSBootstrap: false,
     evictionHard: { "memory.available": "1Mi", "nodefs.available": "1%", "imagefs.available": "1%" },
     imageGCHighThresholdPercent: 100, imageGCLowThresholdPercent: 99,
@@ -224,7 +227,9 @@ export async function startRealNode(cluster: Pick<ControlPlane, "url" | "dir" | 
     await must("ip", ["addr", "add", `${address}/24`, "dev", bridge]);
     await must("ip", ["link", "set", bridge, "up"]);
     await writeFile(join(dir, "cni", "net.d", "10-airgap.conflist"), JSON.stringify({
-      cniVersion: "0.4.0", name: "airgap-pods",
+      // The network is named after the bridge: the CNI result cache (/var/lib/cni, not configurable) names its
+      // entries after it, so stopping the node removes its own and no other's.
+      cniVersion: "0.4.0", name: bridge,
       plugins: [{ type: "bridge", bridge, isGateway: true, ipMasq: false, hairpinMode: true, ipam: { type: "host-local", dataDir: join(dir, "ipam"), ranges: [[{ subnet: `${prefix}.0/24`, gateway: address }]] } }],
     }, null, 2));
     await signCertificate(pki, `kubelet-${name}`, `/O=system:nodes/CN=system:node:${name}`, "extendedKeyUsage=clientAuth");
@@ -299,6 +304,15 @@ export async function stopRealNode(state: RealNodeState, api?: ControlPlane["api
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(join("/proc", entry, "cmdline"), "utf8").catch(() => "");
     if (cmdline.startsWith("/usr/bin/containerd-shim") && cmdline.includes(`\0${state.socket}\0`)) process.kill(Number(entry), "SIGKILL");
+  }
+  // What the kubelet and the CNI plugins keep in fixed places of the machine, for this node only: the log links
+  // in /var/log/containers that point into its folder, the cached results of its pod network.
+  for (const link of await readdir(CONTAINER_LOG_LINKS).catch(() => [] as string[])) {
+    const to = await readlink(join(CONTAINER_LOG_LINKS, link)).catch(() => "");
+    if (to.startsWith(`${state.dir}/`)) await rm(join(CONTAINER_LOG_LINKS, link), { force: true });
+  }
+  for (const entry of await readdir(CNI_RESULTS).catch(() => [] as string[])) {
+    if (entry.startsWith(`${state.bridge}-`) || containers.some((id) => entry === `cni-loopback-${id}-lo`)) await rm(join(CNI_RESULTS, entry), { force: true });
   }
   const mounts = (await readFile("/proc/self/mountinfo", "utf8")).split("\n").map((l) => l.split(" ")[4] ?? "").filter((m) => m === state.dir || m.startsWith(`${state.dir}/`));
   // The kubelet's bind mount of its root, the pods' volumes and network namespaces (containerd mounts them

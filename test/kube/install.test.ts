@@ -308,7 +308,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
       await relay.stop();
     }
     // …and an install run anyway names the image the pods cannot pull, and that the bundle lacks it.
-    const r = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "8s", "--skip-preflight"]);
+    const r = await runCli(["install", c.tar, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "15s", "--skip-preflight"]);
     assert.equal(r.code, 1);
     const absent = `${target.host}/${source.host.replace(":", "-")}/team/absent:1`;
     assert.match(r.stderr, new RegExp(`Job/default/extra: 0/1 completions; (ImagePullBackOff|ErrImagePull) for ${absent.replace(/[.]/g, "\\.")}${kube.node ? ": failed to resolve reference .*: not found" : ""} \\(NOT in the bundle`));
@@ -322,7 +322,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
     await seedRegistry(source, await busyboxImage({ entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["echo loading; echo cannot open /data/model.bin; exit 3"] }), "team/crash:1");
     const image = `${source.host}/team/crash:1`;
     const cases = {
-      loop: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: crash, namespace: default}\nspec:\n  selector: {matchLabels: {app: crash}}\n  template:\n    metadata: {labels: {app: crash}}\n    spec: {containers: [{name: model, image: "${image}"}]}\n`,
+      loop: `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: crash, namespace: default}\nspec:\n  selector: {matchLabels: {app: crash}}\n  template:\n    metadata: {labels: {app: crash}}\n    spec: {containers: [{name: model, image: "${image}", readinessProbe: {exec: {command: [/bin/busybox, "true"]}, initialDelaySeconds: 2, periodSeconds: 1}}]}\n`,
       job: `apiVersion: batch/v1\nkind: Job\nmetadata: {name: fail, namespace: default}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: model, image: "${image}"}]\n`,
     };
     for (const [name, text] of Object.entries(cases)) {
