@@ -104,3 +104,18 @@ export function bundleFileName(name: string, version: string): string {
 export function partFileName(tarName: string, n: number): string {
   return `${tarName}.${String(n).padStart(3, "0")}`;
 }
+
+/** True for the name of a part of a split bundle (`….tar.001`). */
+export function isPartName(path: string): boolean {
+  return /\.\d{3}$/.test(path);
+}
+
+/** The bundle a path names: `NAME.tar` for `NAME.tar.001`, the path itself otherwise. */
+export function wholeTarName(path: string): string {
+  return isPartName(path) ? path.slice(0, -4) : path;
+}
+
+/** True when `name` is a part of the bundle `tarName` (`tarName.001`, `tarName.002`, …). */
+export function isPartOf(name: string, tarName: string): boolean {
+  return name.startsWith(`${tarName}.`) && /^\d{3}$/.test(name.slice(tarName.length + 1));
+}

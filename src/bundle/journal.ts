@@ -12,7 +12,7 @@ import { AirgapError } from "../errors.js";
 import type { OciLayout } from "../layout/layout.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { VerifyingStream } from "../oci/verify.js";
-import { bundleFileName } from "./format.js";
+import { bundleFileName, isPartOf } from "./format.js";
 import { partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";
 
@@ -35,8 +35,17 @@ export async function existingFiles(tarPath: string): Promise<string[]> {
   const name = basename(tarPath);
   const names = await readdir(dirname(tarPath)).catch(() => [] as string[]);
   return names
-    .filter((n) => n === name || n === `${name}.sha256` || n === `${name}.sig` || (n.startsWith(`${name}.`) && /^\d{3}$/.test(n.slice(name.length + 1))))
+    .filter((n) => n === name || n === `${name}.sha256` || n === `${name}.sig` || isPartOf(n, name))
     .map((n) => join(dirname(tarPath), n));
+}
+
+/** A journal's lines and the part files its header describes (`parts SPLIT SIZE`); undefined when it is not one. */
+function readJournal(tarPath: string, text: string): { lines: string[]; parts: ReturnType<typeof partLayout> } | undefined {
+  const lines = text.split("\n");
+  const header = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
+  if (lines[0] !== JOURNAL_MAGIC || !header) return undefined;
+  const split = Number(header[1]);
+  return { lines, parts: partLayout(tarPath, Number(header[2]), split > 0 ? split : undefined) };
 }
 
 /**
@@ -44,12 +53,9 @@ export async function existingFiles(tarPath: string): Promise<string[]> {
  * the renames are completed, so the new bundle is whole and nothing of it is lost.
  */
 async function completeCommit(tarPath: string): Promise<void> {
-  const journal = await readFile(journalPath(tarPath), "utf8").catch(() => "");
-  const lines = journal.split("\n");
-  const partsLine = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
-  if (lines[0] !== JOURNAL_MAGIC || !partsLine || !lines.includes(COMMIT_LINE)) return;
-  const split = Number(partsLine[1]);
-  const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+  const journal = readJournal(tarPath, await readFile(journalPath(tarPath), "utf8").catch(() => ""));
+  if (!journal || !journal.lines.includes(COMMIT_LINE)) return;
+  const { parts } = journal;
   for (const p of parts) await rename(p.temp, p.final).catch(() => undefined);
   await rename(temporaryName(`${tarPath}.sha256`), `${tarPath}.sha256`).catch(() => undefined);
   await removeStale(tarPath, parts.map((p) => p.final));
@@ -66,6 +72,11 @@ export async function removeStale(tarPath: string, keep: string[]): Promise<void
 export async function assertCanWrite(outDir: string, name: string, version: string, force: boolean): Promise<void> {
   const tarPath = join(outDir, bundleFileName(name, version));
   await completeCommit(tarPath);
+  await refuseExisting(tarPath, force);
+}
+
+/** Refuses a bundle (or any of its parts) already at `tarPath` unless `force` says to write over it. */
+export async function refuseExisting(tarPath: string, force: boolean): Promise<void> {
   if (!force && (await existingFiles(tarPath)).length > 0) {
     throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
   }
@@ -98,12 +109,10 @@ export async function recoverUnfinished(outDir: string, name: string, version: s
   } catch {
     return 0;
   }
-  const lines = journal.split("\n");
-  const partsLine = /^parts (\d+) (\d+)$/.exec(lines[1] ?? "");
+  const read = readJournal(tarPath, journal);
   let kept = 0;
-  if (lines[0] === JOURNAL_MAGIC && partsLine) {
-    const split = Number(partsLine[1]);
-    const parts = partLayout(tarPath, Number(partsLine[2]), split > 0 ? split : undefined);
+  if (read) {
+    const { lines, parts } = read;
 
     const tar = await TarFile.open(parts.map((p) => ({ path: p.temp, start: p.start, size: p.size }))).catch(() => undefined);
     if (tar) {

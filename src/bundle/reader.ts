@@ -12,6 +12,7 @@ import { naturalCompare } from "../util/natural-sort.js";
 import { ENTRY, type BundleJson } from "./format.js";
 import { checkBundleJson, checkIndexJson } from "./format-check.js";
 import { bundleParts, indexTar, TarFile, type TarEntry } from "./tar-index.js";
+import { isManifestFileName } from "../util/manifest-file.js";
 
 /** Largest bundle.json / index.json we read (the bundle is not trusted until verified). */
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
@@ -34,7 +35,7 @@ export class BundleReader implements ReadOnlyTarget {
 
   /** The Kubernetes manifest files the bundle carries (YAML or JSON under manifests/), in natural order. */
   manifestFiles(): string[] {
-    return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && /\.(ya?ml|json)$/i.test(n)).sort(naturalCompare);
+    return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && isManifestFileName(n)).sort(naturalCompare);
   }
 
   /** Opens and indexes a bundle; checks its format. */

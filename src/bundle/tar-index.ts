@@ -10,6 +10,7 @@ import { notABundle } from "./not-a-bundle.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { BLOCK, padding } from "./tar-header.js";
 import { locate } from "./parts.js";
+import { partFileName, wholeTarName } from "./format.js";
 
 /** One file of the logical tar and the bytes of it it holds. */
 export interface TarPart {
@@ -32,7 +33,7 @@ const ALLOWED = /^(bundle\.json|oci-layout|index\.json|imagelist|SHA256SUMS|blob
 
 /** The files that make up a bundle given as `NAME.tar`, `NAME.tar.001` or the base name of split parts. */
 export async function bundleParts(path: string): Promise<TarPart[]> {
-  const base = /\.\d{3}$/.test(path) ? path.slice(0, -4) : path;
+  const base = wholeTarName(path);
   if (await stat(path).then((s) => s.isDirectory(), () => false)) {
     throw new AirgapError("NOT_A_BUNDLE", `${path} is a folder, not a bundle`, { hint: "give a NAME-VERSION.tar in it (bundle save writes them to --out, default bundles/)" });
   }
@@ -44,7 +45,7 @@ export async function bundleParts(path: string): Promise<TarPart[]> {
   const parts: TarPart[] = [];
   let start = 0;
   for (let n = 1; ; n++) {
-    const p = `${base}.${String(n).padStart(3, "0")}`;
+    const p = partFileName(base, n);
     const size = await isFile(p);
     if (size === undefined) break;
     parts.push({ path: p, start, size });

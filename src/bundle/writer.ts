@@ -30,7 +30,7 @@ import { END_OF_ARCHIVE, padding } from "./tar-header.js";
 import { stamp } from "./verified-stamp.js";
 import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
 import { drainInto } from "../util/drain.js";
-import { COMMIT_LINE, existingFiles, JOURNAL_MAGIC, journalPath, MIN_PARTIAL_BYTES, removeStale, salvageBlob, salvagePartial } from "./journal.js";
+import { COMMIT_LINE, JOURNAL_MAGIC, refuseExisting, journalPath, MIN_PARTIAL_BYTES, removeStale, salvageBlob, salvagePartial } from "./journal.js";
 
 /** A file to carry under `manifests/`. */
 export interface ManifestFileInput {
@@ -156,9 +156,7 @@ export class BundleWriter {
   static async open(options: BundleWriterOptions): Promise<BundleWriter> {
     const { bundle } = options.contents;
     const tarPath = join(options.outDir, bundleFileName(bundle.name, bundle.version));
-    if (!options.force && (await existingFiles(tarPath)).length > 0) {
-      throw new AirgapError("BUNDLE_EXISTS", `${tarPath} already exists`, { hint: "pass --force to overwrite it, or choose another --version" });
-    }
+    await refuseExisting(tarPath, options.force === true);
     try {
       await mkdir(options.outDir, { recursive: true });
     } catch (err) {

@@ -12,13 +12,14 @@ import { plural } from "../util/plural.js";
 import type { Cluster } from "../kube/cluster.js";
 import { objectKey } from "../kube/object.js";
 import { describe } from "../kube/wait.js";
-import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import { type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import { REPORT_MARGIN_MS, withDeadline } from "../util/deadline.js";
 import { checkOutputFolder } from "../util/output-path.js";
 import type { CommandContext, OptionSpec } from "./command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "./manifest-options.js";
 import { EXIT, type Output } from "./output.js";
+import { DEFAULT_CLUSTER_TIMEOUT } from "./shared-options.js";
 
 /** Options of the install step. */
 export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
@@ -31,7 +32,7 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   "request-timeout": { type: "string", describe: "Deadline of each Kubernetes API request, its credential plugin included (e.g. 30s)", default: "30s", requiresArg: true },
   "force-conflicts": { type: "boolean", describe: "Take over fields another field manager (kubectl, an operator) owns" },
   wait: { type: "boolean", describe: "Wait until Deployments, StatefulSets and DaemonSets are available and Jobs complete (--no-wait to skip)", default: true },
-  timeout: { type: "string", describe: "The install's bound: every request, CRD and workload wait in it (e.g. 10m, 90s)", default: "10m", requiresArg: true },
+  timeout: { type: "string", describe: "The install's bound: every request, CRD and workload wait in it (e.g. 10m, 90s)", default: DEFAULT_CLUSTER_TIMEOUT, requiresArg: true },
   "install-script": { type: "string", describe: "Run this installer instead (REGISTRY, BUNDLE_MANIFESTS and the settings in its environment)", requiresArg: true },
   out: { type: "string", describe: "Folder for the rendered manifests (--dry-run, --install-script); new or empty unless --force", requiresArg: true },
   force: { type: "boolean", describe: "Write the rendered manifests into --out even when it already holds files" },
@@ -94,7 +95,7 @@ export interface InstallPreflight {
  * answers. `bundle load` runs this before pushing, so a wrong setting costs seconds, not a whole load.
  */
 export async function preflightInstall(reader: BundleReader, args: Record<string, unknown>, out: Output, registry: RegistryLocation, layout: TargetLayout, command: "load" | "install", signal: AbortSignal): Promise<InstallPreflight> {
-  parseDuration(String(args.timeout ?? "10m"), "--timeout");
+  parseDuration(String(args.timeout ?? DEFAULT_CLUSTER_TIMEOUT), "--timeout");
   parseDuration(String(args["request-timeout"] ?? "30s"), "--request-timeout");
   // Checked before anything else is done, so that a run that fails later has written nowhere it should not.
   if (args.out !== undefined && (args["dry-run"] === true || args["install-script"] !== undefined)) await checkOutputFolder(String(args.out), { force: args.force === true, option: "--out" });
@@ -147,19 +148,16 @@ export async function checkRenderedReferences(
   out: Output,
   context: CommandContext,
 ): Promise<void> {
-  const { checkReferences } = await import("../ops/check-references.js");
-  const result = await checkReferences(files, registry, connection.registries.host(registry.host), { retry: connection.retry, signal: context.signal });
-  const where = (p: Problem) => ({ ...p, file: p.file === undefined ? undefined : `manifests/${p.file}` });
-  for (const p of result.elsewhere) out.warn(`${formatProblem(where(p))} (a closed network cannot pull it)`);
-  if (result.missing.length > 0) {
-    throw new AirgapError("REFERENCES_MISSING", `${plural(result.missing.length, "image reference")} in the rendered manifests ${result.missing.length === 1 ? "does" : "do"} not resolve in ${formatRegistry(registry)}; the cluster could not pull ${result.missing.length === 1 ? "it" : "them"}`, {
-      problems: result.missing.map(where),
-      hint: result.unanswered === result.missing.length
-        ? `${formatRegistry(registry)} did not answer for ${result.missing.length === 1 ? "it" : "them"}: check the registry and rerun`
-        : "add the images to the imagelist and save the bundle again (or fix the manifests)",
-    });
-  }
-  out.info(`every image reference of the rendered manifests resolves in ${formatRegistry(registry)} (${plural(result.checked, "reference")} checked)`);
+  const { requireReferences } = await import("../ops/check-references.js");
+  await requireReferences(files, registry, connection.registries.host(registry.host), { retry: connection.retry, signal: context.signal, notice: referenceNotice(out) });
+}
+
+/** How the CLI says what the rendered-reference check found. */
+export function referenceNotice(out: Output): (level: "warning" | "info", message: string, problem?: Problem) => void {
+  return (level, message, problem) => {
+    if (level === "info") out.info(message);
+    else out.warn(problem ? `${formatProblem(problem)} (${message})` : message);
+  };
 }
 
 /** Runs the install (apply and wait, the script, or the dry run); returns the exit code. */
@@ -193,7 +191,7 @@ export async function performInstall(pre: InstallPreflight, reader: BundleReader
     force: args["force-conflicts"] === true,
     wait: args.wait !== false,
     // The waits end a moment before the command's bound, so that what is not ready is said.
-    timeoutMs: context.deadline !== undefined ? Math.max(0, context.deadline - REPORT_MARGIN_MS - Date.now()) : parseDuration(String(args.timeout ?? "10m"), "--timeout"),
+    timeoutMs: context.deadline !== undefined ? Math.max(0, context.deadline - REPORT_MARGIN_MS - Date.now()) : parseDuration(String(args.timeout ?? DEFAULT_CLUSTER_TIMEOUT), "--timeout"),
     onEvent, signal: context.signal,
   });
   const summary = `${plural(result.objects.length, "object")}: ${result.created} created, ${result.configured} configured, ${result.unchanged} unchanged${result.waited ? "; every workload ready" : ""}`;

@@ -6,6 +6,7 @@
  */
 import { digestOf } from "../oci/verify.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
+import type { Descriptor } from "../oci/descriptor.js";
 import type { ManifestData } from "./target.js";
 import type { ResolvedImage } from "./graph.js";
 
@@ -34,7 +35,18 @@ export function pushedForm(top: ManifestData, kept: ReadonlySet<string>): Pushed
 /** The digest an image has in a registry after a load (see {@link pushedForm}). */
 export function pushedDigest(top: ManifestData, kept: ReadonlySet<string>): string {
   const form = pushedForm(top, kept);
-  return form.as === "original" ? top.descriptor.digest : form.as === "child" ? form.digest : form.manifest.descriptor.digest;
+  return form.as === "child" ? form.digest : pushedTop(top, form).digest;
+}
+
+/** The top descriptor an image has in a registry after a load, given the index entries kept (`children`). */
+export function pushedDescriptor(top: ManifestData, children: readonly Descriptor[]): Descriptor {
+  const form = pushedForm(top, new Set(children.map((c) => c.digest)));
+  return form.as === "child" ? children.find((c) => c.digest === form.digest)! : pushedTop(top, form);
+}
+
+/** The top of an original or a new index. */
+function pushedTop(top: ManifestData, form: Exclude<PushedForm, { as: "child" }>): Descriptor {
+  return form.as === "original" ? top.descriptor : form.manifest.descriptor;
 }
 
 /** The image as the registry is given it: a filtered index becomes its kept manifest or a new index of those kept. */

@@ -8,11 +8,10 @@ import { AirgapError, type Problem } from "../errors.js";
 import { plural } from "../util/plural.js";
 import { naturalCompare } from "../util/natural-sort.js";
 import { formatBytes } from "../util/size.js";
+import { isManifestFileName } from "../util/manifest-file.js";
 import type { FileScan } from "./finding.js";
 import { scanManifest } from "./scan.js";
 import { DEFAULT_MAX_MANIFEST_BYTES } from "./limits.js";
-
-const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
 /**
  * Lists manifest files below `dir` (relative, `/`-separated, natural order). A missing folder is an error only if
@@ -67,7 +66,7 @@ export async function listManifestFiles(dir: string, required: boolean): Promise
         if (visited.has(key)) continue; // a link back to a folder already walked
         visited.add(key);
         await walk(path);
-      } else if (MANIFEST_FILE.test(entry.name)) files.push(shown);
+      } else if (isManifestFileName(entry.name)) files.push(shown);
     }
   };
   await walk(dir);

@@ -3,7 +3,8 @@
  * private registry — a HEAD of its tag or digest, or the tags list of a repository reference — after the push.
  * This, not only the bundle's own images, is what a load calls verified.
  */
-import type { Problem } from "../errors.js";
+import { AirgapError, type Problem } from "../errors.js";
+import { plural } from "../util/plural.js";
 import type { ManifestText } from "../kube/render.js";
 import type { ImageFinding } from "../kube/finding.js";
 import { formatReference } from "../reference/reference.js";
@@ -85,4 +86,35 @@ export async function checkReferences(
   const failedAsking = findings.filter((f) => unanswered.has(formatReference(f.ref)) && f.ref.domain === registry.host).length;
   const order = (a: Problem, b: Problem) => (a.file ?? "").localeCompare(b.file ?? "") || (a.line ?? 0) - (b.line ?? 0);
   return { checked: asked.size, missing: missing.sort(order), elsewhere: elsewhere.sort(order), unanswered: failedAsking };
+}
+
+/** Where a problem of a rendered manifest is, as the bundle names the file. */
+function inBundle(p: Problem): Problem {
+  return { ...p, file: p.file === undefined ? undefined : `manifests/${p.file}` };
+}
+
+/**
+ * {@link checkReferences}, as a load and an install require it: a reference that does not resolve is
+ * REFERENCES_MISSING (each with its file:line); one that points at another registry is a warning; all resolving is
+ * said. Returns the check.
+ */
+export async function requireReferences(
+  files: readonly ManifestText[],
+  registry: RegistryLocation,
+  host: RegistryHost,
+  options: { retry?: RetryOptions; signal?: AbortSignal; notice: (level: "warning" | "info", message: string, problem?: Problem) => void },
+): Promise<ReferenceCheck> {
+  const result = await checkReferences(files, registry, host, options);
+  for (const p of result.elsewhere) options.notice("warning", "a closed network cannot pull it", inBundle(p));
+  if (result.missing.length > 0) {
+    const one = result.missing.length === 1;
+    throw new AirgapError("REFERENCES_MISSING", `${plural(result.missing.length, "image reference")} in the rendered manifests ${one ? "does" : "do"} not resolve in ${formatRegistry(registry)}; the cluster could not pull ${one ? "it" : "them"}`, {
+      problems: result.missing.map(inBundle),
+      hint: result.unanswered === result.missing.length
+        ? `${formatRegistry(registry)} did not answer for ${one ? "it" : "them"}: check the registry and rerun`
+        : "add the images to the imagelist and save the bundle again (or fix the manifests)",
+    });
+  }
+  options.notice("info", `every image reference of the rendered manifests resolves in ${formatRegistry(registry)} (${plural(result.checked, "reference")} checked)`);
+  return result;
 }

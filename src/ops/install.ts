@@ -25,9 +25,6 @@ import { formatBytes } from "../util/size.js";
 import { ENTRY } from "../bundle/format.js";
 import type { BundleReader } from "../bundle/reader.js";
 
-/** Default `--timeout` of the wait: ten minutes, the seed guide's "wait ten minutes". */
-export const DEFAULT_INSTALL_TIMEOUT_MS = 10 * 60_000;
-
 /** What to render with. */
 export interface RenderSettings {
   registry: RegistryLocation;

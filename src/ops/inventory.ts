@@ -5,7 +5,7 @@
  */
 import pLimit from "p-limit";
 import type { ManifestData } from "../content/target.js";
-import { pushedForm } from "../content/kept-platforms.js";
+import { pushedDescriptor } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { isParsedIndex, MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type ImageManifest } from "../oci/descriptor.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
@@ -149,8 +149,7 @@ export async function inventoryOfBundle(reader: BundleReader, layout: TargetLayo
     const ref = parseReference(image.source);
     const name = targetPath(ref, undefined, layout);
     const { top, children, manifests } = await keptGraph(reader, image.source);
-    const form = isIndex(top.descriptor.mediaType) ? pushedForm(top, new Set(children.map((c) => c.digest))) : { as: "original" as const };
-    const pushed = form.as === "original" ? top.descriptor : form.as === "child" ? children.find((c) => c.digest === form.digest)! : form.manifest.descriptor;
+    const pushed = pushedDescriptor(top, children);
     const tags = (inventory.repositories[name] ??= { tags: {} }).tags;
     if (ref.tag !== undefined) tags[ref.tag] = pushed.digest;
     for (const m of [pushed, ...children]) inventory.manifests[m.digest] ??= { mediaType: m.mediaType, size: m.size, repository: name };

@@ -1,7 +1,8 @@
 /**
  * `bundle load` as a function: verify the bundle, push every image into the private registry through
  * the copy engine (bundle → registry), then prove it arrived: `/v2/_catalog` lists every target
- * repository and every target tag resolves to the bundle's digest.
+ * repository, every target tag resolves to the bundle's digest, and — when the bundle carries manifests —
+ * every image reference of the rendered manifests resolves (what the cluster will pull).
  */
 import pLimit from "p-limit";
 import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage } from "../content/copy.js";
@@ -9,7 +10,10 @@ import type { ResolvedImage } from "../content/graph.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { isImageConfig } from "../oci/media-types.js";
 import { asPushed } from "../content/kept-platforms.js";
-import { AirgapError, type Problem } from "../errors.js";
+import { AirgapError, formatProblem, type Problem } from "../errors.js";
+import type { ManifestText } from "../kube/render.js";
+import { requireReferences, type ReferenceCheck } from "./check-references.js";
+import { prepareInstall } from "./install.js";
 import { parseReference } from "../reference/reference.js";
 import { assertNoTargetCollisions, digestTag, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import type { Registries } from "../registry/registries.js";
@@ -22,8 +26,12 @@ import type { ReadOnlyTarget } from "../content/target.js";
 import { plural } from "../util/plural.js";
 import { pushReferrers } from "./referrers.js";
 
-/** Events of a load: the copy engine's, plus phases and notices. */
-export type LoadEvent = CopyEvent | { type: "phase"; phase: "verify" | "push" | "check"; images?: number; bytes?: number } | { type: "notice"; level: "warning" | "info"; message: string };
+/** Events of a load: the copy engine's, plus phases, notices, and the images' outcome before the references are checked. */
+export type LoadEvent =
+  | CopyEvent
+  | { type: "phase"; phase: "verify" | "push" | "check" | "references"; images?: number; bytes?: number }
+  | { type: "notice"; level: "warning" | "info"; message: string }
+  | { type: "pushed"; result: LoadResult };
 
 /** Registry checks at once after the push. */
 const CHECKS_AT_ONCE = 16;
@@ -45,6 +53,12 @@ export interface LoadOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onEvent?: (event: LoadEvent) => void;
+  /**
+   * The bundle's manifests as the cluster will get them (rendered with the install's settings), whose image
+   * references are asked of the registry after the push. Without it, a bundle with manifests is rendered with
+   * the registry and layout alone (placeholders left as they are). `false`: no such check.
+   */
+  rendered?: readonly ManifestText[] | false;
 }
 
 /** One image after the load. */
@@ -72,6 +86,8 @@ export interface LoadResult {
   uploadedBytes: number;
   seconds: number;
   problems: Problem[];
+  /** The rendered-reference check, when the images arrived and the bundle carries manifests. */
+  references?: ReferenceCheck;
 }
 
 /** Loads a bundle into a registry. Throws before pushing anything when verification fails. */
@@ -249,7 +265,18 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     }),
   );
   const problems: Problem[] = [...loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" })), ...referrerProblems];
-  return { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
+  const result: LoadResult = { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
+  emit({ type: "pushed", result });
+  // What the cluster will pull: only once the images are in (a failed load is said as that, not as missing references).
+  if (problems.length === 0 && options.rendered !== false && reader.manifestFiles().length > 0) {
+    emit({ type: "phase", phase: "references" });
+    const files = options.rendered ?? (await prepareInstall(reader, { registry: options.registry, layout, settings: new Map(), secretKeys: [], allowUnresolved: true })).files;
+    result.references = await requireReferences(files, options.registry, host, {
+      ...(options.retry && { retry: options.retry }), ...(options.signal && { signal: options.signal }),
+      notice: (level, message, problem) => emit({ type: "notice", level, message: problem ? `${formatProblem(problem)} (${message})` : message }),
+    });
+  }
+  return result;
 }
 
 /** Largest config hashed before a push (a config is a few KB; a descriptor that says more is a layer in disguise). */

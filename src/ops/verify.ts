@@ -16,7 +16,7 @@ import { CopyEngine, type CopyEvent } from "../content/copy.js";
 import { parseReference } from "../reference/reference.js";
 import { digestHex } from "../oci/verify.js";
 import { entriesDigest, parseChecksums } from "../bundle/checksums.js";
-import { ENTRY } from "../bundle/format.js";
+import { ENTRY, isPartName, isPartOf, wholeTarName } from "../bundle/format.js";
 import { agreementProblems } from "../bundle/format-check.js";
 import { isStamped, stamp } from "../bundle/verified-stamp.js";
 import type { BundleReader } from "../bundle/reader.js";
@@ -34,7 +34,7 @@ export interface VerifyResult {
 
 /** The sidecar of a bundle given as `NAME.tar`, `NAME.tar.001` or the base name. */
 export function sidecarPath(bundle: string): string {
-  return `${/\.\d{3}$/.test(bundle) ? bundle.slice(0, -4) : bundle}.sha256`;
+  return `${wholeTarName(bundle)}.sha256`;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -52,11 +52,10 @@ function sidecarClaims(reader: BundleReader, text: string, sidecar: string, prob
   const { lines, whole, bad } = parseChecksums(text);
   for (const line of bad) problems.push({ file: sidecar, line, reason: "not a sha256sum line" });
   const parts = reader.tar.parts;
-  const split = parts.length > 1 || /\.\d{3}$/.test(parts[0]!.path);
-  const base = basename(split ? parts[0]!.path.slice(0, -4) : parts[0]!.path);
-  const ownPart = (name: string) => name.startsWith(`${base}.`) && /^\d{3}$/.test(name.slice(base.length + 1));
+  const split = parts.length > 1 || isPartName(parts[0]!.path);
+  const base = basename(wholeTarName(parts[0]!.path));
   for (const l of lines) {
-    if (l.path !== base && !ownPart(l.path)) problems.push({ file: sidecar, text: l.path, reason: "names a file that is not part of this bundle; refusing the sidecar" });
+    if (l.path !== base && !isPartOf(l.path, base)) problems.push({ file: sidecar, text: l.path, reason: "names a file that is not part of this bundle; refusing the sidecar" });
   }
   if (whole && whole.path !== base) problems.push({ file: sidecar, text: whole.path, reason: "names a file that is not this bundle; refusing the sidecar" });
   if (problems.length > 0) return [];
@@ -74,7 +73,7 @@ function sidecarClaims(reader: BundleReader, text: string, sidecar: string, prob
     if (line) claims.push({ path: p.path, name: line.path, sha256: line.sha256 });
     else problems.push({ file: basename(p.path), reason: `not listed in ${sidecar}` });
   }
-  for (const l of lines) if (ownPart(l.path) && !parts.some((p) => basename(p.path) === l.path)) problems.push({ file: l.path, reason: "missing" });
+  for (const l of lines) if (isPartOf(l.path, base) && !parts.some((p) => basename(p.path) === l.path)) problems.push({ file: l.path, reason: "missing" });
   if (lines.length === 0) problems.push({ file: sidecar, reason: "lists no file" });
   return claims;
 }

@@ -13,6 +13,7 @@ import type { ManifestText } from "../../kube/render.js";
 import { formatRegistry, type RegistryLocation } from "../../reference/target.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { KEY_OPTION } from "../keys.js";
+import { DEFAULT_CLUSTER_TIMEOUT } from "../shared-options.js";
 
 /** The `install` command. */
 export const installCommand: CommandSpec = {
@@ -44,7 +45,7 @@ export const installCommand: CommandSpec = {
     const layout = String(args["target-layout"]) as TargetLayout;
     if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
     // --timeout bounds the whole install, every request and wait in it.
-    const context = boundedByTimeout(commandContext, args, "the install", "10m");
+    const context = boundedByTimeout(commandContext, args, "the install", DEFAULT_CLUSTER_TIMEOUT);
     const reader = await openVerifiedBundle(args, out);
     try {
       if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { AirgapError } from "../../errors.js";
-import { parseRegistry, targetPath, type TargetLayout } from "../../reference/target.js";
+import { parseRegistry, targetPath } from "../../reference/target.js";
 import { parseReference } from "../../reference/reference.js";
 import { plural } from "../../util/plural.js";
 import { writeWholeFile } from "../../util/whole-file.js";
@@ -12,6 +12,7 @@ import { formatBytes } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import { targetLayoutOf, targetLayoutOption } from "../shared-options.js";
 
 /** The `inventory` command. */
 export const inventoryCommand: CommandSpec = {
@@ -34,14 +35,14 @@ export const inventoryCommand: CommandSpec = {
     registry: { type: "string", describe: "The site's registry HOST[:PORT][/PREFIX]", requiresArg: true },
     repos: { type: "string", describe: "File naming the repositories to read, one per line (relative to the /PREFIX)", requiresArg: true },
     "from-bundle": { type: "string", describe: "A bundle: with --registry, also read its images' repositories and digests (images pulled by digest have no tag); without, record what it holds", requiresArg: true },
-    "target-layout": { type: "string", describe: "The layout the images were loaded with: host or strip-host", choices: ["host", "strip-host"], default: "host" },
+    ...targetLayoutOption("The layout the images were loaded with: host or strip-host"),
     output: { type: "string", alias: "o", describe: "File to write (and FILE.sha256 beside it)", demandOption: true, requiresArg: true },
     ...REGISTRY_OPTIONS,
   },
   async run(args, out, context) {
     const { inventoryOfBundle, inventoryOfRegistry } = await import("../../ops/inventory.js");
     const { inventoryDigest, inventoryText } = await import("../../bundle/inventory.js");
-    const layout = String(args["target-layout"]) as TargetLayout;
+    const layout = targetLayoutOf(args);
     if (args.registry === undefined && args["from-bundle"] === undefined) {
       throw new AirgapError("INVALID_ARGUMENT", "name what to record: --registry R, or --from-bundle B", { hint: "bundle inventory --registry 10.0.0.5:5000 -o site-inventory.json" });
     }

@@ -2,7 +2,6 @@
  * `bundle load`: push a bundle into the private registry and prove every image arrived.
  */
 import { plural } from "../../util/plural.js";
-import { loadBundle } from "../../ops/load.js";
 import { DEFAULT_CONCURRENCY } from "../../content/copy.js";
 import { AirgapError } from "../../errors.js";
 import { parseRegistry, type RegistryLocation, type TargetLayout } from "../../reference/target.js";
@@ -15,13 +14,16 @@ import { openBases, openVerifiedBundle } from "../open-bundle.js";
 import { formatTable, tableWidth } from "../table.js";
 import { progressFor, type ProgressRenderer } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
-import { checkRenderedReferences, INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, type InstallPreflight } from "../install-options.js";
+import { INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, referenceNotice, type InstallPreflight } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { runPreflightStep } from "../preflight-step.js";
 import type { Registries } from "../../registry/registries.js";
 import type { RetryOptions } from "../../registry/retry.js";
 import { IMAGE_KEY_OPTIONS, imageKeyOption, KEY_OPTION } from "../keys.js";
 import { reportImageSignatures } from "../image-signatures.js";
+import { concurrencyOf, concurrencyOption, targetLayoutOf, targetLayoutOption } from "../shared-options.js";
+import type { LoadResult } from "../../ops/load.js";
+import type { ManifestText } from "../../kube/render.js";
 
 /** The `load` command. */
 export const loadCommand: CommandSpec = {
@@ -48,8 +50,8 @@ export const loadCommand: CommandSpec = {
     "skip-verify": { type: "boolean", describe: "Do not check the bundle first (every blob is still verified as it is read)" },
     ...KEY_OPTION,
     ...IMAGE_KEY_OPTIONS,
-    "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
-    concurrency: { type: "number", describe: "Blob uploads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
+    ...targetLayoutOption("host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)"),
+    ...concurrencyOption("Blob uploads", DEFAULT_CONCURRENCY),
     "chunk-size": { type: "string", describe: "Upload blobs in PATCH chunks of this size (e.g. 50M), for proxies that cap request bodies", requiresArg: true },
     base: { type: "string", array: true, describe: "A delta: an older bundle that supplies what the delta relies on and the registry lacks; repeatable", requiresArg: true },
     ...REGISTRY_OPTIONS,
@@ -62,11 +64,10 @@ export const loadCommand: CommandSpec = {
     if (args.registry === undefined) throw new AirgapError("INVALID_ARGUMENT", "--registry is required", { hint: "name the private registry, e.g. --registry 10.0.0.5:5000 (or --docker to load into a Docker engine)" });
     const registry = parseRegistry(String(args.registry));
     if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");
-    const concurrency = Number(args.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new AirgapError("INVALID_ARGUMENT", "--concurrency must be a whole number from 1 to 256");
+    const concurrency = concurrencyOf(args);
     const chunkSize = args["chunk-size"] === undefined ? undefined : parseSize(String(args["chunk-size"]), "--chunk-size");
     if (chunkSize !== undefined && chunkSize < 1024) throw new AirgapError("INVALID_ARGUMENT", "--chunk-size must be at least 1Ki");
-    const layout = String(args["target-layout"]) as TargetLayout;
+    const layout = targetLayoutOf(args);
     // With manifests to install, settings, rendering and the cluster are checked before a byte is pushed.
     const progress: { renderer?: ProgressRenderer } = {};
     const connection = await registriesFrom(args, context, [registry.host], (n) => progress.renderer?.retry(n), chunkSize === undefined ? {} : { chunkSize });
@@ -87,15 +88,13 @@ export const loadCommand: CommandSpec = {
             if (preflight.cluster && args["skip-preflight"] !== true) await runPreflightStep(preflight, out);
           }
         }
+        // What the cluster will pull, rendered before the push; the load asks the registry for it after.
+        const rendered = reader.manifestFiles().length > 0 ? (preflight?.prepared ?? (await prepareForCheck(reader, args, registry, layout))).files : false;
         const bases = await openBases(args);
         try {
-          await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress, bases });
+          await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress, bases, rendered });
         } finally {
           for (const b of bases) await b.close();
-        }
-        if (reader.manifestFiles().length > 0) {
-          const prepared = preflight?.prepared ?? (await prepareForCheck(reader, args, registry, layout));
-          await checkRenderedReferences(prepared.files, registry, connection, out, context);
         }
         if (!preflight) return EXIT.OK;
         out.info("installing the bundle's manifests");
@@ -115,12 +114,31 @@ async function push(
   args: Record<string, unknown>,
   out: Output,
   context: CommandContext,
-  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer }; bases: BundleReader[] },
+  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer }; bases: BundleReader[]; rendered: readonly ManifestText[] | false },
 ): Promise<void> {
-  const { registry, layout, concurrency, registries, retry, bases } = settings;
+  const { registry, layout, concurrency, registries, retry, bases, rendered } = settings;
+  // Loaded on use: with the rendered-reference check comes the YAML parsers, which other commands need not pay for.
+  const { loadBundle } = await import("../../ops/load.js");
   const progress = progressFor(out);
   settings.progress.renderer = progress;
   try {
+    // The table is printed once the images are in, before the rendered references are asked of the registry.
+    let pushed = false;
+    const printTable = (result: LoadResult) => {
+      progress?.stop();
+      pushed = true;
+      const rows = result.images.map((i) => [i.source, i.target, i.indexDigest ? `${i.indexDigest.slice(0, 19)} → ${i.digest.slice(0, 19)}` : i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
+      // Names and problems give way on a narrow terminal; digests and counts do not.
+      const table = formatTable(["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"], rows, { width: tableWidth(), shrink: [0, 1, 4] });
+      const summary = {
+        registry: String(args.registry), images: result.images, catalog: result.catalog,
+        uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
+      };
+      if (out.json) out.jsonLine({ type: "summary", ...summary });
+      else out.result(table, summary);
+      if (!out.json) out.info("PUSHED/SKIPPED/MOUNTED count each image's blobs (layers and config): uploaded / already in the registry / mounted from another repository");
+      out.info(`${plural(result.images.length, "image")}, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
+    };
     const result = await loadBundle({
       reader,
       bases,
@@ -131,24 +149,15 @@ async function push(
       verify: args["skip-verify"] ? "skip" : "verified",
       digestTags: args["digest-tags"] !== false,
       concurrency,
+      rendered,
       signal: context.signal,
       onEvent: (e) => {
         if (e.type === "phase") streamingGc(e.phase === "push");
-        progress?.event(e);
+        if (e.type === "pushed") printTable(e.result);
+        else if (pushed && e.type === "notice") referenceNotice(out)(e.level, e.message);
+        else progress?.event(e);
       },
     });
-    progress?.stop();
-    const rows = result.images.map((i) => [i.source, i.target, i.indexDigest ? `${i.indexDigest.slice(0, 19)} → ${i.digest.slice(0, 19)}` : i.digest.slice(0, 19), `${i.pushed}/${i.skipped}/${i.mounted}`, i.verified ? "yes" : `NO: ${i.problem}`]);
-    // Names and problems give way on a narrow terminal; digests and counts do not.
-    const table = formatTable(["IMAGE", "TARGET", "DIGEST", "PUSHED/SKIPPED/MOUNTED", "VERIFIED"], rows, { width: tableWidth(), shrink: [0, 1, 4] });
-    const summary = {
-      registry: String(args.registry), images: result.images, catalog: result.catalog,
-      uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
-    };
-    if (out.json) out.jsonLine({ type: "summary", ...summary });
-    else out.result(table, summary);
-    if (!out.json) out.info("PUSHED/SKIPPED/MOUNTED count each image's blobs (layers and config): uploaded / already in the registry / mounted from another repository");
-    out.info(`${plural(result.images.length, "image")}, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
     if (result.problems.length > 0) {
       throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${plural(result.images.length, "image")} did not arrive intact`, {
         problems: result.problems, hint: "rerun the load: what arrived is skipped",
@@ -168,7 +177,7 @@ async function loadIntoDocker(args: Record<string, unknown>, out: Output): Promi
   try {
     const docker = await engine(args);
     const progress = out.json ? undefined : progressFor(out);
-    const loaded = await loadIntoEngine(reader, docker, { ...(registry && { registry }), layout: String(args["target-layout"]) as TargetLayout, ...(progress && { onEvent: (e) => progress.event(e) }) })
+    const loaded = await loadIntoEngine(reader, docker, { ...(registry && { registry }), layout: targetLayoutOf(args), ...(progress && { onEvent: (e) => progress.event(e) }) })
       .finally(() => progress?.stop());
     const rows = loaded.map((l) => [l.source, l.id.slice(0, 19), l.tags.join(" ") || "(by ID only: no tag)", l.verified ? "yes" : `NO: ${l.problem}`]);
     const table = formatTable(["IMAGE", "IMAGE ID", "TAGS", "VERIFIED"], rows);

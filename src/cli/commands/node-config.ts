@@ -3,13 +3,14 @@
  */
 import { AirgapError } from "../../errors.js";
 import { parseReference } from "../../reference/reference.js";
-import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { parseRegistry } from "../../reference/target.js";
 import { plural } from "../../util/plural.js";
 import { readSmallFile } from "../../util/small-file.js";
 import { checkOutputFolderIsFolder } from "../../util/output-path.js";
 import type { CommandSpec } from "../command.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { EXIT } from "../output.js";
+import { targetLayoutOf, targetLayoutOption } from "../shared-options.js";
 
 /** Largest CA file read (a PEM bundle of a few certificates). */
 const MAX_CA_BYTES = 1024 * 1024;
@@ -38,7 +39,7 @@ export const nodeConfigCommand: CommandSpec = {
     "ca-file": { type: "string", describe: "The CA certificate (PEM) that signed the registry's certificate", requiresArg: true },
     mirror: { type: "string", array: true, describe: "Also serve images named after HOST from the private registry; repeatable", requiresArg: true },
     "sandbox-image": { type: "string", describe: "The pause image (its name as saved, e.g. registry.k8s.io/pause:3.10) for sandbox_image", requiresArg: true },
-    "target-layout": { type: "string", describe: "As given to bundle load: host (REGISTRY/<host>/<path>) or strip-host", choices: ["host", "strip-host"], default: "host" },
+    ...targetLayoutOption("As given to bundle load: host (REGISTRY/<host>/<path>) or strip-host"),
     "config-path": { type: "string", describe: "Where --out goes on the nodes, for the config.toml lines printed", default: "/etc/containerd/certs.d", requiresArg: true },
     force: { type: "boolean", describe: "Replace hosts.toml files in --out that say something else" },
   },
@@ -67,7 +68,7 @@ export const nodeConfigCommand: CommandSpec = {
         await reader.close();
       }
     }
-    const config = nodeConfig({ registry, layout: String(args["target-layout"]) as TargetLayout, plainHttp: args["plain-http"] === true, ...(ca && { ca }), mirrors, ...(sandboxImage && { sandboxImage }) });
+    const config = nodeConfig({ registry, layout: targetLayoutOf(args), plainHttp: args["plain-http"] === true, ...(ca && { ca }), mirrors, ...(sandboxImage && { sandboxImage }) });
     const written = await writeNodeConfig(outDir, config, { force: args.force === true });
     const toml = config.containerdToml(String(args["config-path"]));
     out.result(toml.trimEnd(), { written: written.written, unchanged: written.unchanged, sandboxImage: config.sandboxImage ?? null, containerdConfig: toml });

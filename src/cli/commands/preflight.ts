@@ -1,7 +1,7 @@
 /**
  * `bundle preflight`: what the cluster lacks for this bundle, known before anything is pushed or applied.
  */
-import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { parseRegistry } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
 import { boundedByTimeout, INSTALL_OPTIONS, preflightInstall } from "../install-options.js";
 import { openVerifiedBundle } from "../open-bundle.js";
@@ -9,6 +9,7 @@ import { EXIT } from "../output.js";
 import { runPreflightStep } from "../preflight-step.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { KEY_OPTION } from "../keys.js";
+import { targetLayoutOf, targetLayoutOption } from "../shared-options.js";
 
 const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, INSTALL_OPTIONS[n]!]));
 
@@ -29,7 +30,7 @@ export const preflightCommand: CommandSpec = {
   positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
   options: {
     registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX] the images are (or will be) in", demandOption: true, requiresArg: true },
-    "target-layout": { type: "string", describe: "The layout of the load: host (REGISTRY/<host>/<path>) or strip-host", choices: ["host", "strip-host"], default: "host" },
+    ...targetLayoutOption("The layout of the load: host (REGISTRY/<host>/<path>) or strip-host"),
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
     ...KEY_OPTION,
     ...pick(["config", "set", "secret-key", "allow-unresolved", "kubeconfig", "context", "request-timeout", "skip-kind", "max-manifest-size"]),
@@ -39,7 +40,7 @@ export const preflightCommand: CommandSpec = {
   async run(args, out, commandContext) {
     const registry = parseRegistry(String(args.registry));
     const context = boundedByTimeout(commandContext, args, "the preflight", "5m");
-    const layout = String(args["target-layout"]) as TargetLayout;
+    const layout = targetLayoutOf(args);
     const reader = await openVerifiedBundle(args, out);
     try {
       const pre = await preflightInstall(reader, args, out, registry, layout, "install", context.signal);

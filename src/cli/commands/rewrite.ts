@@ -8,13 +8,14 @@ import { dirname, join, resolve } from "node:path";
 import { AirgapError } from "../../errors.js";
 import type { ImageFinding } from "../../kube/scan.js";
 import { writeError } from "../../layout/layout.js";
-import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference, type TargetLayout } from "../../reference/target.js";
+import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference } from "../../reference/target.js";
 import { repositoryOf, parseReference } from "../../reference/reference.js";
 import type { CommandSpec } from "../command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import type { Output } from "../output.js";
 import { EXIT } from "../output.js";
+import { targetLayoutOf, targetLayoutOption } from "../shared-options.js";
 
 /** The `rewrite` command. */
 export const rewriteCommand: CommandSpec = {
@@ -32,14 +33,14 @@ export const rewriteCommand: CommandSpec = {
     registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX]", demandOption: true, requiresArg: true },
     manifests: { type: "string", describe: "Folder of Kubernetes manifests", default: "manifests", requiresArg: true },
     out: { type: "string", describe: "Folder to write the rewritten manifests to", demandOption: true, requiresArg: true },
-    "target-layout": { type: "string", describe: "host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)", choices: ["host", "strip-host"], default: "host" },
+    ...targetLayoutOption("host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)"),
     ...MANIFEST_SIZE_OPTION,
     force: { type: "boolean", describe: "Write into --out even when it already holds files" },
     bundle: { type: "string", describe: "The bundle the images were loaded from: references pinned to an index it keeps some platforms of are pinned to what the load pushed", requiresArg: true },
   },
   async run(args, out) {
     const registry = parseRegistry(String(args.registry));
-    const layout = String(args["target-layout"]) as TargetLayout;
+    const layout = targetLayoutOf(args);
     const manifests = String(args.manifests);
     const outDir = String(args.out);
     if (resolve(outDir) === resolve(manifests)) {

@@ -19,6 +19,7 @@ import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { signingKeyOption } from "../keys.js";
 import { signSidecar } from "../../ops/sign.js";
 import { fingerprint } from "../../oci/signing.js";
+import { concurrencyOf, concurrencyOption } from "../shared-options.js";
 
 /** The `save` command. */
 export const saveCommand: CommandSpec = {
@@ -53,7 +54,7 @@ export const saveCommand: CommandSpec = {
     "split-size": { type: "string", describe: "Split the tar into parts of this size (4G = 4×10⁹ bytes, fits FAT32; 2Gi binary)", requiresArg: true },
     platform: { type: "string", array: true, describe: "Platform to keep from multi-platform images; repeatable", default: [...DEFAULT_PLATFORMS], requiresArg: true },
     "all-platforms": { type: "boolean", describe: "Keep every platform of multi-platform images" },
-    concurrency: { type: "number", describe: "Blob downloads at once", default: DEFAULT_CONCURRENCY, requiresArg: true },
+    ...concurrencyOption("Blob downloads", DEFAULT_CONCURRENCY),
     "from-daemon": { type: "boolean", describe: "Read every image from the local Docker engine (as if each line were docker-daemon:NAME:TAG)" },
     "sign-key": { type: "string", describe: "Sign the bundle: a PKCS#8 PEM private key (ECDSA P-256 or Ed25519); writes NAME-VERSION.tar.sig", requiresArg: true },
     "sign-key-pass-env": { type: "string", describe: "Environment variable holding the passphrase of an encrypted --sign-key (else asked on a terminal)", requiresArg: true },
@@ -63,8 +64,7 @@ export const saveCommand: CommandSpec = {
     ...REGISTRY_OPTIONS,
   },
   async run(args, out, context) {
-    const concurrency = Number(args.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new AirgapError("INVALID_ARGUMENT", "--concurrency must be a whole number from 1 to 256");
+    const concurrency = concurrencyOf(args);
     const splitSize = args["split-size"] === undefined ? undefined : parseSize(String(args["split-size"]), "--split-size");
     if (splitSize !== undefined && splitSize < 1024 * 1024) throw new AirgapError("INVALID_ARGUMENT", "--split-size must be at least 1Mi");
     const platforms = args["all-platforms"] ? "all" : (args.platform as string[]).map(parsePlatform);

@@ -4,13 +4,14 @@
 import { createSecureContext } from "node:tls";
 import { readSmallFile } from "../../util/small-file.js";
 import { AirgapError } from "../../errors.js";
-import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { parseRegistry } from "../../reference/target.js";
 import { plural } from "../../util/plural.js";
 import { formatBytes } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { KEY_OPTION } from "../keys.js";
 import { openBases, openVerifiedBundle } from "../open-bundle.js";
 import { EXIT } from "../output.js";
+import { targetLayoutOf, targetLayoutOption } from "../shared-options.js";
 
 /** The `serve` command. */
 export const serveCommand: CommandSpec = {
@@ -35,7 +36,7 @@ export const serveCommand: CommandSpec = {
     listen: { type: "string", describe: "Address to listen on: HOST:PORT, [IPV6]:PORT, or :PORT for every interface", default: "127.0.0.1:5000", requiresArg: true },
     "tls-cert": { type: "string", describe: "Serve HTTPS with this certificate chain (PEM); needs --tls-key", requiresArg: true },
     "tls-key": { type: "string", describe: "The certificate's private key (PEM)", requiresArg: true },
-    "target-layout": { type: "string", describe: "Repository names: host: <host>/<path>; strip-host: <path> (as bundle load)", choices: ["host", "strip-host"], default: "host" },
+    ...targetLayoutOption("Repository names: host: <host>/<path>; strip-host: <path> (as bundle load)"),
     prefix: { type: "string", describe: "Serve every repository under this path prefix (as bundle load --registry HOST/PREFIX)", requiresArg: true },
     base: { type: "string", array: true, describe: "A delta: an older bundle holding what the delta left out; repeatable", requiresArg: true },
     deep: { type: "boolean", describe: "Re-hash every blob before serving (the default checks the .sha256)" },
@@ -48,7 +49,7 @@ export const serveCommand: CommandSpec = {
     const { servedContent } = await import("../../serve/content.js");
     const { verifyBundle } = await import("../../ops/verify.js");
     const listen = parseListen(String(args.listen));
-    const layout = String(args["target-layout"]) as TargetLayout;
+    const layout = targetLayoutOf(args);
     const prefix = args.prefix === undefined ? undefined : parseRegistry(`serve.local/${String(args.prefix)}`).prefix;
     if ((args["tls-cert"] === undefined) !== (args["tls-key"] === undefined)) throw new AirgapError("INVALID_ARGUMENT", "--tls-cert and --tls-key go together");
     if (args.deep && args["skip-verify"]) throw new AirgapError("INVALID_ARGUMENT", "--deep and --skip-verify contradict each other");

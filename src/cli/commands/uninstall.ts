@@ -9,6 +9,7 @@ import type { CommandSpec } from "../command.js";
 import { boundedByTimeout, clusterFrom, INSTALL_OPTIONS, renderSettingsFrom } from "../install-options.js";
 import { EXIT } from "../output.js";
 import { REPORT_MARGIN_MS } from "../../util/deadline.js";
+import { DEFAULT_CLUSTER_TIMEOUT } from "../shared-options.js";
 
 /** The `uninstall` command. */
 export const uninstallCommand: CommandSpec = {
@@ -28,12 +29,12 @@ export const uninstallCommand: CommandSpec = {
     context: INSTALL_OPTIONS.context!,
     "request-timeout": INSTALL_OPTIONS["request-timeout"]!,
     wait: { type: "boolean", describe: "Wait until the bundle's namespaces are gone (--no-wait to skip)", default: true },
-    timeout: { type: "string", describe: "The whole uninstall's bound, waiting included (e.g. 5m)", default: "10m", requiresArg: true },
+    timeout: { type: "string", describe: "The whole uninstall's bound, waiting included (e.g. 5m)", default: DEFAULT_CLUSTER_TIMEOUT, requiresArg: true },
   },
   async run(args, out, commandContext) {
     parseDuration(String(args["request-timeout"]), "--request-timeout");
     // --timeout bounds the whole uninstall, every request and wait in it.
-    const context = boundedByTimeout(commandContext, args, "the uninstall", "10m");
+    const context = boundedByTimeout(commandContext, args, "the uninstall", DEFAULT_CLUSTER_TIMEOUT);
     const { BundleReader } = await import("../../bundle/reader.js");
     const { prepareInstall } = await import("../../ops/install.js");
     const { uninstallPlan } = await import("../../kube/uninstall.js");
