@@ -17,6 +17,7 @@ import type { RetryOptions } from "../registry/retry.js";
 import { open, readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { readSmallFile } from "../util/small-file.js";
+import { writeWholeFile } from "../util/whole-file.js";
 import { INVENTORY_FORMAT, inventoryDigest, inventoryText, parseInventory, type Inventory } from "../bundle/inventory.js";
 import { BundleReader } from "../bundle/reader.js";
 
@@ -157,6 +158,28 @@ export async function inventoryOfBundle(reader: BundleReader, layout: TargetLayo
   }
   for (const b of reader.bundle.base?.blobs ?? []) inventory.blobs[b.digest] ??= { size: b.size, repository: b.repository };
   return inventory;
+}
+
+/**
+ * What a load of the bundle put in a registry, to read back there (`inventory --registry R --from-bundle B`): its
+ * target repositories, and the digest of each image pulled by digest alone (it has no tag there, so only its
+ * digest finds it).
+ */
+export function bundleTargets(reader: BundleReader, layout: TargetLayout): { repositories: string[]; digests: Array<{ repository: string; digest: string }> } {
+  const refs = reader.bundle.images.map((image) => ({ ref: parseReference(image.source), image }));
+  return {
+    repositories: refs.map(({ ref }) => targetPath(ref, undefined, layout)),
+    digests: refs.filter(({ ref }) => ref.digest !== undefined).map(({ ref, image }) => ({ repository: targetPath(ref, undefined, layout), digest: image.targetDigest ?? image.digest })),
+  };
+}
+
+/** Writes an inventory to `path` and its `.sha256` beside it, each whole or not at all; returns the sha256. */
+export async function writeInventory(path: string, inventory: Inventory): Promise<string> {
+  const text = inventoryText(inventory);
+  const sha256 = inventoryDigest(text);
+  await writeWholeFile(path, text);
+  await writeWholeFile(`${path}.sha256`, `${sha256}  ${basename(path)}\n`);
+  return sha256;
 }
 
 /** An inventory a delta is made against, with the sha256 of the file it came from. */

@@ -2,12 +2,9 @@
  * `bundle inventory`: what a closed site holds, as a small file to carry out for `bundle save --since`.
  */
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
 import { AirgapError } from "../../errors.js";
-import { parseRegistry, targetPath } from "../../reference/target.js";
-import { parseReference } from "../../reference/reference.js";
+import { parseRegistry } from "../../reference/target.js";
 import { plural } from "../../util/plural.js";
-import { writeWholeFile } from "../../util/whole-file.js";
 import { formatBytes } from "../../util/size.js";
 import type { CommandSpec } from "../command.js";
 import { EXIT } from "../output.js";
@@ -40,8 +37,7 @@ export const inventoryCommand: CommandSpec = {
     ...REGISTRY_OPTIONS,
   },
   async run(args, out, context) {
-    const { inventoryOfBundle, inventoryOfRegistry } = await import("../../ops/inventory.js");
-    const { inventoryDigest, inventoryText } = await import("../../bundle/inventory.js");
+    const { bundleTargets, inventoryOfBundle, inventoryOfRegistry, writeInventory } = await import("../../ops/inventory.js");
     const layout = targetLayoutOf(args);
     if (args.registry === undefined && args["from-bundle"] === undefined) {
       throw new AirgapError("INVALID_ARGUMENT", "name what to record: --registry R, or --from-bundle B", { hint: "bundle inventory --registry 10.0.0.5:5000 -o site-inventory.json" });
@@ -62,12 +58,7 @@ export const inventoryCommand: CommandSpec = {
       const reader = await BundleReader.open(String(args["from-bundle"]));
       try {
         if (args.registry === undefined) inventory = await inventoryOfBundle(reader, layout);
-        else {
-          const refs = reader.bundle.images.map((i) => ({ ref: parseReference(i.source), image: i }));
-          bundleRepositories = refs.map(({ ref }) => targetPath(ref, undefined, layout));
-          // Images pulled by digest have no tag in the registry: read them by the digest the load pushed.
-          digests = refs.filter(({ ref }) => ref.digest !== undefined).map(({ ref, image }) => ({ repository: targetPath(ref, undefined, layout), digest: image.targetDigest ?? image.digest }));
-        }
+        else ({ repositories: bundleRepositories, digests } = bundleTargets(reader, layout));
       } finally {
         await reader.close();
       }
@@ -87,17 +78,15 @@ export const inventoryCommand: CommandSpec = {
       }
     }
     for (const s of skipped) out.warn(`${s.text}: not recorded: ${s.reason}`);
-    const text = inventoryText(inventory);
     const output = String(args.output);
-    await writeWholeFile(output, text);
-    await writeWholeFile(`${output}.sha256`, `${inventoryDigest(text)}  ${basename(output)}\n`);
+    const sha256 = await writeInventory(output, inventory);
     const repos = Object.keys(inventory.repositories).length;
     const tags = Object.values(inventory.repositories).reduce((n, r) => n + Object.keys(r.tags).length, 0);
     const bytes = Object.values(inventory.blobs).reduce((n, b) => n + b.size, 0);
     out.result(
       `${output}: ${plural(repos, "repository", "repositories")}, ${plural(tags, "tag")}, ${plural(Object.keys(inventory.manifests).length, "manifest")}, ` +
         `${plural(Object.keys(inventory.blobs).length, "config and layer", "configs and layers")} (${formatBytes(bytes)}) from ${inventory.source}`,
-      { output, sha256: inventoryDigest(text), source: inventory.source, repositories: repos, tags, manifests: Object.keys(inventory.manifests).length, blobs: Object.keys(inventory.blobs).length, bytes },
+      { output, sha256, source: inventory.source, repositories: repos, tags, manifests: Object.keys(inventory.manifests).length, blobs: Object.keys(inventory.blobs).length, bytes },
     );
     return EXIT.OK;
   },

@@ -1,0 +1,38 @@
+/**
+ * `bundle uninstall` as a function: the bundle's manifests rendered for their identities (kind, namespace, name;
+ * other placeholders may stay), then every object deleted last first, and — with `wait` — the namespaces and the
+ * deleted workloads' pods waited for (kube/uninstall.ts).
+ */
+import { AirgapError } from "../errors.js";
+import type { Cluster } from "../kube/cluster.js";
+import { uninstallPlan, type UninstallEvent, type UninstallResult } from "../kube/uninstall.js";
+import { plural } from "../util/plural.js";
+import type { BundleReader } from "../bundle/reader.js";
+import { prepareInstall, type PreparedInstall, type RenderSettings } from "./install.js";
+
+/** Renders the plan an uninstall deletes; UNRESOLVED_PLACEHOLDERS when a name or namespace has no value. */
+export async function prepareUninstall(reader: BundleReader, settings: RenderSettings): Promise<PreparedInstall> {
+  if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests`);
+  const prepared = await prepareInstall(reader, { ...settings, allowUnresolved: true });
+  const unnamed = prepared.plan.filter((p) => /\{[A-Za-z_]/.test(`${p.object.metadata.name ?? ""}${p.object.metadata.namespace ?? ""}`));
+  if (unnamed.length > 0) {
+    throw new AirgapError("UNRESOLVED_PLACEHOLDERS", `${unnamed.length} object${unnamed.length === 1 ? "'s" : "s'"} name or namespace is a placeholder without a value`, {
+      problems: unnamed.map((p) => ({ file: p.file, text: `${p.object.kind} ${p.object.metadata.name ?? ""}`, reason: "give its value with --config or --set" })),
+    });
+  }
+  return prepared;
+}
+
+/** Deletes what `prepared` plans from `cluster`; INSTALL_FAILED listing what could not be deleted. */
+export async function uninstallPrepared(
+  prepared: PreparedInstall,
+  cluster: Cluster,
+  options: { wait: boolean; deadline: number; signal?: AbortSignal; onEvent?: (e: UninstallEvent) => void },
+): Promise<UninstallResult> {
+  await cluster.ping();
+  const result = await uninstallPlan(cluster, prepared.plan, options);
+  if (result.failed.length > 0) {
+    throw new AirgapError("INSTALL_FAILED", `${plural(result.failed.length, "object")} could not be deleted`, { problems: result.failed.map((f) => ({ text: f.key, reason: f.message })) });
+  }
+  return result;
+}
