@@ -7,7 +7,6 @@ import type { InstallEvent, PreparedInstall, RenderSettings } from "../ops/insta
 import type { BundleReader } from "../bundle/reader.js";
 import { AirgapError, formatProblem, type Problem } from "../errors.js";
 import type { Registries } from "../registry/registries.js";
-import type { RetryOptions } from "../registry/retry.js";
 import { plural } from "../util/plural.js";
 import type { Cluster } from "../kube/cluster.js";
 import { objectKey } from "../kube/object.js";
@@ -144,12 +143,12 @@ export async function prepareForCheck(reader: BundleReader, args: Record<string,
 export async function checkRenderedReferences(
   files: PreparedInstall["files"],
   registry: RegistryLocation,
-  connection: { registries: Registries; retry: RetryOptions },
+  connection: { registries: Registries },
   out: Output,
   context: CommandContext,
 ): Promise<void> {
   const { requireReferences } = await import("../ops/check-references.js");
-  await requireReferences(files, registry, connection.registries.host(registry.host), { retry: connection.retry, signal: context.signal, notice: referenceNotice(out) });
+  await requireReferences(files, registry, connection.registries.host(registry.host), { signal: context.signal, notice: referenceNotice(out) });
 }
 
 /** How the CLI says what the rendered-reference check found. */

@@ -7,7 +7,6 @@ import { AirgapError } from "../errors.js";
 import type { PreflightCheck } from "../ops/preflight.js";
 import { formatRegistry, type RegistryLocation } from "../reference/target.js";
 import type { Registries } from "../registry/registries.js";
-import type { RetryOptions } from "../registry/retry.js";
 import { plural } from "../util/plural.js";
 import type { InstallPreflight } from "./install-options.js";
 import type { Output } from "./output.js";
@@ -15,7 +14,7 @@ import type { Output } from "./output.js";
 /** How the preflight reaches the registry for the images check (omitted: images are checked after the push). */
 export interface PreflightImages {
   registry: RegistryLocation;
-  connection: { registries: Registries; retry: RetryOptions };
+  connection: { registries: Registries };
   signal: AbortSignal;
 }
 
@@ -30,7 +29,7 @@ export async function runPreflightStep(pre: InstallPreflight, out: Output, image
         const { checkReferences } = await import("../ops/check-references.js");
         const host = images.connection.registries.host(images.registry.host);
         const origin = await host.base(images.signal);
-        const result = await checkReferences(pre.prepared.files, images.registry, host, { retry: images.connection.retry, signal: images.signal });
+        const result = await checkReferences(pre.prepared.files, images.registry, host, { signal: images.signal });
         return imagesCheck(formatRegistry(images.registry), result, origin.startsWith("http://"));
       },
     }),

@@ -30,7 +30,7 @@ export async function registriesFrom(
   hosts: string[],
   onRetry?: (notice: RetryNotice) => void,
   extra: { chunkSize?: number } = {},
-): Promise<{ registries: Registries; retry: RetryOptions }> {
+): Promise<{ registries: Registries }> {
   const retries = Number(args.retries ?? DEFAULT_RETRY.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new AirgapError("INVALID_ARGUMENT", `--retries must be a whole number from 0 to 100`);
   const retry: RetryOptions = { ...DEFAULT_RETRY, retries };
@@ -59,5 +59,5 @@ export async function registriesFrom(
     ...(onRetry && { onRetry }),
     ...extra,
   });
-  return { registries, retry };
+  return { registries };
 }

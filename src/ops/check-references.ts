@@ -11,7 +11,6 @@ import { formatReference } from "../reference/reference.js";
 import { formatRegistry, type RegistryLocation } from "../reference/target.js";
 import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
-import type { RetryOptions } from "../registry/retry.js";
 import pLimit from "p-limit";
 import { scanManifest } from "../kube/scan.js";
 
@@ -35,7 +34,7 @@ export async function checkReferences(
   files: readonly ManifestText[],
   registry: RegistryLocation,
   host: RegistryHost,
-  options: { retry?: RetryOptions; signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal } = {},
 ): Promise<ReferenceCheck> {
   const findings = files.flatMap((f) => scanManifest(f.path, f.text).findings);
   const asked = new Map<string, Promise<string | undefined>>();
@@ -44,7 +43,7 @@ export async function checkReferences(
   const repos = new Map<string, RegistryRepository>();
   const repository = (path: string) => {
     let r = repos.get(path);
-    if (!r) repos.set(path, (r = new RegistryRepository(host, path, options.retry)));
+    if (!r) repos.set(path, (r = new RegistryRepository(host, path)));
     return r;
   };
   /** Why a reference does not resolve, or undefined when it does. */
@@ -102,7 +101,7 @@ export async function requireReferences(
   files: readonly ManifestText[],
   registry: RegistryLocation,
   host: RegistryHost,
-  options: { retry?: RetryOptions; signal?: AbortSignal; notice: (level: "warning" | "info", message: string, problem?: Problem) => void },
+  options: { signal?: AbortSignal; notice: (level: "warning" | "info", message: string, problem?: Problem) => void },
 ): Promise<ReferenceCheck> {
   const result = await checkReferences(files, registry, host, options);
   for (const p of result.elsewhere) options.notice("warning", "a closed network cannot pull it", inBundle(p));

@@ -16,7 +16,6 @@ import type { RegistryLocation } from "../reference/target.js";
 import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
 import { keptGraph } from "./inventory.js";
-import type { RetryOptions } from "../registry/retry.js";
 import { plural } from "../util/plural.js";
 import type { BundleReader } from "../bundle/reader.js";
 
@@ -50,11 +49,11 @@ async function imagesNeeding(reader: BundleReader, digests: ReadonlySet<string>)
  * Checks that the target (or a --base bundle) holds everything the delta relies on; throws LOAD_FAILED listing what
  * is missing, with the images that need it, before anything is pushed.
  */
-export async function prepareDelta(reader: BundleReader, bases: readonly BundleReader[], options: { registry: RegistryLocation; host: RegistryHost; retry?: RetryOptions; signal?: AbortSignal }): Promise<PreparedDelta> {
+export async function prepareDelta(reader: BundleReader, bases: readonly BundleReader[], options: { registry: RegistryLocation; host: RegistryHost; signal?: AbortSignal }): Promise<PreparedDelta> {
   const base = reader.bundle.base!;
   const prefix = options.registry.prefix ? `${options.registry.prefix}/` : "";
   const repos = new Map<string, RegistryRepository>();
-  const repo = (path: string) => repos.get(path) ?? repos.set(path, new RegistryRepository(options.host, path, options.retry)).get(path)!;
+  const repo = (path: string) => repos.get(path) ?? repos.set(path, new RegistryRepository(options.host, path)).get(path)!;
   const homes = new Map<string, string>();
   const missing: Array<{ digest: string; size: number; where: string }> = [];
   const limit = pLimit(CHECKS_AT_ONCE);

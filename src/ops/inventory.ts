@@ -13,7 +13,6 @@ import { parseReference } from "../reference/reference.js";
 import { targetPath, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import type { RegistryHost } from "../registry/client.js";
 import { RegistryRepository } from "../registry/repository.js";
-import type { RetryOptions } from "../registry/retry.js";
 import { open, readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { readSmallFile } from "../util/small-file.js";
@@ -44,7 +43,6 @@ export interface RegistryInventoryOptions {
    * a tag, and no registry API lists untagged manifests — a bundle's digest references name them.
    */
   digests?: Array<{ repository: string; digest: string }>;
-  retry?: RetryOptions;
   signal?: AbortSignal;
   onRepository?: (name: string, tags: number) => void;
 }
@@ -77,7 +75,7 @@ export async function inventoryOfRegistry(options: RegistryInventoryOptions): Pr
   const read = new Map<string, Promise<void>>();
   const limit = pLimit(REPOSITORIES_AT_ONCE);
   await Promise.all([...new Set(names)].map((name) => limit(async () => {
-    const repo = new RegistryRepository(host, `${prefix}${name}`, options.retry);
+    const repo = new RegistryRepository(host, `${prefix}${name}`);
     const tags = await repo.tags(signal);
     options.onRepository?.(name, tags.length);
     if (tags.length === 0) return;
@@ -102,7 +100,7 @@ export async function inventoryOfRegistry(options: RegistryInventoryOptions): Pr
   })));
   await Promise.all((options.digests ?? []).map(({ repository, digest }) => limit(async () => {
     if (read.has(digest)) return;
-    const repo = new RegistryRepository(host, `${prefix}${repository}`, options.retry);
+    const repo = new RegistryRepository(host, `${prefix}${repository}`);
     const top = await repo.resolve({ domain: registry.host, path: repo.path, digest }, signal).catch((err: unknown) => {
       if (err instanceof AirgapError && err.code === "NOT_FOUND") return undefined;
       throw err;

@@ -18,7 +18,6 @@ import { parseReference } from "../reference/reference.js";
 import { assertNoTargetCollisions, digestTag, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import type { Registries } from "../registry/registries.js";
 import { RegistryRepository } from "../registry/repository.js";
-import type { RetryOptions } from "../registry/retry.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { verifyBundle } from "./verify.js";
 import { prepareDelta } from "./delta.js";
@@ -45,7 +44,6 @@ export interface LoadOptions {
   registry: RegistryLocation;
   layout?: TargetLayout;
   registries: Registries;
-  retry?: RetryOptions;
   /** "verified": the caller checked the bundle already (bundle load does, before rendering its manifests). */
   verify: "fast" | "deep" | "skip" | "verified";
   /** Tag images pulled by digest alone with {@link digestTag} (default true; `--no-digest-tags`). */
@@ -116,14 +114,14 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   let homes = new Map<string, string>();
   if (reader.bundle.base) {
     for (const b of options.bases ?? []) if (options.verify !== "skip") await verifyBundle(b, { deep: false, trustStamps: true });
-    ({ source, homes } = await prepareDelta(reader, options.bases ?? [], { registry: options.registry, host, ...(options.retry && { retry: options.retry }), ...(options.signal && { signal: options.signal }) }));
+    ({ source, homes } = await prepareDelta(reader, options.bases ?? [], { registry: options.registry, host, ...(options.signal && { signal: options.signal }) }));
     emit({ type: "notice", level: "info", message: `a delta: ${plural(reader.bundle.base.external.count, "config and layer", "configs and layers")} it left out are in ${options.registry.host}${(options.bases ?? []).length > 0 ? " or the --base bundles" : ""}` });
   }
 
   const images = reader.bundle.images ?? [];
   const refs = images.map((i) => parseReference(i.source));
   assertNoTargetCollisions(refs, layout);
-  const repositories = refs.map((ref) => new RegistryRepository(host, targetPath(ref, options.registry.prefix, layout), options.retry));
+  const repositories = refs.map((ref) => new RegistryRepository(host, targetPath(ref, options.registry.prefix, layout)));
   const jobs: CopyJob[] = images.map((image, i) => ({
     label: image.source,
     ref: refs[i]!,
@@ -272,7 +270,7 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
     emit({ type: "phase", phase: "references" });
     const files = options.rendered ?? (await prepareInstall(reader, { registry: options.registry, layout, settings: new Map(), secretKeys: [], allowUnresolved: true })).files;
     result.references = await requireReferences(files, options.registry, host, {
-      ...(options.retry && { retry: options.retry }), ...(options.signal && { signal: options.signal }),
+      ...(options.signal && { signal: options.signal }),
       notice: (level, message, problem) => emit({ type: "notice", level, message: problem ? `${formatProblem(problem)} (${message})` : message }),
     });
   }

@@ -15,7 +15,6 @@ import type { Imagelist } from "../reference/imagelist.js";
 import { REGISTRY_PLACEHOLDER, relativeTarget, targetPath } from "../reference/target.js";
 import type { Registries } from "../registry/registries.js";
 import { RegistryRepository } from "../registry/repository.js";
-import type { RetryOptions } from "../registry/retry.js";
 import { checkCoverage, type Coverage } from "../kube/coverage.js";
 import { scanManifestDir } from "../kube/files.js";
 import { findingName, type FileScan, type ImageFinding } from "../kube/finding.js";
@@ -63,7 +62,6 @@ export interface SaveOptions {
   platforms: Platform[] | "all";
   concurrency?: number;
   registries: Registries;
-  retry?: RetryOptions;
   toolVersion: string;
   signal?: AbortSignal;
   onEvent?: (event: SaveEvent) => void;
@@ -158,7 +156,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,
     ref: e.ref,
-    source: fromDaemon(e) ? daemon! : new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path, options.retry),
+    source: fromDaemon(e) ? daemon! : new RegistryRepository(options.registries.host(e.ref.domain), e.ref.path),
     sink: layout,
   }));
   const transportOf = new Map(entries.filter(fromDaemon).map((e) => [e.normalized, "docker-daemon" as const]));

@@ -15,7 +15,6 @@ import type { RegistryHost } from "./client.js";
 import { BlobStream } from "./blob-stream.js";
 import { uploadInChunks } from "./chunked-upload.js";
 import { isTemporary, readCapped, redactUrl, RegistryError, responseError } from "./errors.js";
-import { DEFAULT_RETRY, type RetryOptions } from "./retry.js";
 
 const MAX_REDIRECTS = 5;
 
@@ -29,7 +28,6 @@ export class RegistryRepository implements Target, Mounter {
     private readonly registry: RegistryHost,
     /** Repository path inside the registry, e.g. `library/mysql`. */
     readonly path: string,
-    private readonly retry: RetryOptions = DEFAULT_RETRY,
   ) {
     this.name = `${registry.host}/${path}`;
     this.mountDomain = registry.host;
@@ -98,7 +96,7 @@ export class RegistryRepository implements Target, Mounter {
   async fetchFrom(d: Descriptor, offset: number, signal?: AbortSignal): Promise<Readable> {
     const what = `fetching ${this.name} blob ${d.digest}`;
     const first = await this.openBlob(d, offset, what, signal);
-    return new BlobStream(first, d, what, (at) => this.openBlob(d, at, what, signal), this.retry, signal, offset);
+    return new BlobStream(first, d, what, (at) => this.openBlob(d, at, what, signal), this.registry.retryOptions, signal, offset);
   }
 
   private async openBlob(d: Descriptor, offset: number, what: string, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {

@@ -68,7 +68,7 @@ export const inventoryCommand: CommandSpec = {
       const connection = await registriesFrom(args, context, [registry.host]);
       try {
         const result = await inventoryOfRegistry({
-          registry, host: connection.registries.host(registry.host), retry: connection.retry, signal: context.signal, digests,
+          registry, host: connection.registries.host(registry.host), signal: context.signal, digests,
           ...(repositories && { repositories }),
           ...(bundleRepositories && { also: bundleRepositories }),
         });

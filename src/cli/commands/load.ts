@@ -18,7 +18,6 @@ import { INSTALL_OPTIONS, performInstall, prepareForCheck, preflightInstall, ref
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
 import { runPreflightStep } from "../preflight-step.js";
 import type { Registries } from "../../registry/registries.js";
-import type { RetryOptions } from "../../registry/retry.js";
 import { IMAGE_KEY_OPTIONS, imageKeyOption, KEY_OPTION } from "../keys.js";
 import { reportImageSignatures } from "../image-signatures.js";
 import { concurrencyOf, concurrencyOption, targetLayoutOf, targetLayoutOption } from "../shared-options.js";
@@ -114,9 +113,9 @@ async function push(
   args: Record<string, unknown>,
   out: Output,
   context: CommandContext,
-  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; retry: RetryOptions; progress: { renderer?: ProgressRenderer }; bases: BundleReader[]; rendered: readonly ManifestText[] | false },
+  settings: { registry: RegistryLocation; layout: TargetLayout; concurrency: number; registries: Registries; progress: { renderer?: ProgressRenderer }; bases: BundleReader[]; rendered: readonly ManifestText[] | false },
 ): Promise<void> {
-  const { registry, layout, concurrency, registries, retry, bases, rendered } = settings;
+  const { registry, layout, concurrency, registries, bases, rendered } = settings;
   // Loaded on use: with the rendered-reference check comes the YAML parsers, which other commands need not pay for.
   const { loadBundle } = await import("../../ops/load.js");
   const progress = progressFor(out);
@@ -145,7 +144,6 @@ async function push(
       registry,
       layout,
       registries,
-      retry,
       verify: args["skip-verify"] ? "skip" : "verified",
       digestTags: args["digest-tags"] !== false,
       concurrency,

@@ -80,7 +80,7 @@ export const saveCommand: CommandSpec = {
       if (b.sidecarChecked === false) out.warn(`--since ${sinceFiles[i]}: no .sha256 beside it, so it could not be checked for damage on the way out`);
     });
     const progress = progressFor(out);
-    const { registries, retry } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
+    const { registries } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
     try {
       // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
       const { saveBundle } = await import("../../ops/save.js");
@@ -103,7 +103,6 @@ export const saveCommand: CommandSpec = {
         concurrency,
         registries,
         docker: { connect: () => engine(args), all: args["from-daemon"] === true },
-        retry,
         toolVersion: context.toolVersion,
         ...(since.length > 0 && { since }),
         referrers: args.referrers !== false,
