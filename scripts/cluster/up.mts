@@ -73,8 +73,7 @@ if (why) {
     process.stderr.write(`cluster: the node did not start: ${(err as Error).message}\n`);
     process.exit(1);
   });
-  const { hostsDir: _h, runtimeVersion: _r, stop: _s, address: _a, ...nodeState } = node;
-  next.node = nodeState;
+  next.node = { name: node.name, dir: node.dir, bridge: node.bridge, socket: node.socket, pids: node.pids };
   await writeFile(join(CLUSTER_DIR, "state.json"), JSON.stringify(next, null, 2));
   nodeLine = `node ${node.name} (kubelet with ${node.runtimeVersion}, pods on ${node.bridge}); its containerd reads registry hosts from ${node.hostsDir} (bundle node-config --out ${node.hostsDir})`;
 }

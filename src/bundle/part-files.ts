@@ -5,7 +5,7 @@
  */
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { writeError } from "../layout/layout.js";
+import { writeError } from "../util/whole-file.js";
 import { partFileName } from "./format.js";
 import { locate, type PartSpan } from "./parts.js";
 

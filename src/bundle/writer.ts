@@ -12,7 +12,8 @@ import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
 import { AirgapError } from "../errors.js";
 import type { Opener, Sink } from "../content/target.js";
-import { writeError, type OciLayout } from "../layout/layout.js";
+import type { OciLayout } from "../layout/layout.js";
+import { writeError } from "../util/whole-file.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { MediaType } from "../oci/media-types.js";
 import { digestHex, digestOf } from "../oci/verify.js";
@@ -20,8 +21,6 @@ import type { Reference } from "../reference/reference.js";
 import { formatBytes } from "../util/size.js";
 import { priorityLimit } from "../util/priority-limit.js";
 import { entriesDigest, formatChecksums, sidecarText, type ChecksumLine, type WrittenFile } from "./checksums.js";
-
-export type { WrittenFile };
 import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./format.js";
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";

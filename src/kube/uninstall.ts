@@ -8,7 +8,7 @@ import { stoppedBy } from "../util/deadline.js";
 import { AirgapError } from "../errors.js";
 import type { Cluster } from "./cluster.js";
 import { objectKey, type KubeObject } from "./object.js";
-import { isWorkload } from "./wait.js";
+import { isWorkload, podSelector } from "./wait.js";
 import { planUninstall, type PlannedObject } from "./plan.js";
 
 /** Events while uninstalling. */
@@ -68,12 +68,6 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
   if (options.wait && namespaces.length > 0) await waitGone(cluster, namespaces, options);
   if (options.wait && workloads.length > 0) await waitPodsGone(cluster, workloads, options);
   return result;
-}
-
-/** The label selector of a workload's pods (a Job's carry its name). */
-function podSelector(workload: KubeObject): string {
-  const labels = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
-  return labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") : `job-name=${workload.metadata.name}`;
 }
 
 /** Waits until no pod of the deleted workloads is left: their kubelets have stopped the containers. */

@@ -92,6 +92,12 @@ export function isWorkload(o: KubeObject): boolean {
   return WORKLOAD_KINDS.has(`${o.apiVersion}/${o.kind}`);
 }
 
+/** The label selector of a workload's pods: its selector's labels (a Job's pods carry its name). */
+export function podSelector(workload: KubeObject): string {
+  const labels = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
+  return labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") : `job-name=${workload.metadata.name}`;
+}
+
 /** Waits for every workload among `objects`; throws NOT_READY listing what is not ready (and why) at the deadline. */
 export async function waitReady(cluster: Cluster, objects: readonly KubeObject[], options: WaitOptions): Promise<void> {
   let waiting = objects.filter(isWorkload);
@@ -219,9 +225,7 @@ type PodProblems = Pick<NotReady, "pullFailures" | "crashes"> & { restarts: numb
 
 /** What the workload's pods report: images they fail to pull, containers that exited with an error, restarts. */
 async function podProblems(cluster: Cluster, workload: KubeObject, options: WaitOptions): Promise<PodProblems> {
-  const labels = (workload.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector?.matchLabels;
-  const selector = labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") : `job-name=${workload.metadata.name}`;
-  const pods = (await cluster.list("v1", "Pod", workload.metadata.namespace, selector)) as Pod[];
+  const pods = (await cluster.list("v1", "Pod", workload.metadata.namespace, podSelector(workload))) as Pod[];
   const pulls = new Map<string, NotReady["pullFailures"][number]>();
   const crashes: Crash[] = [];
   let restarts = 0;

@@ -19,8 +19,6 @@ import type { ManifestData, Opener, PartialStore, Target } from "../content/targ
 
 import { writeError } from "../util/whole-file.js";
 
-export { writeError };
-
 /** Default cache folder of `bundle save`. */
 export const DEFAULT_CACHE_DIR = "bundles/.cache";
 

@@ -9,7 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { ArchiveSink, type ArchiveFormat } from "../archive/sink.js";
 import { CopyEngine, type CopyEvent } from "../content/copy.js";
 import { AirgapError } from "../errors.js";
-import { writeError } from "../layout/layout.js";
+import { writeError } from "../util/whole-file.js";
 import { DEFAULT_PLATFORMS, parsePlatform } from "../oci/platform.js";
 import { formatReference, parseReference, repositoryOf, type Reference } from "../reference/reference.js";
 import { BundleReader } from "../bundle/reader.js";

@@ -14,7 +14,7 @@ import { lstat, mkdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { AirgapError } from "../errors.js";
 import { isPauseImage, parseReference, type Reference } from "../reference/reference.js";
-import { formatRegistry, hostAsPathComponent, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import { formatRegistry, targetNamespace, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { checkOutputFile } from "../util/output-path.js";
 import { writeError, writeWholeFile } from "../util/whole-file.js";
 
@@ -64,10 +64,11 @@ export function nodeConfig(request: NodeConfigRequest): NodeConfig {
     files.push({ path: join(dir, "hosts.toml"), data: Buffer.from(`${lines.join("\n")}\n`) });
   };
   hostsToml(host, [`${HEADER} The private registry ${host}${request.plainHttp ? ", over plain HTTP" : request.ca ? ", its certificate signed by the CA beside this file" : ""}.`], `${scheme}://${host}`, false);
-  const prefix = request.registry.prefix ? `/${request.registry.prefix}` : "";
   for (const mirror of [...new Set(request.mirrors.map((m) => m.toLowerCase()))].sort()) {
     if (mirror === host) continue;
-    const path = request.layout === "host" ? `${prefix}/${hostAsPathComponent(mirror)}` : prefix;
+    // The same mapping as the load's push: the mirror serves what the load put there.
+    const namespace = targetNamespace(mirror, request.registry.prefix, request.layout);
+    const path = namespace === "" ? "" : `/${namespace}`;
     hostsToml(mirror, [
       `${HEADER} Images named ${mirror}/... come from the private registry ${formatRegistry(request.registry)}, where bundle load`,
       `# put them (under ${path || "/"}); ${mirror} itself is never asked: the private registry is this namespace's only server.`,
@@ -114,12 +115,12 @@ export async function writeNodeConfig(outDir: string, config: NodeConfig, option
   const plan: NodeConfigFile[] = [];
   for (const file of config.files) {
     const path = join(outDir, file.path);
-    const same = await lstat(path).then((st) => st.isFile() && readFile(path).then((b) => b.equals(file.data)), () => false);
-    if (same) {
+    const st = await lstat(path).catch(() => undefined);
+    if (st?.isFile() && (await readFile(path)).equals(file.data)) {
       result.unchanged.push(path);
       continue;
     }
-    if (await lstat(path).then(() => true, () => false)) {
+    if (st) {
       if (!options.force) {
         throw new AirgapError("BUNDLE_EXISTS", `${path} is already there and says something else; it is left as it is`, { hint: "pass --force to replace it, or give another --out" });
       }

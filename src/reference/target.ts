@@ -65,12 +65,20 @@ export function hostAsPathComponent(domain: string): string {
 }
 
 /**
+ * Where the images of a source host go under the private registry, without the registry host:
+ * `[PREFIX/]<source host>` (or `[PREFIX]` with `strip-host`; "" when that is nothing).
+ */
+export function targetNamespace(domain: string, prefix?: string, layout: TargetLayout = DEFAULT_TARGET_LAYOUT): string {
+  return [prefix, layout === "host" ? hostAsPathComponent(domain) : undefined].filter((p) => p !== undefined && p !== "").join("/");
+}
+
+/**
  * The repository path of a source reference under the private registry, without the registry host:
  * `[PREFIX/]<source host>/<source path>` (or `[PREFIX/]<source path>` with `strip-host`).
  */
 export function targetPath(source: Reference, prefix?: string, layout: TargetLayout = DEFAULT_TARGET_LAYOUT): string {
-  const parts = [prefix, layout === "host" ? hostAsPathComponent(source.domain) : undefined, source.path];
-  return parts.filter((p) => p !== undefined && p !== "").join("/");
+  const namespace = targetNamespace(source.domain, prefix, layout);
+  return namespace === "" ? source.path : `${namespace}/${source.path}`;
 }
 
 /**

@@ -43,8 +43,8 @@ export interface RealNodeState {
   bridge: string;
   /** containerd's socket. */
   socket: string;
+  /** containerd's process id, then the kubelet's. */
   pids: number[];
-  url: string;
 }
 
 /** A running real node. */
@@ -220,7 +220,7 @@ export async function startRealNode(cluster: Pick<ControlPlane, "url" | "dir" | 
   for (const d of ["logs", "cni/net.d", "certs.d", "containerd", "kubelet", "pod-logs", "ipam"]) await mkdir(join(dir, d), { recursive: true });
   const { bridge, prefix } = await freeSubnet();
   const address = `${prefix}.1`;
-  const state: RealNodeState = { name, dir, bridge, socket, pids: [], url: cluster.url };
+  const state: RealNodeState = { name, dir, bridge, socket, pids: [] };
   const stopAll = () => stopRealNode(state, cluster.api);
   try {
     await must("ip", ["link", "add", bridge, "type", "bridge"]);
@@ -325,8 +325,6 @@ export async function stopRealNode(state: RealNodeState, api?: ControlPlane["api
 /** A control plane and its one node: real where it can run, else simulated (said once, why). */
 export interface TestCluster {
   cluster: ControlPlane;
-  /** Why the node is simulated, when it is. */
-  simulated?: string;
   /** The real node, or undefined when the node is simulated. */
   node?: RealNode;
   /** `containerd://1.6.20`, or `none://simulated`. */
@@ -349,7 +347,7 @@ export async function startTestCluster(dir: string, options: { detached?: boolea
       if (!fallbackSaid) (options.log ?? ((l) => process.stderr.write(`${l}\n`)))(`node: simulated (no container runs): ${why}`);
       fallbackSaid = true;
       const agent = await startNodeAgent(cluster);
-      return { cluster, simulated: why, runtimeVersion: "none://simulated", stop: async () => { await agent.stop(); await cluster.stop(); } };
+      return { cluster, runtimeVersion: "none://simulated", stop: async () => { await agent.stop(); await cluster.stop(); } };
     }
     const node = await startRealNode(cluster, {
       dir: join(dir, "node"), ...(options.detached && { detached: true }),

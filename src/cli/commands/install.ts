@@ -2,7 +2,7 @@
  * `bundle install`: render the bundle's manifests for this network and install them into the cluster.
  */
 import { AirgapError } from "../../errors.js";
-import { parseRegistry, type TargetLayout } from "../../reference/target.js";
+import { parseRegistry } from "../../reference/target.js";
 import type { CommandSpec } from "../command.js";
 import { boundedByTimeout, checkRenderedReferences, INSTALL_OPTIONS, performInstall, preflightInstall } from "../install-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
@@ -13,7 +13,7 @@ import type { ManifestText } from "../../kube/render.js";
 import { formatRegistry, type RegistryLocation } from "../../reference/target.js";
 import { openVerifiedBundle } from "../open-bundle.js";
 import { KEY_OPTION } from "../keys.js";
-import { DEFAULT_CLUSTER_TIMEOUT } from "../shared-options.js";
+import { DEFAULT_CLUSTER_TIMEOUT, targetLayoutOf, targetLayoutOption } from "../shared-options.js";
 
 /** The `install` command. */
 export const installCommand: CommandSpec = {
@@ -33,7 +33,7 @@ export const installCommand: CommandSpec = {
   positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
   options: {
     registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX] the images were loaded into", demandOption: true, requiresArg: true },
-    "target-layout": { type: "string", describe: "The layout the load used: host (REGISTRY/<host>/<path>) or strip-host (REGISTRY/<path>)", choices: ["host", "strip-host"], default: "host" },
+    ...targetLayoutOption("The layout the load used: host (REGISTRY/<host>/<path>) or strip-host (REGISTRY/<path>)"),
     "dry-run": { type: "boolean", describe: "Render into --out (default ./rendered) and print the plan; touch no cluster" },
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
     ...KEY_OPTION,
@@ -42,7 +42,7 @@ export const installCommand: CommandSpec = {
   },
   async run(args, out, commandContext) {
     const registry = parseRegistry(String(args.registry));
-    const layout = String(args["target-layout"]) as TargetLayout;
+    const layout = targetLayoutOf(args);
     if (args["dry-run"] && args["install-script"] !== undefined) throw new AirgapError("INVALID_ARGUMENT", "--dry-run and --install-script contradict each other");
     // --timeout bounds the whole install, every request and wait in it.
     const context = boundedByTimeout(commandContext, args, "the install", DEFAULT_CLUSTER_TIMEOUT);

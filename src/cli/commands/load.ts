@@ -123,6 +123,7 @@ async function push(
   try {
     // The table is printed once the images are in, before the rendered references are asked of the registry.
     let pushed = false;
+    const notice = referenceNotice(out);
     const printTable = (result: LoadResult) => {
       progress?.stop();
       pushed = true;
@@ -152,7 +153,7 @@ async function push(
       onEvent: (e) => {
         if (e.type === "phase") streamingGc(e.phase === "push");
         if (e.type === "pushed") printTable(e.result);
-        else if (pushed && e.type === "notice") referenceNotice(out)(e.level, e.message);
+        else if (pushed && e.type === "notice") notice(e.level, e.message);
         else progress?.event(e);
       },
     });

@@ -7,7 +7,7 @@ import { checkOutputFolder } from "../../util/output-path.js";
 import { dirname, join, resolve } from "node:path";
 import { AirgapError } from "../../errors.js";
 import type { ImageFinding } from "../../kube/scan.js";
-import { writeError } from "../../layout/layout.js";
+import { writeError } from "../../util/whole-file.js";
 import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference } from "../../reference/target.js";
 import { repositoryOf, parseReference } from "../../reference/reference.js";
 import type { CommandSpec } from "../command.js";
