@@ -7,20 +7,17 @@ import { pipeline, Readable } from "node:stream";
 import pLimit, { type LimitFunction } from "p-limit";
 import { priorityLimit, type PriorityLimit } from "../util/priority-limit.js";
 import { AirgapError } from "../errors.js";
-import { isParsedIndex, parseManifest, type Descriptor, type ImageManifest, MAX_MANIFEST_BYTES } from "../oci/descriptor.js";
-import { isImageConfig, isIndex, isManifest } from "../oci/media-types.js";
-import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
+import type { Descriptor } from "../oci/descriptor.js";
 import { digestOf, VerifyingStream } from "../oci/verify.js";
 import { Mounts } from "./mounts.js";
-import { graph, type ResolvedImage } from "./graph.js";
-import { canMount, type CopyJob, type ManifestData, type Opener, type ReadOnlyTarget, type Sink } from "./target.js";
+import { isLocalStore, walkGraph, type ResolvedImage } from "./graph.js";
+import type { CopyPolicy } from "./policy.js";
+import { canMount, type CopyJob, type ManifestData, type Opener, type Sink } from "./target.js";
 
 /** Default number of blob transfers at once (measured: see the save benchmark in README). */
 export const DEFAULT_CONCURRENCY = 8;
 /** Manifest and config requests at once (small, latency-bound). */
 export const DEFAULT_METADATA_CONCURRENCY = 16;
-/** Largest image config we read into memory (a remote decides a descriptor's size, so cap it). */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 export type { CopyJob };
 
@@ -38,33 +35,10 @@ export type CopyEvent =
 
 /** Options for {@link CopyEngine}. */
 export interface CopyOptions {
+  /** What the use case asks of the walk and the copy (content/policy.ts names one per use case). */
+  policy: CopyPolicy;
   /** Blob transfers at once (one limiter for the whole run). */
   concurrency?: number;
-  /**
-   * Start the largest waiting blob first (else first come, first served). A bundle lays its blobs out in
-   * the same order, so they finish close to the order its checksum reads them in.
-   */
-  largestFirst?: boolean;
-  /** Platforms to keep from an index, or "all". */
-  platforms: Platform[] | "all";
-  /** Read single-platform images' configs and refuse those of another platform. */
-  checkConfigPlatform?: boolean;
-  /** Read single-platform images' configs while resolving, to learn their platform (default true). */
-  readConfigs?: boolean;
-  /**
-   * An index becomes one image manifest (what a Docker engine or a single-image archive takes): the only
-   * entry selected, else the one for `platform` (always that one when `exact`). Use with platforms "all".
-   */
-  onePlatform?: { platform: Platform; exact: boolean };
-  /** Take only the index entries the source has (a bundle holds the platforms chosen at save). */
-  presentChildrenOnly?: boolean;
-  /** Skip an image whose top manifest the sink already has (a registry holds a manifest only with all it references). */
-  skipPresentImages?: boolean;
-  /**
-   * The source's bytes were just proved by a checksum over all of them (a bundle's .sha256): blobs are
-   * checked for size only, not hashed a second time. The sink must check digests itself (a registry does).
-   */
-  sourceVerified?: boolean;
   signal?: AbortSignal;
   onEvent?: (event: CopyEvent) => void;
 }
@@ -88,16 +62,6 @@ export interface CopiedImage {
 export interface FailedImage {
   job: CopyJob;
   error: AirgapError;
-}
-
-/** A sink that can resolve a digest locally (a cache): lets a rerun skip the network for pinned images. */
-export interface LocalManifestSource {
-  readManifestByDigest(digest: string): Promise<ManifestData | undefined>;
-}
-
-/** A sink that is also a local store to read from (the layout cache), spared a network read. */
-function hasLocalManifests(t: Sink): t is Sink & LocalManifestSource & ReadOnlyTarget {
-  return typeof (t as Partial<LocalManifestSource>).readManifestByDigest === "function" && typeof (t as Partial<ReadOnlyTarget>).fetchBytes === "function";
 }
 
 /**
@@ -147,13 +111,19 @@ export class CopyEngine {
   /** Reads an image's graph and selects its platforms. */
   async resolve(job: CopyJob): Promise<ResolvedImage | FailedImage> {
     // Whether the tag is in place already is asked while the graph is read.
-    if (this.options.skipPresentImages && job.tagAs?.tag !== undefined && job.sink.headManifest) {
-      const answer = job.sink.headManifest(job.tagAs.tag, this.options.signal);
+    const { policy, signal } = this.options;
+    if (policy.skipPresentImages && job.tagAs?.tag !== undefined && job.sink.headManifest) {
+      const answer = job.sink.headManifest(job.tagAs.tag, signal);
       answer.catch(() => undefined);
       this.tagAnswers.set(job, answer);
     }
     try {
-      const image = await this.resolveGraph(job);
+      const image = await walkGraph(job, policy, {
+        limit: this.metaLimit,
+        ...(signal && { signal }),
+        ...(isLocalStore(job.sink) && { cache: job.sink }),
+        onTop: (top) => this.emit({ type: "image-resolved", label: job.label, digest: top.descriptor.digest, mediaType: top.descriptor.mediaType }),
+      });
       if (canMount(job.sink)) for (const c of image.contents) this.mounts.plan(job.sink, c.descriptor.digest);
       return image;
     } catch (err) {
@@ -165,7 +135,7 @@ export class CopyEngine {
   /** Copies a resolved image into `job.sink` (or another job's source/sink when given). */
   async transfer(image: ResolvedImage, job: CopyJob = image.job): Promise<CopiedImage | FailedImage> {
     try {
-      const present = this.options.skipPresentImages ? await this.presentAs(image, job) : "absent";
+      const present = this.options.policy.skipPresentImages ? await this.presentAs(image, job) : "absent";
       if (present !== "absent") {
         // A registry accepts a manifest only when everything it references (children, config, layers) is there.
         for (const c of image.contents) this.emit({ type: "blob-done", label: job.label, digest: c.descriptor.digest, size: c.descriptor.size, how: "present" });
@@ -196,128 +166,6 @@ export class CopyEngine {
     return (await job.sink.exists(image.top.descriptor, signal)) ? "present" : "absent";
   }
 
-  private async resolveTop(job: CopyJob): Promise<ManifestData> {
-    const signal = this.options.signal;
-    if (job.ref.digest && hasLocalManifests(job.sink)) {
-      const local = await job.sink.readManifestByDigest(job.ref.digest);
-      if (local) return local;
-    }
-    // A tag: HEAD before GET where the cache may spare the GET (a registry like Docker Hub counts each manifest GET
-    // as a pull, not a HEAD: a rerun after a failure then pulls nothing it pulled before).
-    if (!job.ref.digest && job.ref.tag !== undefined && hasLocalManifests(job.sink) && job.source.headManifest) {
-      const digest = await this.metaLimit(() => job.source.headManifest!(job.ref.tag!, signal)).catch(() => undefined);
-      const local = digest === undefined ? undefined : await job.sink.readManifestByDigest(digest);
-      if (local) return local;
-    }
-    const top = await this.metaLimit(() => job.source.resolve(job.ref, signal));
-    if (job.ref.digest && top.descriptor.digest !== job.ref.digest) {
-      throw new AirgapError("DIGEST_MISMATCH", `${job.label}: resolved to ${top.descriptor.digest}, not the pinned digest`);
-    }
-    return top;
-  }
-
-  private async readSmall(job: CopyJob, d: Descriptor, max: number): Promise<Buffer> {
-    const signal = this.options.signal;
-    // A local cache as the sink spares a network read; a remote sink never beats the source.
-    if (hasLocalManifests(job.sink) && (await job.sink.exists(d, signal))) return job.sink.fetchBytes(d, max, signal);
-    return this.metaLimit(() => job.source.fetchBytes(d, max, signal));
-  }
-
-  private async resolveGraph(job: CopyJob): Promise<ResolvedImage> {
-    const top = await this.resolveTop(job);
-    this.emit({ type: "image-resolved", label: job.label, digest: top.descriptor.digest, mediaType: top.descriptor.mediaType });
-    const parsed = parseManifest(top.bytes, top.descriptor.mediaType, job.label);
-    const platformDigests: Record<string, string> = {};
-    const children: ManifestData[] = [];
-    const manifests: ImageManifest[] = [];
-    const absentChildren: Descriptor[] = [];
-    if (isParsedIndex(parsed)) {
-      for (const { child, platform } of this.selectChildren(job, parsed.manifests)) {
-        if (this.options.presentChildrenOnly && !(await job.source.exists(child, this.options.signal))) {
-          absentChildren.push(child);
-          continue;
-        }
-        const bytes = await this.readSmall(job, child, MAX_MANIFEST_BYTES);
-        const manifest = parseManifest(bytes, child.mediaType, `${job.label} (${platform ?? child.digest})`);
-        if (isParsedIndex(manifest)) throw new AirgapError("UNSUPPORTED", `${job.label}: nested indexes are not supported (${child.digest})`);
-        children.push({ descriptor: child, bytes });
-        manifests.push(manifest);
-        if (platform) platformDigests[platform] = child.digest;
-      }
-    } else {
-      manifests.push(parsed);
-    }
-    if (isParsedIndex(parsed) && this.options.onePlatform) return this.resolveOne(job, children, manifests, platformDigests);
-    const contents: ResolvedImage["contents"] = [];
-    if (!isParsedIndex(parsed)) {
-      const config = (parsed as ImageManifest).config;
-      const checked = await this.checkConfig(job, config);
-      if (checked.platform) platformDigests[checked.platform] = top.descriptor.digest;
-      contents.push(checked.bytes ? { descriptor: config, bytes: checked.bytes } : { descriptor: config });
-    } else {
-      for (const m of manifests) contents.push({ descriptor: m.config });
-    }
-    for (const m of manifests) for (const layer of m.layers) contents.push({ descriptor: layer });
-    return graph(job, top, children, absentChildren, contents, platformDigests);
-  }
-
-  /** The index's selected entry for {@link CopyOptions.onePlatform}, as an image of its own. */
-  private resolveOne(job: CopyJob, children: ManifestData[], manifests: ImageManifest[], platformDigests: Record<string, string>): ResolvedImage {
-    const { platform: wanted, exact } = this.options.onePlatform!;
-    const byDigest = new Map(Object.entries(platformDigests).map(([p, d]) => [d, p]));
-    const i = children.length === 1 && !exact ? 0 : children.findIndex((c) => c.descriptor.platform && platformMatches(wanted, c.descriptor.platform));
-    if (i < 0) {
-      const has = [...byDigest.values()].join(", ") || "none";
-      throw new AirgapError("PLATFORM_NOT_FOUND", `${job.label}: no ${formatPlatform(wanted)} image here (it has: ${has})`, { hint: "choose one with --platform" });
-    }
-    const top = children[i]!;
-    const platform = byDigest.get(top.descriptor.digest);
-    const contents = [{ descriptor: manifests[i]!.config }, ...manifests[i]!.layers.map((descriptor) => ({ descriptor }))];
-    return graph(job, top, [], [], contents, platform ? { [platform]: top.descriptor.digest } : {});
-  }
-
-  /** The index entries to keep: one per requested platform, or every image manifest with "all". */
-  private selectChildren(job: CopyJob, entries: Descriptor[]): Array<{ child: Descriptor; platform?: string }> {
-    const images = entries.filter((e) => isManifest(e.mediaType) || isIndex(e.mediaType));
-    if (this.options.platforms === "all") {
-      return images.map((child) => ({ child, ...(child.platform && { platform: formatPlatform(child.platform) }) }));
-    }
-    const chosen: Array<{ child: Descriptor; platform: string }> = [];
-    const missing: string[] = [];
-    for (const wanted of this.options.platforms) {
-      const child = images.find((e) => platformMatches(wanted, e.platform));
-      if (child) chosen.push({ child, platform: formatPlatform(wanted) });
-      else missing.push(formatPlatform(wanted));
-    }
-    if (missing.length > 0) {
-      const has = images.map((e) => (e.platform ? formatPlatform(e.platform) : "unknown")).filter((p) => p !== "unknown/unknown");
-      throw new AirgapError("PLATFORM_NOT_FOUND", `${job.label}: no ${missing.join(", ")} image; the index has ${has.join(", ") || "no platforms"}`, {
-        hint: "choose platforms with --platform, or take every one with --all-platforms",
-      });
-    }
-    return chosen;
-  }
-
-  /** Reads a single-platform image's config to learn (and check) its platform; other configs are left alone. */
-  private async checkConfig(job: CopyJob, config: Descriptor): Promise<{ platform?: string; bytes?: Buffer }> {
-    if (!isImageConfig(config.mediaType) || this.options.readConfigs === false) return {};
-    const bytes = await this.readSmall(job, config, MAX_CONFIG_BYTES);
-    let platform: Platform | undefined;
-    try {
-      const json = JSON.parse(bytes.toString("utf8")) as { os?: string; architecture?: string; variant?: string };
-      if (json.os && json.architecture) platform = { os: json.os, architecture: json.architecture, ...(json.variant && { variant: json.variant }) };
-    } catch {
-      throw new AirgapError("INVALID_MANIFEST", `${job.label}: the image config ${config.digest} is not JSON`);
-    }
-    const wanted = this.options.platforms;
-    if (this.options.checkConfigPlatform && platform && wanted !== "all" && !wanted.some((w) => platformMatches(w, platform))) {
-      throw new AirgapError("PLATFORM_NOT_FOUND", `${job.label}: the image is ${formatPlatform(platform)} only, not ${wanted.map(formatPlatform).join(", ")}`, {
-        hint: "add its platform with --platform, or use --all-platforms",
-      });
-    }
-    return { bytes, ...(platform && { platform: formatPlatform(platform) }) };
-  }
-
   /**
    * Stores bytes read already (a manifest; a config read to check its platform). A config is one of the image's
    * blobs like its layers: `counted` reports it as they are (copied or present), so counts add up.
@@ -339,7 +187,7 @@ export class CopyEngine {
   /** Copies one blob through the limiter, once per sink however many images share it. */
   private copyBlob(job: CopyJob, d: Descriptor): Promise<void> {
     return this.once(job, d, () =>
-      this.blobLimit(this.options.largestFirst ? d.size : 0, async () => {
+      this.blobLimit(this.options.policy.order === "largest-first" ? d.size : 0, async () => {
         const signal = this.options.signal;
         if (signal?.aborted) throw new AirgapError("ABORTED", `${job.label}: cancelled`);
         if (await job.sink.exists(d, signal)) {
@@ -360,7 +208,7 @@ export class CopyEngine {
             if (counted > 0) this.emit({ type: "blob-bytes", bytes: -counted });
             counted = 0;
             const raw = await job.source.fetch(d, signal);
-            const verifier = new VerifyingStream(d, `fetching ${job.source.name} blob ${d.digest}`, onBytes, this.options.sourceVerified === true);
+            const verifier = new VerifyingStream(d, `fetching ${job.source.name} blob ${d.digest}`, onBytes, this.options.policy.proof === "size");
             // pipeline, not pipe: when the consumer gives up (a full disk), the download is closed too.
             return pipeline(raw, verifier, () => undefined) as VerifyingStream;
           },

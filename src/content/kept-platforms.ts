@@ -7,7 +7,7 @@
 import { digestOf } from "../oci/verify.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
 import type { Descriptor } from "../oci/descriptor.js";
-import type { ManifestData } from "./target.js";
+import type { ManifestData, SourceJob } from "./target.js";
 import type { ResolvedImage } from "./graph.js";
 
 /** How an image reaches a registry: its own top manifest, one kept child, or a new index of the kept children. */
@@ -50,7 +50,7 @@ function pushedTop(top: ManifestData, form: Exclude<PushedForm, { as: "child" }>
 }
 
 /** The image as the registry is given it: a filtered index becomes its kept manifest or a new index of those kept. */
-export function asPushed(image: ResolvedImage): ResolvedImage {
+export function asPushed<J extends SourceJob>(image: ResolvedImage<J>): ResolvedImage<J> {
   const form = pushedForm(image.top, new Set(image.children.map((c) => c.descriptor.digest)));
   if (form.as === "original") return image;
   if (form.as === "child") return { ...image, top: image.children.find((c) => c.descriptor.digest === form.digest)!, children: [] };

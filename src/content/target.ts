@@ -93,13 +93,17 @@ export interface PartialStore {
   dropPartial(d: Descriptor): Promise<void>;
 }
 
-/** One image to copy. */
-export interface CopyJob {
+/** One image to read: what a graph walk needs (content/graph.ts). */
+export interface SourceJob {
   /** Names the image in events and errors (usually the normalised source reference). */
   label: string;
   /** What to resolve at the source. */
   ref: Reference;
   source: ReadOnlyTarget;
+}
+
+/** One image to copy. */
+export interface CopyJob extends SourceJob {
   sink: Sink;
   /** Tag to set in the sink after everything is there (none: the sink is not tagged). */
   tagAs?: Reference;

@@ -40,7 +40,7 @@ async function imagesNeeding(reader: BundleReader, digests: ReadonlySet<string>)
   };
   for (const image of reader.bundle.images) {
     const graph = await keptGraph(reader, image.source).catch(() => undefined);
-    for (const m of graph?.manifests ?? []) for (const b of [m.config, ...m.layers]) note(b.digest, image.source);
+    for (const c of graph?.contents ?? []) note(c.descriptor.digest, image.source);
   }
   return needs;
 }

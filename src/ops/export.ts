@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArchiveSink, type ArchiveFormat } from "../archive/sink.js";
 import { CopyEngine, type CopyEvent } from "../content/copy.js";
+import { onePlatformPolicy } from "../content/policy.js";
 import { AirgapError } from "../errors.js";
 import { writeError } from "../util/whole-file.js";
 import { DEFAULT_PLATFORMS, parsePlatform } from "../oci/platform.js";
@@ -54,9 +55,7 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
       throw new AirgapError("INVALID_ARGUMENT", `${source} is not in ${reader.path}`, { hint: `it has ${near.length > 0 ? `e.g. ${near.slice(0, 3).join(", ")}` : `${names.length} images; see bundle inspect`}` });
     }
     const engine = new CopyEngine({
-      platforms: "all",
-      presentChildrenOnly: true,
-      onePlatform: { platform, exact: options.platform !== undefined || found?.platform !== undefined },
+      policy: onePlatformPolicy(platform, options.platform !== undefined || found?.platform !== undefined),
       concurrency: 1,
       ...(options.onEvent && { onEvent: options.onEvent }),
     });

@@ -4,11 +4,12 @@
  * bundle it was last filled from. `bundle save --since` builds a delta from it.
  */
 import pLimit from "p-limit";
-import type { ManifestData } from "../content/target.js";
+import { readGraph, walkGraph, type ResolvedImage } from "../content/graph.js";
+import { BUNDLE_GRAPH, REGISTRY_GRAPH } from "../content/policy.js";
+import type { ManifestData, SourceJob } from "../content/target.js";
 import { pushedDescriptor } from "../content/kept-platforms.js";
 import { AirgapError, type Problem } from "../errors.js";
-import { isParsedIndex, MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type ImageManifest } from "../oci/descriptor.js";
-import { isIndex, isManifest } from "../oci/media-types.js";
+import type { Descriptor } from "../oci/descriptor.js";
 import { parseReference } from "../reference/reference.js";
 import { targetPath, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import type { RegistryHost } from "../registry/client.js";
@@ -51,9 +52,9 @@ function emptyInventory(source: string): Inventory {
   return { format: INVENTORY_FORMAT, created: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"), source, repositories: {}, manifests: {}, blobs: {} };
 }
 
-/** Notes an image manifest's config and layers as held in `repository`. */
-function addBlobs(inventory: Inventory, manifest: ImageManifest, repository: string): void {
-  for (const b of [manifest.config, ...manifest.layers]) inventory.blobs[b.digest] ??= { size: b.size, repository };
+/** Notes configs and layers as held in `repository`. */
+function addBlobs(inventory: Inventory, contents: ResolvedImage<SourceJob>["contents"], repository: string): void {
+  for (const { descriptor: b } of contents) inventory.blobs[b.digest] ??= { size: b.size, repository };
 }
 
 /** Reads every repository and tag of a registry (under its /PREFIX). */
@@ -93,7 +94,7 @@ export async function inventoryOfRegistry(options: RegistryInventoryOptions): Pr
       }
       entry[tag] = top.descriptor.digest;
       let graph = read.get(top.descriptor.digest);
-      if (!graph) read.set(top.descriptor.digest, (graph = readGraph(inventory, repo, name, top, skipped, signal)));
+      if (!graph) read.set(top.descriptor.digest, (graph = readGraphInto(inventory, repo, name, top, skipped, signal)));
       await graph;
     }
     inventory.repositories[name] = { tags: entry };
@@ -106,35 +107,29 @@ export async function inventoryOfRegistry(options: RegistryInventoryOptions): Pr
       throw err;
     });
     if (!top) return;
-    const graph = readGraph(inventory, repo, repository, top, skipped, signal);
+    const graph = readGraphInto(inventory, repo, repository, top, skipped, signal);
     read.set(digest, graph);
     await graph;
   })));
   return { inventory, skipped };
 }
 
-/** Notes a top manifest, its children and their blobs. */
-async function readGraph(inventory: Inventory, repo: RegistryRepository, name: string, top: ManifestData, skipped: Problem[], signal?: AbortSignal): Promise<void> {
+/** Notes a top manifest, the children the registry holds and their blobs (a manifest this tool does not read is skipped). */
+async function readGraphInto(inventory: Inventory, repo: RegistryRepository, name: string, top: ManifestData, skipped: Problem[], signal?: AbortSignal): Promise<void> {
   const { descriptor } = top;
   inventory.manifests[descriptor.digest] ??= { mediaType: descriptor.mediaType, size: descriptor.size, repository: name };
-  let parsed;
+  const label = `${name}@${descriptor.digest}`;
+  const ref = { domain: repo.mountDomain, path: repo.path, digest: descriptor.digest };
+  let image;
   try {
-    parsed = parseManifest(top.bytes, descriptor.mediaType, `${name}@${descriptor.digest}`);
+    image = await readGraph({ label, ref, source: repo }, top, REGISTRY_GRAPH, { ...(signal && { signal }) });
   } catch (err) {
-    skipped.push({ text: `${name}@${descriptor.digest}`, reason: (err as Error).message });
+    if (!(err instanceof AirgapError && (err.code === "UNSUPPORTED" || err.code === "INVALID_MANIFEST"))) throw err;
+    skipped.push({ text: label, reason: err.message });
     return;
   }
-  if (!isParsedIndex(parsed)) return addBlobs(inventory, parsed, name);
-  for (const child of parsed.manifests) {
-    if (!isManifest(child.mediaType) && !isIndex(child.mediaType)) continue;
-    if (inventory.manifests[child.digest]) continue;
-    // An index may name platforms the registry does not hold (pushed filtered): only what is there counts.
-    if (!(await repo.exists(child, signal))) continue;
-    const bytes = await repo.fetchBytes(child, MAX_MANIFEST_BYTES, signal);
-    inventory.manifests[child.digest] = { mediaType: child.mediaType, size: child.size, repository: name };
-    const m = parseManifest(bytes, child.mediaType, `${name}@${child.digest}`);
-    if (!isParsedIndex(m)) addBlobs(inventory, m, name);
-  }
+  for (const c of image.children) inventory.manifests[c.descriptor.digest] ??= { mediaType: c.descriptor.mediaType, size: c.descriptor.size, repository: name };
+  addBlobs(inventory, image.contents, name);
 }
 
 /**
@@ -147,12 +142,12 @@ export async function inventoryOfBundle(reader: BundleReader, layout: TargetLayo
   for (const image of reader.bundle.images) {
     const ref = parseReference(image.source);
     const name = targetPath(ref, undefined, layout);
-    const { top, children, manifests } = await keptGraph(reader, image.source);
+    const { top, children, contents } = await keptGraph(reader, image.source);
     const pushed = pushedDescriptor(top, children);
     const tags = (inventory.repositories[name] ??= { tags: {} }).tags;
     if (ref.tag !== undefined) tags[ref.tag] = pushed.digest;
     for (const m of [pushed, ...children]) inventory.manifests[m.digest] ??= { mediaType: m.mediaType, size: m.size, repository: name };
-    for (const m of manifests) addBlobs(inventory, m, name);
+    addBlobs(inventory, contents, name);
   }
   for (const b of reader.bundle.base?.blobs ?? []) inventory.blobs[b.digest] ??= { size: b.size, repository: b.repository };
   return inventory;
@@ -226,14 +221,10 @@ export async function readBase(path: string): Promise<BaseInventory> {
   }
 }
 
-/** An image of a bundle as the bundle holds it: its top manifest, the index entries kept, and their image manifests. */
-export async function keptGraph(reader: BundleReader, source: string): Promise<{ top: ManifestData; children: Descriptor[]; manifests: ImageManifest[] }> {
-  const top = await reader.resolve(parseReference(source));
-  const parsed = parseManifest(top.bytes, top.descriptor.mediaType, source);
-  if (!isParsedIndex(parsed)) return { top, children: [], manifests: [parsed] };
-  const children = parsed.manifests.filter((c) => isManifest(c.mediaType) && reader.blobEntry(c.digest) !== undefined);
-  const manifests = await Promise.all(children.map(async (c) => parseManifest(await reader.fetchBytes(c, MAX_MANIFEST_BYTES), c.mediaType, source)));
-  return { top, children, manifests: manifests.filter((m): m is ImageManifest => !isParsedIndex(m)) };
+/** An image of a bundle as the bundle holds it: its top manifest, the index entries kept, their configs and layers. */
+export async function keptGraph(reader: BundleReader, source: string): Promise<{ top: ManifestData; children: Descriptor[]; contents: ResolvedImage<SourceJob>["contents"] }> {
+  const image = await walkGraph({ label: source, ref: parseReference(source), source: reader }, BUNDLE_GRAPH);
+  return { top: image.top, children: image.children.map((c) => c.descriptor), contents: image.contents };
 }
 
 /** The first bytes of a file (at most a tar block); FILE_NOT_FOUND when it cannot be read. */

@@ -7,6 +7,7 @@
  */
 import { ArchiveSink } from "../archive/sink.js";
 import { CopyEngine, type CopiedImage, type CopyEvent, type FailedImage } from "../content/copy.js";
+import { onePlatformPolicy } from "../content/policy.js";
 import type { DockerEngine } from "../daemon/engine.js";
 import { AirgapError, type Problem } from "../errors.js";
 import type { ImageManifest } from "../oci/descriptor.js";
@@ -39,9 +40,7 @@ export interface EngineLoadOptions {
 export async function loadIntoEngine(reader: BundleReader, engine: DockerEngine, options: EngineLoadOptions): Promise<EngineLoadedImage[]> {
   const platform = parsePlatform(await engine.ping());
   const copier = new CopyEngine({
-    platforms: "all",
-    presentChildrenOnly: true,
-    onePlatform: { platform, exact: true },
+    policy: onePlatformPolicy(platform, true),
     concurrency: 1,
     ...(options.onEvent && { onEvent: options.onEvent }),
   });

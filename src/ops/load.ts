@@ -7,6 +7,7 @@
 import pLimit from "p-limit";
 import { CopyEngine, type CopiedImage, type CopyEvent, type CopyJob, type FailedImage } from "../content/copy.js";
 import type { ResolvedImage } from "../content/graph.js";
+import { loadPolicy } from "../content/policy.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import { isImageConfig } from "../oci/media-types.js";
 import { asPushed } from "../content/kept-platforms.js";
@@ -142,11 +143,8 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   };
   emit({ type: "phase", phase: "push", images: images.length });
   const engine = new CopyEngine({
-    platforms: "all",
-    presentChildrenOnly: true,
-    skipPresentImages: true,
     // After the .sha256 check every byte of the tar is proved; the registry checks each digest again.
-    sourceVerified: options.verify !== "skip",
+    policy: loadPolicy(options.verify !== "skip"),
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(options.signal && { signal: options.signal }),
     onEvent,

@@ -3,6 +3,7 @@
  * Every image is attempted; if any fails, all failures are reported together and no bundle is written.
  */
 import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type ResolvedImage } from "../content/copy.js";
+import { REFERRERS_POLICY, savePolicy } from "../content/policy.js";
 import { pushedDigest } from "../content/kept-platforms.js";
 import { preferLocal } from "../content/prefer.js";
 import { join } from "node:path";
@@ -141,9 +142,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   await recoverUnfinished(options.outDir, options.name, options.version, layout);
   options.onEvent?.({ type: "phase", phase: "download", images: entries.length });
   const engine = new CopyEngine({
-    platforms: options.platforms,
-    checkConfigPlatform: true,
-    largestFirst: true,
+    policy: savePolicy(options.platforms),
     ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
     ...(signal && { signal }),
     ...(options.onEvent && { onEvent: options.onEvent }),
@@ -173,7 +172,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   }
   if (signal?.aborted) throw aborted();
   // Signatures, attestations and SBOMs travel with their images: copied like images, recorded apart.
-  const referrers = options.referrers === false ? [] : await resolveReferrers(ok, new CopyEngine({ platforms: "all", ...(signal && { signal }), ...(options.onEvent && { onEvent: options.onEvent }) }), signal);
+  const referrers = options.referrers === false ? [] : await resolveReferrers(ok, new CopyEngine({ policy: REFERRERS_POLICY, ...(signal && { signal }), ...(options.onEvent && { onEvent: options.onEvent }) }), signal);
   const carried = [...ok, ...referrers.map((r) => r.image)];
 
   const all = new Map<string, Descriptor>();

@@ -13,6 +13,7 @@ import { AirgapError, type Problem } from "../errors.js";
 import { CheckSink, type CheckFailure } from "../content/check-sink.js";
 import { holdingAlso } from "../content/held.js";
 import { CopyEngine, type CopyEvent } from "../content/copy.js";
+import { DEEP_CHECK_POLICY } from "../content/policy.js";
 import { parseReference } from "../reference/reference.js";
 import { digestHex } from "../oci/verify.js";
 import { entriesDigest, parseChecksums } from "../bundle/checksums.js";
@@ -135,7 +136,7 @@ export async function checkDeep(reader: BundleReader, problems: Problem[], onEve
   const check = new CheckSink();
   // A delta's left-out configs and layers are the site's: listed as such (verify's summary), not as missing.
   const sink = holdingAlso(check, new Set((reader.bundle.base?.blobs ?? []).map((b) => b.digest)));
-  const engine = new CopyEngine({ platforms: "all", presentChildrenOnly: true, readConfigs: false, ...(onEvent && { onEvent }) });
+  const engine = new CopyEngine({ policy: DEEP_CHECK_POLICY, ...(onEvent && { onEvent }) });
   const filtered = !reader.bundle.platforms.includes("all");
   await Promise.all(reader.bundle.images.map(async (image) => {
     if (!reader.index.has(image.source)) return; // the agreement check names it

@@ -4,9 +4,9 @@
  * copy engine as a load reads them, so a served image is exactly what a load would push (a filtered index as its
  * kept manifest or a new index of those kept); configs and layers stay in the tar and are read per request.
  */
-import { CheckSink } from "../content/check-sink.js";
-import { CopyEngine, type CopyJob } from "../content/copy.js";
-import type { ResolvedImage } from "../content/graph.js";
+import { walkGraph, type ResolvedImage } from "../content/graph.js";
+import { BUNDLE_GRAPH } from "../content/policy.js";
+import type { SourceJob } from "../content/target.js";
 import { asPushed } from "../content/kept-platforms.js";
 import { LayeredSource } from "../content/layered.js";
 import type { BundleReader } from "../bundle/reader.js";
@@ -97,14 +97,8 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
   const images = reader.bundle.images;
   const refs = images.map((i) => parseReference(i.source));
   assertNoTargetCollisions(refs, layout);
-  // Resolving only: the engine reads each graph as a load would; nothing is copied into the sink.
-  const engine = new CopyEngine({ platforms: "all", presentChildrenOnly: true, sourceVerified: true, ...(signal && { signal }) });
-  const sink = new CheckSink();
-  const resolve = async (job: CopyJob): Promise<ResolvedImage> => {
-    const r = await engine.resolve(job);
-    if ("error" in r) throw r.error;
-    return r;
-  };
+  // Each graph as a load reads it: what the bundle holds; nothing is copied.
+  const resolve = (job: SourceJob): Promise<ResolvedImage<SourceJob>> => walkGraph(job, BUNDLE_GRAPH, { ...(signal && { signal }) });
   const repositories = new Map<string, ServedRepository>();
   const repositoryOf = (ref: Reference): ServedRepository => {
     const name = targetPath(ref, prefix, layout);
@@ -114,7 +108,7 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
   };
 
   const served: ServedImage[] = [];
-  const resolved = await Promise.all(images.map((image, i) => resolve({ label: image.source, ref: refs[i]!, source, sink })));
+  const resolved = await Promise.all(images.map((image, i) => resolve({ label: image.source, ref: refs[i]!, source })));
   resolved.forEach((r, i) => {
     const ref = refs[i]!;
     const image = asPushed(r);
@@ -128,7 +122,7 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
   });
 
   const referrers = reader.bundle.referrers ?? [];
-  const attached = await Promise.all(referrers.map((r) => resolve({ label: `${r.subject} (${r.kind})`, ref: parseReference(r.name), source, sink })));
+  const attached = await Promise.all(referrers.map((r) => resolve({ label: `${r.subject} (${r.kind})`, ref: parseReference(r.name), source })));
   attached.forEach((image, i) => {
     const r = referrers[i]!;
     const repo = repositoryOf(parseReference(r.subject));
@@ -140,13 +134,13 @@ export async function servedContent(reader: BundleReader, options: ServeOptions)
 }
 
 /** Records an image's manifests and blobs in its repository. */
-function holdImage(repo: ServedRepository, image: ResolvedImage): void {
+function holdImage(repo: ServedRepository, image: ResolvedImage<SourceJob>): void {
   for (const m of [image.top, ...image.children]) repo.manifests.set(m.descriptor.digest, { digest: m.descriptor.digest, mediaType: m.descriptor.mediaType, bytes: m.bytes });
   for (const c of image.contents) repo.blobs.set(c.descriptor.digest, c.descriptor);
 }
 
 /** A referrer as the Referrers API lists it: its artifact type (the manifest's, else its config's) and annotations. */
-function referrerDescriptor(r: BundleReferrer, image: ResolvedImage): Descriptor {
+function referrerDescriptor(r: BundleReferrer, image: ResolvedImage<SourceJob>): Descriptor {
   const manifest = JSON.parse(image.top.bytes.toString("utf8")) as { artifactType?: string; config?: { mediaType?: string }; annotations?: Record<string, string> };
   const artifactType = manifest.artifactType ?? manifest.config?.mediaType ?? r.artifactType;
   return {

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { BundleWriter, type BundleContents } from "../../src/bundle/writer.js";
 import { assertCanWrite, COMMIT_LINE, JOURNAL_MAGIC, journalPath, recoverUnfinished } from "../../src/bundle/journal.js";
 import { CopyEngine } from "../../src/content/copy.js";
+import { savePolicy } from "../../src/content/policy.js";
 import { OciLayout } from "../../src/layout/layout.js";
 import type { Descriptor } from "../../src/oci/descriptor.js";
 import { parseReference } from "../../src/reference/reference.js";
@@ -60,7 +61,7 @@ describe("the bundle writer's crash journal", () => {
     const out = join(work, "out");
     const writer = await BundleWriter.open({ outDir: out, contents: contents([a, b]), splitSize: 200_000 });
     // Image a arrives; b never does (the run is killed).
-    const engine = new CopyEngine({ platforms: "all" });
+    const engine = new CopyEngine({ policy: savePolicy("all") });
     const resolved = await engine.resolve({ label: "a", ref: refA, source: MemoryTarget.with(a, refA), sink: writer.sink });
     assert.ok(!("error" in resolved));
     assert.ok(!("error" in (await engine.transfer(resolved))));

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CopyEngine, type CopyEvent, type CopyOptions, type CopyJob } from "../../src/content/copy.js";
+import { CopyEngine, type CopyEvent, type CopyJob } from "../../src/content/copy.js";
+import { loadPolicy, onePlatformPolicy, REFERRERS_POLICY, savePolicy, type CopyPolicy } from "../../src/content/policy.js";
 import type { Mounter, Opener } from "../../src/content/target.js";
 import type { Descriptor } from "../../src/oci/descriptor.js";
 import { parsePlatform } from "../../src/oci/platform.js";
@@ -18,9 +19,10 @@ const amd = makeImage({ seed: "copy-amd", layers: [{ seed: "copy-base", size: 50
 const arm = makeImage({ seed: "copy-arm", platform: "linux/arm64/v8", layers: [{ seed: "copy-base-arm", size: 40_000 }] });
 const index = makeIndex([amd, arm]);
 
-async function copy(job: Partial<CopyJob> & Pick<CopyJob, "source" | "sink">, options: Partial<CopyOptions> = {}) {
+/** Copies one image with a use case's policy (default: taken whole, as a save's referrers are). */
+async function copy(job: Partial<CopyJob> & Pick<CopyJob, "source" | "sink">, policy: CopyPolicy = REFERRERS_POLICY) {
   const events: CopyEvent[] = [];
-  const engine = new CopyEngine({ platforms: "all", ...options, onEvent: (e) => events.push(e) });
+  const engine = new CopyEngine({ policy, onEvent: (e) => events.push(e) });
   const resolved = await engine.resolve({ label: "app", ref, tagAs: ref, ...job });
   const result = "error" in resolved ? resolved : await engine.transfer(resolved);
   return { result, events, engine };
@@ -29,26 +31,26 @@ async function copy(job: Partial<CopyJob> & Pick<CopyJob, "source" | "sink">, op
 describe("the copy engine", () => {
   test("platforms: the one asked for is selected; one the index lacks is named with those it has", async () => {
     const sink = new MemoryTarget();
-    const { result } = await copy({ source: MemoryTarget.with(index, ref), sink }, { platforms: [parsePlatform("linux/arm64")] });
+    const { result } = await copy({ source: MemoryTarget.with(index, ref), sink }, savePolicy([parsePlatform("linux/arm64")]));
     assert.ok(!("error" in result));
     assert.deepEqual(result.platformDigests, { "linux/arm64": arm.manifest.digest });
     assert.equal(sink.blobs.has(amd.config.digest), false, "the other platform is not copied");
-    const missing = await copy({ source: MemoryTarget.with(index, ref), sink: new MemoryTarget() }, { platforms: [parsePlatform("linux/s390x")] });
+    const missing = await copy({ source: MemoryTarget.with(index, ref), sink: new MemoryTarget() }, savePolicy([parsePlatform("linux/s390x")]));
     assert.ok("error" in missing.result);
     assert.equal(missing.result.error.code, "PLATFORM_NOT_FOUND");
     assert.match(missing.result.error.message, /no linux\/s390x image; the index has linux\/amd64, linux\/arm64\/v8/);
   });
 
-  test("onePlatform: an index becomes its one image — the only one there, or the exact one asked for", async () => {
+  test("one platform (export, load --docker): an index becomes its one image — the only one there, or the exact one asked for", async () => {
     const onlyArm = MemoryTarget.with(index, ref);
     for (const b of [amd.manifest, amd.config, ...amd.layers]) onlyArm.blobs.delete(b.digest);
     const sink = new MemoryTarget();
-    const loose = await copy({ source: onlyArm, sink }, { presentChildrenOnly: true, onePlatform: { platform: parsePlatform("linux/amd64"), exact: false } });
+    const loose = await copy({ source: onlyArm, sink }, onePlatformPolicy(parsePlatform("linux/amd64"), false));
     assert.ok(!("error" in loose.result));
     assert.equal(loose.result.top.descriptor.digest, arm.manifest.digest, "the only one kept");
     assert.equal(sink.tags.get("example.test/team/app:1"), arm.manifest.digest, "tagged to the image, not the index");
     assert.equal(sink.blobs.has(index.index.digest), false);
-    const exact = await copy({ source: onlyArm, sink: new MemoryTarget() }, { presentChildrenOnly: true, onePlatform: { platform: parsePlatform("linux/amd64"), exact: true } });
+    const exact = await copy({ source: onlyArm, sink: new MemoryTarget() }, onePlatformPolicy(parsePlatform("linux/amd64"), true));
     assert.ok("error" in exact.result);
     assert.match(exact.result.error.message, /no linux\/amd64 image here \(it has: linux\/arm64\/v8\)/);
   });
@@ -60,7 +62,7 @@ describe("the copy engine", () => {
     source.tags.set("example.test/team/other:1", other.manifest.digest);
     const sink = new MemoryTarget();
     const events: CopyEvent[] = [];
-    const engine = new CopyEngine({ platforms: "all", concurrency: 1, largestFirst: true, onEvent: (e) => events.push(e) });
+    const engine = new CopyEngine({ policy: savePolicy("all"), concurrency: 1, onEvent: (e) => events.push(e) });
     const jobs = [ref, parseReference("example.test/team/other:1")].map((r) => ({ label: r.path, ref: r, source, sink, tagAs: r }));
     const resolved = await Promise.all(jobs.map((j) => engine.resolve(j)));
     await Promise.all(resolved.map((r) => ("error" in r ? r : engine.transfer(r))));
@@ -69,11 +71,11 @@ describe("the copy engine", () => {
     assert.deepEqual(sizes, [...sizes].sort((a, b) => b - a), "largest first");
   });
 
-  test("skipPresentImages: an image whose tag the sink already gives is not copied again", async () => {
+  test("a load skips an image whose tag the sink already gives is not copied again", async () => {
     const sink = new MemoryTarget();
     await copy({ source: MemoryTarget.with(index, ref), sink });
     const pushes = sink.calls.push;
-    const again = await copy({ source: MemoryTarget.with(index, ref), sink }, { skipPresentImages: true });
+    const again = await copy({ source: MemoryTarget.with(index, ref), sink }, loadPolicy(false));
     assert.ok(!("error" in again.result) && again.result.foundInPlace === true);
     assert.equal(sink.calls.push, pushes, "nothing pushed");
     assert.ok(again.events.some((e) => e.type === "image-done" && e.present === true));
@@ -99,7 +101,7 @@ describe("the copy engine", () => {
     const a = new MountingTarget("team/a");
     const b = new MountingTarget("team/b");
     const source = MemoryTarget.with(amd, ref);
-    const engine = new CopyEngine({ platforms: "all" });
+    const engine = new CopyEngine({ policy: REFERRERS_POLICY });
     const jobs = [a, b].map((sink) => ({ label: sink.name, ref, source, sink, tagAs: ref }));
     const resolved = await Promise.all(jobs.map((j) => engine.resolve(j)));
     const results = await Promise.all(resolved.map((r) => ("error" in r ? r : engine.transfer(r))));

@@ -19,6 +19,7 @@ import { ArchiveSource } from "../../src/archive/source.js";
 import { BundleReader } from "../../src/bundle/reader.js";
 import { BundleWriter } from "../../src/bundle/writer.js";
 import { CopyEngine, type CopyEvent, type CopyJob } from "../../src/content/copy.js";
+import { onePlatformPolicy, REFERRERS_POLICY } from "../../src/content/policy.js";
 import type { ReadOnlyTarget, Sink } from "../../src/content/target.js";
 import { AirgapError } from "../../src/errors.js";
 import { OciLayout } from "../../src/layout/layout.js";
@@ -51,8 +52,7 @@ async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
 async function copyInto(sink: Sink, artifact: TestArtifact, options: { platform?: string } = {}): Promise<CopyEvent[]> {
   const events: CopyEvent[] = [];
   const engine = new CopyEngine({
-    platforms: "all",
-    ...(options.platform && { onePlatform: { platform: parsePlatform(options.platform), exact: true } }),
+    policy: options.platform ? onePlatformPolicy(parsePlatform(options.platform), true) : REFERRERS_POLICY,
     onEvent: (e) => events.push(e),
   });
   const job: CopyJob = { label: "app", ref, source: MemoryTarget.with(artifact, ref), sink, tagAs: ref };
@@ -116,7 +116,7 @@ function sinkContract(name: string, open: (receives: TestArtifact) => Promise<{ 
       t.after(() => dispose?.());
       const source = MemoryTarget.with(bad, ref);
       source.blobs.get(bad.layers[0]!.digest)!.data = Buffer.from(bad.layers[0]!.data).fill(1, 100, 101);
-      const engine = new CopyEngine({ platforms: "all" });
+      const engine = new CopyEngine({ policy: REFERRERS_POLICY });
       const resolved = await engine.resolve({ label: "bad", ref, source, sink });
       assert.ok(!("error" in resolved));
       const copied = await engine.transfer(resolved);
