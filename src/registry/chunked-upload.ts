@@ -18,8 +18,6 @@ export interface UploadContext {
   scope: string;
   /** The registry's base URL (scheme and host). */
   base: string;
-  /** Whether a URL is the registry's own (credentials go only there). */
-  auth: (u: URL) => boolean;
   what: string;
   signal?: AbortSignal;
 }
@@ -76,7 +74,7 @@ async function sendChunks(c: UploadContext, d: Descriptor, open: Opener, cursor:
       method: "PATCH", what: c.what, signal: c.signal, scope: c.scope, noRetry: true,
       headers: { "content-type": "application/octet-stream", "content-length": String(length), "content-range": `${offset}-${offset + length - 1}` },
       body: () => Readable.from(take(length)),
-    }, c.auth(cursor.url));
+    });
     if (res.statusCode !== 202) throw await responseError(`${c.what} (chunk at ${offset})`, res);
     res.body.resume();
     const next = res.headers.location;
@@ -91,7 +89,7 @@ async function sendChunks(c: UploadContext, d: Descriptor, open: Opener, cursor:
 
 /** Where an upload stands (`GET` of its session: 204 with `Range: 0-N`): the next byte to send, and its location. */
 async function uploadStatus(c: UploadContext, url: URL): Promise<{ url: URL; offset: number }> {
-  const res = await c.registry.send(url.toString(), { method: "GET", what: `${c.what} (status)`, signal: c.signal, scope: c.scope, noRetry: true }, c.auth(url));
+  const res = await c.registry.send(url.toString(), { method: "GET", what: `${c.what} (status)`, signal: c.signal, scope: c.scope, noRetry: true });
   res.body.resume();
   if (res.statusCode !== 204) throw new RegistryError(`${c.what}: the upload's status is HTTP ${res.statusCode}`, { status: res.statusCode });
   const range = /^(?:bytes=)?0-(\d+)$/.exec(String(res.headers.range ?? ""));

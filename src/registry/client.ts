@@ -1,19 +1,19 @@
 /**
- * A client for one registry host speaking the OCI distribution API over undici: scheme detection,
- * Basic and Docker token auth, retries with backoff, redirects without leaking credentials.
+ * A client for one registry host speaking the OCI distribution API over undici: scheme detection, paginated
+ * listings, and every request through the host's transport stack (transport.ts: retry → auth → rate limit → wire;
+ * auth.ts: Basic and Docker token auth, credentials never sent past the registry's own host).
  * https://github.com/opencontainers/distribution-spec/blob/main/spec.md
  */
 import type { Dispatcher } from "undici";
-import { request } from "./http.js";
 import { AirgapError } from "../errors.js";
-import { parseChallenges, type Challenge } from "./challenge.js";
-import type { Credential } from "./credentials.js";
-import { readCapped, redactUrl, RegistryError, responseError } from "./errors.js";
-import { DEFAULT_STALL, watchBody, type StallRule } from "./stall.js";
+import { HostAuth } from "./auth.js";
+import { readCapped, RegistryError, responseError } from "./errors.js";
+import { DEFAULT_STALL } from "./stall.js";
 import type { RegistryOptions, SendOptions } from "./options.js";
-import { abortError, describeNetworkError, isTlsProtocolError, networkError, ownError } from "./network-errors.js";
-import { backoffMs, DEFAULT_RETRY, isRetryableNetworkError, isRetryableStatus, parseRetryAfter, wait, type RetryOptions } from "./retry.js";
+import { abortError, isTlsProtocolError } from "./network-errors.js";
+import { backoffMs, DEFAULT_RETRY, wait, type RetryOptions } from "./retry.js";
 import { RateGate } from "./rate-limit.js";
+import { headerValue, wire, withAuth, withRateLimit, withRetry, type Send } from "./transport.js";
 
 export type { RegistryOptions, RetryNotice, SendOptions } from "./options.js";
 
@@ -24,44 +24,37 @@ const API_HOST: Record<string, string> = { "docker.io": "registry-1.docker.io" }
 const CATALOG_PAGE = 1000;
 /** Most catalog pages read: a million repositories, far beyond any private registry a bundle is loaded into. */
 export const MAX_CATALOG_PAGES = 1000;
-/** Most rate-limit pauses one request goes through (each as long as the registry says) before it fails. */
-const MAX_RATE_WAITS = 50;
-/** Longest token response we read (the remote decides its size). */
-export const MAX_TOKEN_BYTES = 1024 * 1024;
-
-interface CachedAuth {
-  header: string;
-  expires: number;
-}
-
 /** One registry host. Create through `Registries` (registries.ts). */
 export class RegistryHost {
   /** The host as in references (`docker.io`, `127.0.0.1:5000`). */
   readonly host: string;
   private origin?: Promise<string>;
-  private challenge?: Challenge;
-  private readonly auth = new Map<string, CachedAuth>();
-  private credential?: Promise<Credential | undefined>;
-  /** The host's rate limit: one gate for every request of the run. */
-  private readonly rateGate = new RateGate((until, reason) => {
-    this.options.onRetry?.({ host: this.host, what: `requests to ${this.host}`, attempt: 0, delayMs: until - Date.now(), reason, waitUntil: until });
-  });
+  private readonly auth: HostAuth;
+  /**
+   * Sends to an absolute URL through the host's stack (transport.ts). Credentials go only to this registry's API
+   * host: a redirect to a storage host is followed without them.
+   */
+  readonly send: Send;
 
   constructor(
     host: string,
     private readonly options: RegistryOptions,
-    private readonly dispatcher: Dispatcher,
-    private readonly foreign: Dispatcher,
+    dispatcher: Dispatcher,
+    foreign: Dispatcher,
   ) {
     this.host = host;
+    const apiHost = this.apiHost;
+    // The host's rate limit: one gate for every request of the run.
+    const gate = new RateGate((until, reason) => {
+      options.onRetry?.({ host, what: `requests to ${host}`, attempt: 0, delayMs: until - Date.now(), reason, waitUntil: until });
+    });
+    const wired = wire({ userAgent: options.userAgent ?? "airgap-bundle", stall: options.stall ?? DEFAULT_STALL, dispatcherFor: (url) => (url.host === apiHost ? dispatcher : foreign) });
+    this.auth = new HostAuth(host, options.credentials, (url, o) => this.send(url, o));
+    this.send = withRetry(withAuth(withRateLimit(wired, apiHost, gate), apiHost, this.auth), { retry: this.retry, backoff: (o, attempt, reason, after) => this.backoff(o, attempt, reason, after) });
   }
 
   private get retry(): RetryOptions {
     return this.options.retry ?? DEFAULT_RETRY;
-  }
-
-  private get stall(): StallRule {
-    return this.options.stall ?? DEFAULT_STALL;
   }
 
   private plainHttp(): boolean {
@@ -71,11 +64,6 @@ export class RegistryHost {
 
   private mayFallBackToHttp(): boolean {
     return LOOPBACK.test(this.host) || (this.options.insecureHosts ?? []).includes(this.host);
-  }
-
-  private getCredential(): Promise<Credential | undefined> {
-    this.credential ??= this.options.credentials.get(this.host);
-    return this.credential;
   }
 
   /**
@@ -137,17 +125,12 @@ export class RegistryHost {
    * `probe`, anything but a registry's answer (another status, a broken connection) gives `undefined`, without retries.
    */
   private async ping(origin: string, signal: AbortSignal | undefined, probe: boolean): Promise<string | undefined> {
-    const res = await this.send(`${origin}/v2/`, { what: `connecting to ${this.host}`, signal, passStatuses: probe ? [200, 401, 404] : [401, 404], noRetry: probe }, false);
+    const res = await this.send(`${origin}/v2/`, { what: `connecting to ${this.host}`, noAuth: true, passStatuses: probe ? [200, 401, 404] : [401, 404], noRetry: probe, ...(signal && { signal }) });
     res.body.resume();
     if (probe && res.statusCode !== 200 && res.statusCode !== 401 && res.statusCode !== 404) return undefined;
     if (res.statusCode === 404) throw new RegistryError(`${this.host} does not speak the registry v2 API (GET /v2/ gave 404)`);
-    if (res.statusCode === 401) this.challenge = this.pickChallenge(res.headers["www-authenticate"]);
+    if (res.statusCode === 401) this.auth.learn(res.headers["www-authenticate"]);
     return origin;
-  }
-
-  private pickChallenge(header: string | string[] | undefined): Challenge | undefined {
-    const all = parseChallenges(header);
-    return all.find((c) => c.scheme === "bearer") ?? all.find((c) => c.scheme === "basic");
   }
 
   /** Chunk size for uploads, if chunked uploads were asked for. */
@@ -215,83 +198,7 @@ export class RegistryHost {
   /** Sends a request to a path of this registry, with auth and retries; returns the response for the caller to read. */
   async request(path: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
     const origin = await this.base(options.signal);
-    return this.send(`${origin}${path}`, options, true);
-  }
-
-  /**
-   * Sends to an absolute URL with retries. Credentials go only to this registry's origin: a redirect to
-   * a storage host is followed without them.
-   */
-  async send(url: string, options: SendOptions, withAuth: boolean): Promise<Dispatcher.ResponseData> {
-    const scope = options.scope ?? "";
-    const api = new URL(url).host === this.apiHost;
-    let authRetried = false;
-    let rateWaits = 0;
-    for (let attempt = 0; ; attempt++) {
-      // A host whose rate limit is spent is not asked until its window has passed.
-      if (api) await this.rateGate.pass(options.signal).catch(() => {
-        throw abortError(options.what);
-      });
-      const headers: Record<string, string> = { "user-agent": this.options.userAgent ?? "airgap-bundle", ...options.headers };
-      if (withAuth) {
-        const authorization = await this.authorization(scope, options.signal);
-        if (authorization) headers.authorization = authorization;
-      }
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await request(url, {
-          method: options.method ?? "GET",
-          headers,
-          body: (await options.body?.()) as Dispatcher.DispatchOptions["body"],
-          dispatcher: new URL(url).host === this.apiHost ? this.dispatcher : this.foreign,
-          signal: options.signal,
-          headersTimeout: this.stall.ms,
-          bodyTimeout: this.stall.ms,
-        });
-      } catch (err) {
-        if (options.signal?.aborted) throw abortError(options.what);
-        // Our own error from the request body (bytes that failed verification): not the network's.
-        const own = ownError(err);
-        if (own) throw own;
-        if (isRetryableNetworkError(err) && attempt < this.retry.retries && !options.noRetry) {
-          await this.backoff(options, attempt, describeNetworkError(err));
-          continue;
-        }
-        throw networkError(options.what, url, err);
-      }
-      watchBody(res.body, this.stall, options.what);
-      const status = res.statusCode;
-      if (options.passStatuses?.includes(status)) return res;
-      if (status === 401 && withAuth && !authRetried) {
-        res.body.resume();
-        authRetried = true;
-        const fresh = this.pickChallenge(res.headers["www-authenticate"]);
-        if (fresh) this.challenge = fresh;
-        this.auth.delete(scope);
-        if (this.challenge) {
-          attempt--;
-          continue;
-        }
-      }
-      // A 429 pauses the whole host; the request is sent again after the pause, without using up a retry.
-      if (api && this.rateGate.note(status, res.headers) && rateWaits < MAX_RATE_WAITS && !options.noRetry) {
-        res.body.resume();
-        rateWaits++;
-        attempt--;
-        continue;
-      }
-      if (isRetryableStatus(status) && attempt < this.retry.retries && !options.noRetry) {
-        res.body.resume();
-        const retryAfter = parseRetryAfter(headerValue(res.headers["retry-after"]));
-        await this.backoff(options, attempt, `HTTP ${status}`, retryAfter);
-        continue;
-      }
-      if (status === 401) {
-        const credential = await this.getCredential();
-        throw await responseError(`${options.what}`, res, credential ? `check the credentials for ${this.host}` : `log in to ${this.host} (docker login) or pass --username and --password-stdin`);
-      }
-      return res;
-    }
+    return this.send(`${origin}${path}`, options);
   }
 
   private async backoff(options: SendOptions, attempt: number, reason: string, retryAfterMs?: number): Promise<void> {
@@ -303,56 +210,4 @@ export class RegistryHost {
       throw abortError(options.what);
     }
   }
-
-  /** The Authorization header for a scope, fetching a token when the registry asks for Bearer auth. */
-  private async authorization(scope: string, signal?: AbortSignal): Promise<string | undefined> {
-    const challenge = this.challenge;
-    if (!challenge) return undefined;
-    const cached = this.auth.get(scope);
-    if (cached && cached.expires > Date.now()) return cached.header;
-    const credential = await this.getCredential();
-    let header: string | undefined;
-    let lifetimeMs = 60 * 60 * 1000;
-    if (challenge.scheme === "basic") {
-      if (!credential) return undefined;
-      header = basic(credential);
-    } else {
-      const token = await this.fetchToken(challenge, scope, credential, signal);
-      header = `Bearer ${token.token}`;
-      lifetimeMs = Math.max(10, token.expiresIn - 10) * 1000;
-    }
-    this.auth.set(scope, { header, expires: Date.now() + lifetimeMs });
-    return header;
-  }
-
-  /** Docker token auth: GET realm?service=…&scope=… (Basic credentials when we have them). */
-  private async fetchToken(challenge: Challenge, scope: string, credential: Credential | undefined, signal?: AbortSignal): Promise<{ token: string; expiresIn: number }> {
-    const realm = challenge.params.realm;
-    if (!realm) throw new RegistryError(`${this.host} asked for token auth without a realm`);
-    const url = new URL(realm);
-    if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
-    for (const s of scope.split(" ").filter(Boolean)) url.searchParams.append("scope", s);
-    const what = `getting a token for ${this.host}`;
-    const res = await this.send(url.toString(), {
-      what,
-      signal,
-      passStatuses: [401, 403],
-      headers: credential ? { authorization: basic(credential) } : {},
-    }, false);
-    if (res.statusCode !== 200) {
-      throw await responseError(`${what} from ${redactUrl(realm)}`, res, credential ? `check the credentials for ${this.host}` : `log in to ${this.host} (docker login) or pass --username and --password-stdin`);
-    }
-    const body = JSON.parse((await readCapped(res.body, MAX_TOKEN_BYTES, what)).toString("utf8")) as { token?: string; access_token?: string; expires_in?: number };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError(`${what}: the token server answered without a token`);
-    return { token, expiresIn: typeof body.expires_in === "number" ? body.expires_in : 60 };
-  }
-}
-
-function basic(c: Credential): string {
-  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }

@@ -47,6 +47,8 @@ export interface SendOptions {
   body?: () => Buffer | NodeJS.ReadableStream | string | Promise<NodeJS.ReadableStream>;
   /** Do not retry (the caller retries a larger unit, e.g. a whole upload). */
   noRetry?: boolean;
+  /** Send without the registry's credentials (the ping, the token request). Only its API host is ever sent them. */
+  noAuth?: boolean;
   /** Describes the operation in errors: `fetching manifest gcr.io/x:v1`. */
   what: string;
   signal?: AbortSignal;

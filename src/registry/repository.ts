@@ -108,9 +108,8 @@ export class RegistryRepository implements Target, Mounter {
       const location = res.headers.location;
       if (typeof location !== "string" || hops >= MAX_REDIRECTS) throw new RegistryError(`${what}: bad redirect from ${redactUrl(url)}`);
       url = new URL(location, url).toString();
-      // Registry credentials go only to the registry itself, never to a storage host it redirects to.
-      const same = new URL(url).host === this.registry.apiHost;
-      res = await this.registry.send(url, { what, signal, headers, passStatuses: [404, 301, 302, 303, 307, 308], ...(same && { scope: this.scope() }) }, same);
+      // Registry credentials go only to the registry itself, never to a storage host it redirects to (transport.ts).
+      res = await this.registry.send(url, { what, signal, headers, scope: this.scope(), passStatuses: [404, 301, 302, 303, 307, 308] });
     }
     if (res.statusCode === 404) {
       res.body.resume();
@@ -195,7 +194,6 @@ export class RegistryRepository implements Target, Mounter {
     const base = await this.registry.base(signal);
     const chunkSize = this.registry.chunkSize;
     let url = new URL(location, `${base}/`);
-    const auth = (u: URL) => u.host === this.registry.apiHost;
     const putOptions = { method: "PUT" as const, what, signal, scope: this.scope("pull,push"), noRetry: true };
     if (chunkSize === undefined || d.size <= chunkSize) {
       url.searchParams.set("digest", d.digest);
@@ -203,15 +201,15 @@ export class RegistryRepository implements Target, Mounter {
         ...putOptions,
         headers: { "content-type": "application/octet-stream", "content-length": String(d.size) },
         body: () => open(),
-      }, auth(url));
+      });
       if (res.statusCode !== 201) throw await responseError(what, res);
       res.body.resume();
       return;
     }
     // Chunked (for proxies that cap request bodies): PATCH pieces, then PUT ?digest=.
-    url = await uploadInChunks({ registry: this.registry, scope: this.scope("pull,push"), base, auth, what, ...(signal && { signal }) }, d, open, url, chunkSize);
+    url = await uploadInChunks({ registry: this.registry, scope: this.scope("pull,push"), base, what, ...(signal && { signal }) }, d, open, url, chunkSize);
     url.searchParams.set("digest", d.digest);
-    const res = await this.registry.send(url.toString(), { ...putOptions, headers: { "content-length": "0" } }, auth(url));
+    const res = await this.registry.send(url.toString(), { ...putOptions, headers: { "content-length": "0" } });
     if (res.statusCode !== 201) throw await responseError(what, res);
     res.body.resume();
   }

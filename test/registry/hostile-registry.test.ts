@@ -11,7 +11,8 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { MAX_CATALOG_PAGES, MAX_TOKEN_BYTES } from "../../src/registry/client.js";
+import { MAX_TOKEN_BYTES } from "../../src/registry/auth.js";
+import { MAX_CATALOG_PAGES } from "../../src/registry/client.js";
 import { Registries } from "../../src/registry/registries.js";
 import { tarEntryOffsets } from "../helpers/bundle.js";
 import { CLI, runCli } from "../helpers/cli.js";
@@ -331,7 +332,7 @@ describe("resource caps of a registry's answers", () => {
       const r = registries();
       try {
         const h = r.host(host);
-        const asked = h.send(`http://${host}/auth/_catalog`, { what: "listing", scope: "registry:catalog:*" }, true).then(async (res) => {
+        const asked = h.send(`http://${host}/auth/_catalog`, { what: "listing", scope: "registry:catalog:*" }).then(async (res) => {
           res.body.resume();
           return res.statusCode;
         });
