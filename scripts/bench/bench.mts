@@ -11,8 +11,8 @@
  *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
  *
  * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta|serve),
- * COMPARE (another checkout of this project, built: its save runs too, as `airgap-bundle@compare`, for an A/B of
- * a change in one run), CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
+ * COMPARE (another checkout of this project, built: its save and load run too, as `airgap-bundle@compare`, for an
+ * A/B of a change in one run), CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
  * WORKLOAD=large: one image with one 3 GB layer (× SCALE) instead of the platform.
  * ONLY=serve pulls the workload from `bundle serve` and from distribution 2.8 holding the same (scripts/bench/serve.mts).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
@@ -91,20 +91,22 @@ async function main(): Promise<void> {
 
     const bundleTar = (dir: string) => join(dir, "bench-1.tar");
     const saveWith = (cli: string, dir: string) => `node ${q(cli)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(dir)} --cache-dir ${q(`${dir}.cache`)}`;
-    const ours: Peer = {
-      tool: "airgap-bundle",
-      save: (dir) => `${saveWith(CLI, dir)} && rm -rf ${q(`${dir}.cache`)}`,
-      load: (dir, t) => `node ${q(CLI)} load ${q(bundleTar(dir))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`,
-    };
+    const build = (tool: string, cli: string): Peer => ({
+      tool,
+      save: (dir) => `${saveWith(cli, dir)} && rm -rf ${q(`${dir}.cache`)}`,
+      load: (dir, t) => `node ${q(cli)} load ${q(bundleTar(dir))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`,
+    });
+    const ours = build("airgap-bundle", CLI);
+    const compared = COMPARE ? [build("airgap-bundle@compare", join(COMPARE, "dist", "bin", "main.js"))] : [];
     for (let rep = 1; rep <= REPS; rep++) {
       log(`bench: repetition ${rep} of ${REPS}`);
       // Each tool saves, then loads what it saved into a fresh target, then its output is removed: at SCALE=8 the
       // outputs of every tool at once would not fit on a small disk.
-      for (const tool of [...peers, ours]) {
+      for (const tool of [...peers, ...compared, ours]) {
         const dir = join(out, `${tool.tool.replace(/[^a-z0-9]/gi, "_")}-${rep}`);
         try {
           const saved = await timed(tool.save(dir), [source]);
-          runs.push({ tool: tool.tool, op: "save", rep, ...saved, ...(tool === ours && { bundleBytes: (await stat(bundleTar(dir))).size }) });
+          runs.push({ tool: tool.tool, op: "save", rep, ...saved, ...((tool === ours || compared.includes(tool)) && { bundleBytes: (await stat(bundleTar(dir))).size }) });
           if (ONLY === "save") continue;
           const target = await startBenchRegistry(join(out, `target-${rep}`));
           try {
@@ -116,13 +118,6 @@ async function main(): Promise<void> {
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
-      }
-      if (COMPARE) {
-        const other = join(out, `compare-${rep}`);
-        const run = await timed(saveWith(join(COMPARE, "dist", "bin", "main.js"), other), [source]);
-        runs.push({ tool: "airgap-bundle@compare", op: "save", rep, ...run, bundleBytes: (await stat(bundleTar(other))).size });
-        await rm(other, { recursive: true, force: true });
-        await rm(`${other}.cache`, { recursive: true, force: true });
       }
     }
   } finally {
@@ -162,6 +157,12 @@ function report(runs: Run[], workload: Workload, missingPeers: readonly string[]
   };
   for (const m of missingPeers) process.stdout.write(`not measured (could not be built): ${m}\n`);
   process.stdout.write(`ratio vs best peer: save ${ratio("save")}, load ${ratio("load")}\n`);
+  const against = (op: string) => {
+    const before = speed.get(`${op}|airgap-bundle@compare`);
+    const now = speed.get(`${op}|airgap-bundle`);
+    return before && now ? `${(now / before).toFixed(3)}x` : "n/a";
+  };
+  if (COMPARE) process.stdout.write(`this checkout vs COMPARE (speed, > 1 is faster): save ${against("save")}, load ${against("load")}\n`);
   const same = speed.get(`save|${SAME_ARTIFACT}`);
   const oursSave = speed.get("save|airgap-bundle");
   if (same && oursSave) process.stdout.write(`same artifact (one tar and its .sha256): save ${(oursSave / same).toFixed(2)}x (${SAME_ARTIFACT})\n`);
