@@ -3,7 +3,7 @@
  * settings → render and plan (before anything is pushed or applied) → apply and wait, or the user's script.
  */
 import { readFile } from "node:fs/promises";
-import type { InstallEvent, PreparedInstall, RenderSettings } from "../ops/install.js";
+import type { InstallEvent, InstallMode, PreparedInstall, RenderSettings } from "../ops/install.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { AirgapError, formatProblem, type Problem } from "../errors.js";
 import type { Registries } from "../registry/registries.js";
@@ -161,42 +161,50 @@ export function referenceNotice(out: Output): (level: "warning" | "info", messag
 
 /** Runs the install (apply and wait, the script, or the dry run); returns the exit code. */
 export async function performInstall(pre: InstallPreflight, reader: BundleReader, args: Record<string, unknown>, out: Output, context: CommandContext): Promise<number> {
-  const install = await import("../ops/install.js");
-  const { prepared } = pre;
-  const onEvent = installRenderer(out, prepared.registry);
-  if (args["dry-run"]) {
-    const dir = String(args.out ?? "rendered");
-    const written = await install.writeRendered(prepared, dir);
-    out.result(
-      [`would apply ${plural(prepared.plan.length, "object")}, in this order:`, ...install.describePlan(prepared.plan).map((l) => `  ${l}`), `rendered ${plural(written.length, "file")} into ${dir}`].join("\n"),
-      { dryRun: true, out: dir, files: written, plan: prepared.plan.map((p) => ({ file: p.file, document: p.document, object: install.planKey(p) })) },
-    );
-    return EXIT.OK;
+  const { install, describePlan, planKey } = await import("../ops/install.js");
+  const outcome = await install(pre.prepared, installMode(pre, reader, args, out, context), { onEvent: installRenderer(out, pre.prepared.registry), signal: context.signal });
+  switch (outcome.kind) {
+    case "dry-run":
+      out.result(
+        [`would apply ${plural(outcome.plan.length, "object")}, in this order:`, ...describePlan(outcome.plan).map((l) => `  ${l}`), `rendered ${plural(outcome.files.length, "file")} into ${outcome.out}`].join("\n"),
+        { dryRun: true, out: outcome.out, files: outcome.files, plan: outcome.plan.map((p) => ({ file: p.file, document: p.document, object: planKey(p) })) },
+      );
+      return EXIT.OK;
+    case "script":
+      if (outcome.exitCode !== 0) out.info(`install script exited with ${outcome.exitCode}`);
+      return outcome.exitCode;
+    case "apply": {
+      const r = outcome.result;
+      const summary = `${plural(r.objects.length, "object")}: ${r.created} created, ${r.configured} configured, ${r.unchanged} unchanged${r.waited ? "; every workload ready" : ""}`;
+      if (out.json) out.jsonLine({ type: "install-summary", created: r.created, configured: r.configured, unchanged: r.unchanged, ready: r.waited });
+      else out.info(summary);
+      return EXIT.OK;
+    }
   }
+}
+
+/** The install mode the options ask for: --dry-run, --install-script, else apply to the cluster. */
+function installMode(pre: InstallPreflight, reader: BundleReader, args: Record<string, unknown>, out: Output, context: CommandContext): InstallMode {
+  if (args["dry-run"]) return { kind: "dry-run", out: String(args.out ?? "rendered") };
   if (args["install-script"] !== undefined) {
-    const code = await install.scriptInstall(prepared, {
+    return {
+      kind: "script",
       script: String(args["install-script"]),
       ...(args.out !== undefined && { out: String(args.out) }),
       bundleName: reader.bundle.name, bundleVersion: reader.bundle.version,
       ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
       stdout: out.resultStream, stderr: out.errorStream,
-      onEvent, signal: context.signal,
-    });
-    if (code !== 0) out.info(`install script exited with ${code}`);
-    return code;
+    };
   }
   if (!pre.cluster) throw new AirgapError("KUBE_UNREACHABLE", "no cluster to install into");
-  const result = await install.applyInstall(pre.cluster, prepared, {
+  return {
+    kind: "apply",
+    cluster: pre.cluster,
     force: args["force-conflicts"] === true,
     wait: args.wait !== false,
     // The waits end a moment before the command's bound, so that what is not ready is said.
     timeoutMs: context.deadline !== undefined ? Math.max(0, context.deadline - REPORT_MARGIN_MS - Date.now()) : parseDuration(String(args.timeout ?? DEFAULT_CLUSTER_TIMEOUT), "--timeout"),
-    onEvent, signal: context.signal,
-  });
-  const summary = `${plural(result.objects.length, "object")}: ${result.created} created, ${result.configured} configured, ${result.unchanged} unchanged${result.waited ? "; every workload ready" : ""}`;
-  if (out.json) out.jsonLine({ type: "install-summary", created: result.created, configured: result.configured, unchanged: result.unchanged, ready: result.waited });
-  else out.info(summary);
-  return EXIT.OK;
+  };
 }
 
 /** Prints install events: one line per object (stdout), waiting reports (stderr), or JSON lines. */

@@ -222,3 +222,34 @@ export function planKey(p: PlannedObject): string {
 export function describePlan(plan: readonly PlannedObject[]): string[] {
   return plan.map((p) => `${planKey(p)}  (${p.file})`);
 }
+
+/**
+ * The three ways an install ends, chosen by the caller: the rendered manifests written for a look (`--dry-run`),
+ * the user's installer run on them (`--install-script`), or applied to the cluster (and waited for).
+ */
+export type InstallMode =
+  | { kind: "dry-run"; out: string }
+  | ({ kind: "script" } & Omit<ScriptInstallOptions, "onEvent" | "signal">)
+  | ({ kind: "apply"; cluster: Cluster } & Omit<ApplyInstallOptions, "onEvent" | "signal">);
+
+/** What an install did, for the caller to report. */
+export type InstallOutcome =
+  | { kind: "dry-run"; out: string; files: string[]; plan: PlannedObject[] }
+  | { kind: "script"; exitCode: number }
+  | { kind: "apply"; result: InstallResult };
+
+/** Installs a prepared bundle in the chosen mode. */
+export async function install(prepared: PreparedInstall, mode: InstallMode, options: { onEvent?: (e: InstallEvent) => void; signal?: AbortSignal } = {}): Promise<InstallOutcome> {
+  switch (mode.kind) {
+    case "dry-run":
+      return { kind: "dry-run", out: mode.out, files: await writeRendered(prepared, mode.out), plan: prepared.plan };
+    case "script": {
+      const { kind: _, ...script } = mode;
+      return { kind: "script", exitCode: await scriptInstall(prepared, { ...script, ...options }) };
+    }
+    case "apply": {
+      const { kind: _, cluster, ...apply } = mode;
+      return { kind: "apply", result: await applyInstall(cluster, prepared, { ...apply, ...options }) };
+    }
+  }
+}
