@@ -4,7 +4,8 @@
  * moves its modification time) invalidates its stamp. Kept in `$XDG_CACHE_HOME/airgap-bundle` (or
  * `~/.cache/airgap-bundle`); losing it only costs time.
  */
-import { mkdir, readFile, realpath, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
+import { commitFile } from "../util/whole-file.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -51,9 +52,8 @@ export async function stamp(path: string, sha256: string, decisive: string): Pro
     stamps[real] = { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs, sha256, decisive };
     const file = stampFile();
     await mkdir(join(file, ".."), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(stamps));
-    await rename(temp, file);
+    // A temporary name of this process's own: two commands may stamp at once.
+    await commitFile(`${file}.${process.pid}.tmp`, (temp) => writeFile(temp, JSON.stringify(stamps)), file);
   } catch {
     // only a cache
   }

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -17,7 +17,7 @@ import { digestHex, digestOf, verifyBytes } from "../oci/verify.js";
 import { formatReference, type Reference } from "../reference/reference.js";
 import type { ManifestData, Opener, PartialStore, Target } from "../content/target.js";
 
-import { writeError } from "../util/whole-file.js";
+import { commitFile, writeError } from "../util/whole-file.js";
 
 /** Default cache folder of `bundle save`. */
 export const DEFAULT_CACHE_DIR = "bundles/.cache";
@@ -111,28 +111,15 @@ export class OciLayout implements Target, PartialStore {
   async keepPartial(d: Descriptor, first: Readable): Promise<void> {
     if (await this.exists(d)) return;
     const temp = join(this.dir, "blobs", "sha256", `.tmp-${digestHex(d.digest).slice(0, 16)}-${process.pid}-partial`);
-    try {
-      await pipeline(first, createWriteStream(temp, { highWaterMark: 1 << 20 }));
-      await rename(temp, this.partialPath(d));
-    } catch (err) {
-      await unlink(temp).catch(() => undefined);
-      throw writeError(temp, err);
-    }
+    await commitFile(temp, (t) => pipeline(first, createWriteStream(t, { highWaterMark: 1 << 20 })), this.partialPath(d));
   }
 
   /** Writes to a temporary name, renames to the digest when the (caller-verified) stream ended well. */
   async push(d: Descriptor, open: Opener): Promise<void> {
     if (await this.exists(d)) return;
-    const final = this.blobPath(d);
     const temp = join(this.dir, "blobs", "sha256", `.tmp-${digestHex(d.digest).slice(0, 16)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
-    try {
-      await pipeline(await open(), createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 }));
-      await rename(temp, final);
-      await this.dropPartial(d);
-    } catch (err) {
-      await unlink(temp).catch(() => undefined);
-      throw writeError(temp, err);
-    }
+    await commitFile(temp, async (t) => pipeline(await open(), createWriteStream(t, { flags: "wx", highWaterMark: 1 << 20 })), this.blobPath(d));
+    await this.dropPartial(d);
   }
 
   /**
@@ -153,18 +140,14 @@ export class OciLayout implements Target, PartialStore {
         done(null, chunk);
       },
     });
-    try {
-      await pipeline(stream, tap, createWriteStream(temp, { flags: "wx", highWaterMark: 1 << 20 }));
+    return commitFile(temp, async (t) => {
+      await pipeline(stream, tap, createWriteStream(t, { flags: "wx", highWaterMark: 1 << 20 }));
       const digest = `sha256:${hash.digest("hex")}`;
       if (expected !== undefined && digest !== expected) {
         throw new AirgapError("DIGEST_MISMATCH", `${what}: its bytes hash to ${digest}, not ${expected}`);
       }
-      await rename(temp, this.blobPath({ digest }));
       return { digest, size, head };
-    } catch (err) {
-      await unlink(temp).catch(() => undefined);
-      throw writeError(temp, err);
-    }
+    }, ({ digest }) => this.blobPath({ digest }));
   }
 
   /** Reads a manifest stored under its digest (a rerun resolves pinned images from here, offline). */

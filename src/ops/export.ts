@@ -3,14 +3,14 @@
  * (docker-archive or oci-archive) written under a temporary name and renamed only when every byte arrived.
  */
 import { createWriteStream } from "node:fs";
-import { rename, stat, unlink } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArchiveSink, type ArchiveFormat } from "../archive/sink.js";
 import { CopyEngine, type CopyEvent } from "../content/copy.js";
 import { onePlatformPolicy } from "../content/policy.js";
 import { AirgapError } from "../errors.js";
-import { writeError } from "../util/whole-file.js";
+import { commitFile } from "../util/whole-file.js";
 import { DEFAULT_PLATFORMS, parsePlatform } from "../oci/platform.js";
 import { formatReference, parseReference, repositoryOf, type Reference } from "../reference/reference.js";
 import { BundleReader } from "../bundle/reader.js";
@@ -71,21 +71,20 @@ export async function exportImage(options: ExportOptions): Promise<ExportResult>
     if ("error" in image) throw [...leftOut].some((d) => image.error.message.includes(d)) ? deltaError() : image.error;
     if (image.blobs.some((d) => leftOut.has(d.digest))) throw deltaError();
     const temp = join(dirname(options.output), `.${Math.random().toString(36).slice(2, 10)}.export-tmp`);
-    const written = pipeline(sink.stream, createWriteStream(temp, { flags: "wx" }));
-    // A file that cannot be written (a full disk) stops the copy too.
-    written.catch((err: Error) => sink.abort(err));
-    try {
-      const copied = await engine.transfer(image);
-      if ("error" in copied) sink.abort(copied.error);
-      else await sink.finish();
-      await written;
-      if ("error" in copied) throw copied.error;
-      await rename(temp, options.output);
-    } catch (err) {
-      await written.catch(() => undefined);
-      await unlink(temp).catch(() => undefined);
-      throw err instanceof AirgapError ? err : writeError(options.output, err);
-    }
+    await commitFile(temp, async (t) => {
+      const written = pipeline(sink.stream, createWriteStream(t, { flags: "wx" }));
+      // A file that cannot be written (a full disk) stops the copy too.
+      written.catch((err: Error) => sink.abort(err));
+      try {
+        const copied = await engine.transfer(image);
+        if ("error" in copied) sink.abort(copied.error);
+        else await sink.finish();
+        await written;
+        if ("error" in copied) throw copied.error;
+      } finally {
+        await written.catch(() => undefined);
+      }
+    }, options.output);
     return { output: options.output, source, digest: image.top.descriptor.digest, bytes: (await stat(options.output)).size };
   } finally {
     await reader.close();
