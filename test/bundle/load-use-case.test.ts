@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BundleReader } from "../../src/bundle/reader.js";
 import { AirgapError } from "../../src/errors.js";
+import { install, planKey, prepareInstall } from "../../src/ops/install.js";
 import { loadBundle, type LoadEvent } from "../../src/ops/load.js";
 import { parseRegistry } from "../../src/reference/target.js";
 import { Registries } from "../../src/registry/registries.js";
@@ -69,5 +70,23 @@ describe("loadBundle called from code checks what bundle load checks", () => {
     assert.deepEqual({ checked: result.references?.checked, missing: result.references?.missing }, { checked: 1, missing: [] });
     const notices = events.filter((e): e is Extract<LoadEvent, { type: "notice" }> => e.type === "notice").map((e) => e.message);
     assert.ok(notices.some((m) => m === `every image reference of the rendered manifests resolves in ${target.host} (1 reference checked)`), notices.join("\n"));
+  });
+
+  test("install called from code: a dry run returns the plan and writes the manifests rendered for the registry", async () => {
+    const tar = await bundleNaming(`${source.host}/team/app:1`);
+    const reader = await BundleReader.open(tar);
+    try {
+      const prepared = await prepareInstall(reader, { registry: parseRegistry(`${target.host}/mirror`), layout: "host", settings: new Map(), secretKeys: [], allowUnresolved: false });
+      const out = join(work, "rendered");
+      const outcome = await install(prepared, { kind: "dry-run", out });
+      assert.equal(outcome.kind, "dry-run");
+      if (outcome.kind !== "dry-run") return;
+      assert.deepEqual(outcome.plan.map(planKey), ["Pod/app"]);
+      assert.deepEqual(outcome.files.map((f) => relative(out, f)), ["app.yaml"]);
+      const text = await readFile(outcome.files[0]!, "utf8");
+      assert.ok(text.includes(`image: "${target.host}/mirror/${source.host.replace(":", "-")}/team/app:1"`), text);
+    } finally {
+      await reader.close();
+    }
   });
 });
