@@ -4,6 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { InstallEvent, InstallMode, PreparedInstall, RenderSettings } from "../ops/install.js";
+import type { ConvertedApis } from "../ops/convert-apis.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { AirgapError, formatProblem, type Problem } from "../errors.js";
 import type { Registries } from "../registry/registries.js";
@@ -19,6 +20,13 @@ import type { CommandContext, OptionSpec } from "./command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "./manifest-options.js";
 import { EXIT, type Output } from "./output.js";
 import { DEFAULT_CLUSTER_TIMEOUT } from "./shared-options.js";
+
+/** The install options of `--convert-apis`. */
+export const CONVERT_OPTIONS: Record<string, OptionSpec> = {
+  "convert-apis": { type: "boolean", describe: "Convert objects written in API versions the cluster no longer serves (CRDs and webhooks of v1beta1, Ingress, HPA v2beta1/2, PDB, CronJob, old workloads) to their successors" },
+  "kube-version": { type: "string", describe: "With --convert-apis and no cluster (--dry-run, --install-script): the Kubernetes version to convert for, e.g. 1.34", requiresArg: true },
+  "webhook-side-effects": { type: "string", choices: ["None", "NoneOnDryRun"], describe: "With --convert-apis: the side effects of v1beta1 webhooks that declare none (v1 refuses Unknown)", requiresArg: true },
+};
 
 /** Options of the install step. */
 export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
@@ -37,6 +45,7 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   force: { type: "boolean", describe: "Write the rendered manifests into --out even when it already holds files" },
   ...MANIFEST_SIZE_OPTION,
   "skip-kind": { type: "string", array: true, describe: "Leave objects of this kind out of the install, e.g. a kind the cluster lacks (repeatable)", requiresArg: true },
+  ...CONVERT_OPTIONS,
   "skip-preflight": { type: "boolean", describe: "Do not check the cluster (kinds, namespaces, storage, RBAC, capacity, webhooks) before going on" },
 };
 
@@ -99,10 +108,13 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
   // Checked before anything else is done, so that a run that fails later has written nowhere it should not.
   if (args.out !== undefined && (args["dry-run"] === true || args["install-script"] !== undefined)) await checkOutputFolder(String(args.out), { force: args.force === true, option: "--out" });
   const { prepareInstall } = await import("../ops/install.js");
-  const prepared = withoutKinds(await prepareInstall(reader, await renderSettingsFrom(args, registry, layout)), (args["skip-kind"] as string[] | undefined) ?? [], out);
+  let prepared = withoutKinds(await prepareInstall(reader, await renderSettingsFrom(args, registry, layout)), (args["skip-kind"] as string[] | undefined) ?? [], out);
   out.setRedactor((t) => prepared.redactor.redact(t));
   for (const n of prepared.notices) out.warn(n);
-  if (args["dry-run"] || args["install-script"] !== undefined) return { prepared };
+  const offline = args["dry-run"] === true || args["install-script"] !== undefined;
+  const convert = args["convert-apis"] === true;
+  // Offline, conversions follow --kube-version; else the cluster says what it serves.
+  if (offline && (!convert || args["kube-version"] !== undefined)) return { prepared: convert ? await convertedBy(prepared, args, out) : prepared };
   let cluster: Cluster;
   let version: string;
   try {
@@ -113,10 +125,46 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
     if (command === "load" && err instanceof AirgapError && (err.code === "NO_KUBECONFIG" || err.code === "KUBE_UNREACHABLE")) {
       throw new AirgapError(err.code, err.message, { cause: err, hint: `${err.hint ?? "fix the cluster settings"}; or pass --no-install to only push the images` });
     }
+    if (offline && err instanceof AirgapError && (err.code === "NO_KUBECONFIG" || err.code === "KUBE_UNREACHABLE")) {
+      throw new AirgapError(err.code, err.message, { cause: err, hint: "--convert-apis asks the cluster which API versions it serves; without one, name its version with --kube-version (e.g. 1.34)" });
+    }
     throw err;
   }
   out.info(`cluster: ${cluster.server} (Kubernetes ${version}), default namespace ${cluster.defaultNamespace}`);
-  return { prepared, cluster };
+  if (convert) prepared = await convertedBy(prepared, args, out, cluster);
+  return offline ? { prepared } : { prepared, cluster };
+}
+
+/**
+ * The prepared install with its objects converted to the API versions the cluster serves (or, without one,
+ * those `--kube-version` serves); each conversion said once per kind, and what the user should know per object.
+ */
+async function convertedBy(prepared: PreparedInstall, args: Record<string, unknown>, out: Output, cluster?: Cluster): Promise<PreparedInstall> {
+  const { convertApis, removedIn } = await import("../ops/convert-apis.js");
+  const version = args["kube-version"] === undefined ? undefined : String(args["kube-version"]);
+  const needs = cluster
+    ? async (apiVersion: string, kind: string, to: string) => (await cluster.resource(apiVersion, kind)) === undefined && (await cluster.resource(to, kind)) !== undefined
+    : removedIn(kubeVersion(version!));
+  const sideEffects = args["webhook-side-effects"] as "None" | "NoneOnDryRun" | undefined;
+  const converted = await convertApis(prepared.plan, prepared.files, needs, { ...(sideEffects && { webhookSideEffects: sideEffects }) });
+  reportConversions(converted, out);
+  return { ...prepared, plan: converted.plan, files: converted.files };
+}
+
+/** Says each conversion once per kind and version, then what the user should know per object. */
+export function reportConversions(converted: Pick<ConvertedApis, "kinds" | "notes">, out: Output): void {
+  for (const k of converted.kinds) out.info(`converted ${plural(k.count, k.kind)} ${k.from} → ${sameGroup(k.from, k.to) ? k.to.split("/").pop() : k.to}`);
+  for (const n of converted.notes) out.info(`  ${n}`);
+}
+
+/** `--kube-version`, checked. */
+export function kubeVersion(text: string): string {
+  if (!/^v?\d+\.\d+(\.\d+)?$/.test(text.trim())) throw new AirgapError("INVALID_ARGUMENT", `--kube-version: "${text}" is not a Kubernetes version (e.g. 1.34)`);
+  return text.trim();
+}
+
+function sameGroup(a: string, b: string): boolean {
+  return a.includes("/") && b.includes("/") && a.split("/")[0] === b.split("/")[0];
 }
 
 /** The prepared install without the objects of the kinds `--skip-kind` names (said once per kind). */

@@ -3,6 +3,7 @@
  * configured, unchanged or failed. Objects of a kind a CRD of this plan defines wait until that CRD is
  * Established. One failed object does not stop the others; a cluster that stops answering does.
  */
+import { conversionFor } from "./convert.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stoppedBy } from "../util/deadline.js";
 import { AirgapError } from "../errors.js";
@@ -60,7 +61,10 @@ export async function applyPlan(cluster: Cluster, plan: readonly PlannedObject[]
       }
       // A kind whose CRD this plan applied may reach the API server's discovery a moment after Established.
       const scope = crd ? await servedScope(cluster, object, options) : await cluster.scope(object.apiVersion, object.kind);
-      if (!scope) throw new AirgapError("KUBE_API", `the cluster does not serve ${object.kind} (${object.apiVersion})`);
+      if (!scope) {
+        const successor = conversionFor(object.apiVersion, object.kind)?.to;
+        throw new AirgapError("KUBE_API", `the cluster does not serve ${object.kind} (${object.apiVersion})${successor ? `: removed from Kubernetes; --convert-apis converts it to ${successor}` : ""}`);
+      }
       if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = cluster.defaultNamespace;
       if (scope === "cluster") delete object.metadata.namespace;
       key = objectKey(object);

@@ -17,6 +17,10 @@ export interface PlannedObject {
   file: string;
   /** 1-based position of the document in its file. */
   document: number;
+  /** 1-based line the document starts on (for messages). */
+  line?: number;
+  /** The object is an item of a `kind: List` document. */
+  inList?: boolean;
 }
 
 const NAMESPACE = "Namespace";
@@ -41,11 +45,14 @@ export function planInstall(files: readonly ManifestText[]): PlannedObject[] {
       continue;
     }
     const inFile: PlannedObject[] = [];
+    const lines = documentLines(file.text);
     docs.forEach((doc, i) => {
+      const line = lines[i];
+      const inList = isList(doc);
       for (const object of expandLists(doc)) {
         const reason = invalidObject(object);
-        if (reason) problems.push({ file: file.path, text: `document ${i + 1}`, reason });
-        else inFile.push({ object: object as KubeObject, file: file.path, document: i + 1 });
+        if (reason) problems.push({ file: file.path, ...(line !== undefined && { line }), text: `document ${i + 1}`, reason });
+        else inFile.push({ object: object as KubeObject, file: file.path, document: i + 1, ...(line !== undefined && { line }), ...(inList && { inList }) });
       }
     });
     // A stable sort keeps the written order within each rank.
@@ -55,13 +62,32 @@ export function planInstall(files: readonly ManifestText[]): PlannedObject[] {
   return plan;
 }
 
+function isList(doc: unknown): doc is { items: unknown[] } {
+  return typeof doc === "object" && doc !== null && !Array.isArray(doc) && (doc as { kind?: unknown }).kind === "List" && Array.isArray((doc as { items?: unknown }).items);
+}
+
 /** A `kind: List` (as `kubectl get -o yaml` writes) stands for its items; empty documents for nothing. */
 function expandLists(doc: unknown): unknown[] {
   if (doc === null || doc === undefined) return [];
-  if (typeof doc === "object" && !Array.isArray(doc) && (doc as { kind?: unknown }).kind === "List" && Array.isArray((doc as { items?: unknown }).items)) {
-    return (doc as { items: unknown[] }).items;
-  }
-  return [doc];
+  return isList(doc) ? doc.items : [doc];
+}
+
+/**
+ * The line each document of a YAML text starts on, as a loader counts documents: a `---` line starts one; the text
+ * before the first is a document only when it holds more than comments and blank lines.
+ */
+export function documentLines(text: string): number[] {
+  const lines = text.split("\n");
+  const starts: number[] = [];
+  let content = false;
+  lines.forEach((l, i) => {
+    if (/^---(\s|$)/.test(l)) {
+      if (starts.length === 0 && content) starts.push(1);
+      starts.push(i + 2);
+    } else if (!/^\s*(#.*)?$/.test(l) && !/^%/.test(l)) content = true;
+  });
+  if (starts.length === 0 && content) starts.push(1);
+  return starts;
 }
 
 function invalidObject(o: unknown): string | undefined {

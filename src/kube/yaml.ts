@@ -48,3 +48,8 @@ export function loadDocuments(text: string, file: string): unknown[] {
     }
   });
 }
+
+/** One document as YAML text (block style, keys in their order, no anchors), ending with a newline. */
+export function dumpDocument(value: unknown): string {
+  return jsYaml.dump(value, { lineWidth: -1, noRefs: true });
+}

@@ -9,6 +9,7 @@ import { AirgapError, type Problem } from "../errors.js";
 import type { Cluster } from "../kube/cluster.js";
 import { apiGroup, objectKey, type KubeObject } from "../kube/object.js";
 import type { PlannedObject } from "../kube/plan.js";
+import { conversionFor } from "../kube/convert.js";
 import { formatQuantity, parseQuantity } from "../kube/quantity.js";
 import { formatProblem } from "../errors.js";
 import { plural } from "../util/plural.js";
@@ -85,11 +86,15 @@ function kinds(objects: KubeObject[], resourceOf: (o: KubeObject) => unknown): P
   const missing = new Map<string, KubeObject[]>();
   for (const o of objects) if (!resourceOf(o)) missing.set(o.apiVersion, [...(missing.get(o.apiVersion) ?? []), o]);
   if (missing.size === 0) return { check: "kinds", status: "pass", message: "every kind is served by the cluster or defined by a CRD of the bundle", details: [] };
+  let convertible = false;
   const details = [...missing].map(([apiVersion, os]) => {
     const provider = KNOWN_PROVIDERS[group(apiVersion)];
-    return `${apiVersion} (${[...new Set(os.map((o) => o.kind))].join(", ")}): ${plural(os.length, "object")} need it (${os.slice(0, 3).map(key).join(", ")}${os.length > 3 ? ", …" : ""})${provider ? `; provided by ${provider}` : ""}`;
+    const successors = [...new Set(os.map((o) => conversionFor(o.apiVersion, o.kind)?.to).filter((to) => to))];
+    if (successors.length > 0) convertible = true;
+    return `${apiVersion} (${[...new Set(os.map((o) => o.kind))].join(", ")}): ${plural(os.length, "object")} need it (${os.slice(0, 3).map(key).join(", ")}${os.length > 3 ? ", …" : ""})${provider ? `; provided by ${provider}` : ""}${successors.length > 0 ? `; removed from Kubernetes, --convert-apis converts to ${successors.join(", ")}` : ""}`;
   });
-  return { check: "kinds", status: "fail", message: `${plural(missing.size, "API group/version")} the cluster does not serve and no CRD of the bundle defines (install what provides them, or leave the objects out with --skip-kind KIND)`, details };
+  const remedy = convertible ? "convert what was written for an older Kubernetes with --convert-apis, install what provides the rest, or leave objects out with --skip-kind KIND" : "install what provides them, or leave the objects out with --skip-kind KIND";
+  return { check: "kinds", status: "fail", message: `${plural(missing.size, "API group/version")} the cluster does not serve and no CRD of the bundle defines (${remedy})`, details };
 }
 
 async function namespaces(cluster: Cluster, objects: KubeObject[], resourceOf: (o: KubeObject) => { namespaced: boolean } | undefined): Promise<PreflightCheck> {

@@ -33,7 +33,7 @@ export const preflightCommand: CommandSpec = {
     ...targetLayoutOption("The layout of the load: host (REGISTRY/<host>/<path>) or strip-host"),
     "skip-verify": { type: "boolean", describe: "Do not check the bundle's .sha256 first" },
     ...KEY_OPTION,
-    ...pick(["config", "set", "secret-key", "allow-unresolved", "kubeconfig", "context", "request-timeout", "skip-kind", "max-manifest-size"]),
+    ...pick(["config", "set", "secret-key", "allow-unresolved", "kubeconfig", "context", "request-timeout", "skip-kind", "max-manifest-size", "convert-apis", "webhook-side-effects"]),
     ...REGISTRY_OPTIONS,
     timeout: { type: "string", describe: "The whole preflight's bound, every request in it (e.g. 5m, 90s)", default: "5m", requiresArg: true },
   },

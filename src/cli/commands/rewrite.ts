@@ -16,6 +16,7 @@ import { openVerifiedBundle } from "../open-bundle.js";
 import type { Output } from "../output.js";
 import { EXIT } from "../output.js";
 import { targetLayoutOf, targetLayoutOption } from "../shared-options.js";
+import { CONVERT_OPTIONS, kubeVersion, reportConversions } from "../install-options.js";
 
 /** The `rewrite` command. */
 export const rewriteCommand: CommandSpec = {
@@ -28,6 +29,7 @@ export const rewriteCommand: CommandSpec = {
   examples: [
     ["bundle rewrite --registry 10.0.0.5:5000 --out rendered/", "Rewrite ./manifests into rendered/"],
     ["bundle rewrite --registry harbor.local/ai-devops --manifests manifests --out rendered/", "With a Harbor project as prefix"],
+    ["bundle rewrite --registry 10.0.0.5:5000 --out rendered/ --convert-apis --kube-version 1.34", "Also convert what was written for an older Kubernetes (CRDs of v1beta1, Ingress, HPA, …)"],
   ],
   options: {
     registry: { type: "string", describe: "Private registry HOST[:PORT][/PREFIX]", demandOption: true, requiresArg: true },
@@ -36,6 +38,9 @@ export const rewriteCommand: CommandSpec = {
     ...targetLayoutOption("host: REGISTRY/<host>/<path>; strip-host: REGISTRY/<path> (collisions refused)"),
     ...MANIFEST_SIZE_OPTION,
     force: { type: "boolean", describe: "Write into --out even when it already holds files" },
+    "convert-apis": { ...CONVERT_OPTIONS["convert-apis"]!, describe: "Convert objects written in API versions --kube-version no longer serves to their successors (kubectl apply then takes them)" },
+    "kube-version": { ...CONVERT_OPTIONS["kube-version"]!, describe: "With --convert-apis: the Kubernetes version the manifests will be applied to, e.g. 1.34" },
+    "webhook-side-effects": CONVERT_OPTIONS["webhook-side-effects"]!,
     bundle: { type: "string", describe: "The bundle the images were loaded from: references pinned to an index it keeps some platforms of are pinned to what the load pushed", requiresArg: true },
   },
   async run(args, out) {
@@ -59,6 +64,14 @@ export const rewriteCommand: CommandSpec = {
     };
     // Every file is rewritten and checked before any is written.
     const results = scans.map((s) => rewriteManifest(s, target));
+    if (args["convert-apis"] === true) {
+      if (args["kube-version"] === undefined) throw new AirgapError("INVALID_ARGUMENT", "--convert-apis needs --kube-version: the Kubernetes version the manifests are to be applied to (e.g. 1.34)");
+      const { convertFiles, removedIn } = await import("../../ops/convert-apis.js");
+      const sideEffects = args["webhook-side-effects"] as "None" | "NoneOnDryRun" | undefined;
+      const converted = await convertFiles(results.map((r) => ({ path: r.file, text: r.text })), removedIn(kubeVersion(String(args["kube-version"]))), { ...(sideEffects && { webhookSideEffects: sideEffects }) });
+      converted.files.forEach((f, i) => (results[i]!.text = f.text));
+      reportConversions(converted, out);
+    }
     for (const r of results) {
       const path = join(outDir, r.file);
       try {
