@@ -116,16 +116,13 @@ function crd(o: Json, notes: string[]): Json {
     const schema = clone(own ?? topSchema);
     let openAPIV3Schema: Json;
     if (!schema) openAPIV3Schema = { type: "object", "x-kubernetes-preserve-unknown-fields": true };
-    else {
-      openAPIV3Schema = structural(schema, "", fixed);
-      if (keepUnknown && openAPIV3Schema["x-kubernetes-preserve-unknown-fields"] !== true) openAPIV3Schema["x-kubernetes-preserve-unknown-fields"] = true;
-    }
+    else openAPIV3Schema = structural(schema, "", fixed, keepUnknown);
     const columns = asList(v.additionalPrinterColumns ?? additionalPrinterColumns).map(column);
     const sub = v.subresources ?? subresources;
     const { schema: _s, additionalPrinterColumns: _c, subresources: _r, ...plain } = v;
     return { ...plain, schema: { openAPIV3Schema }, ...(sub !== undefined && { subresources: clone(sub) }), ...(columns.length > 0 && { additionalPrinterColumns: columns }) };
   });
-  if (keepUnknown && (topSchema || versions.some((v) => asObject(v.schema)))) notes.push("its custom resources kept unknown fields (v1beta1's default): the schema keeps them with x-kubernetes-preserve-unknown-fields");
+  if (keepUnknown && (topSchema || versions.some((v) => asObject(v.schema)))) notes.push("its custom resources kept unknown fields (v1beta1's default): each object of the schema keeps them with x-kubernetes-preserve-unknown-fields");
   if (fixed.length > 0) notes.push(`its schema made structural: ${fixed.slice(0, 4).join("; ")}${fixed.length > 4 ? `; and ${fixed.length - 4} more` : ""}`);
   const conv = asObject(conversion);
   let newConversion: Json | undefined;
@@ -141,9 +138,10 @@ function crd(o: Json, notes: string[]): Json {
 /**
  * A schema made structural (what v1 requires): every node says its type — `object` where it has properties or
  * additionalProperties, `array` where it has items — and a node that says nothing at all keeps whatever it holds.
- * Each change is listed in `fixed` with its path.
+ * Each change is listed in `fixed` with its path. With `keepUnknown` (v1beta1 pruned nothing), every object keeps
+ * the fields its schema does not name.
  */
-function structural(node: Json, path: string, fixed: string[]): Json {
+function structural(node: Json, path: string, fixed: string[], keepUnknown: boolean): Json {
   const out: Json = { ...node };
   const where = path || "the root";
   const intOrString = out["x-kubernetes-int-or-string"] === true;
@@ -160,12 +158,13 @@ function structural(node: Json, path: string, fixed: string[]): Json {
       fixed.push(`${where}: no type, kept as it is (x-kubernetes-preserve-unknown-fields)`);
     }
   }
+  if (keepUnknown && out.type === "object" && out.additionalProperties === undefined) out["x-kubernetes-preserve-unknown-fields"] = true;
   const properties = asObject(out.properties);
-  if (properties) out.properties = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, asObject(v) ? structural(v as Json, `${path}.${k}`, fixed) : v]));
+  if (properties) out.properties = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, asObject(v) ? structural(v as Json, `${path}.${k}`, fixed, keepUnknown) : v]));
   const items = asObject(out.items);
-  if (items) out.items = structural(items, `${path}[]`, fixed);
+  if (items) out.items = structural(items, `${path}[]`, fixed, keepUnknown);
   const additional = asObject(out.additionalProperties);
-  if (additional) out.additionalProperties = structural(additional, `${path}.*`, fixed);
+  if (additional) out.additionalProperties = structural(additional, `${path}.*`, fixed, keepUnknown);
   return out;
 }
 

@@ -3,6 +3,7 @@
  * they hold), NotFound counted as done, then optionally waiting until the namespaces are gone and the deleted
  * workloads' pods with them (a pod leaves the API server once its kubelet has stopped its containers).
  */
+import { conversionFor, convertObject, NotConvertible } from "./convert.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stoppedBy } from "../util/deadline.js";
 import { AirgapError } from "../errors.js";
@@ -40,14 +41,21 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
   const workloads: KubeObject[] = [];
   for (const { object: planned } of planUninstall(plan)) {
     if (options.signal?.aborted) throw stoppedBy(options.signal, "uninstall cancelled; rerun it: what is gone stays gone");
-    const object = structuredClone(planned);
+    let object = structuredClone(planned);
     if (object.metadata.name === undefined) {
       // A generateName object has a name only the cluster knows; it goes with its namespace.
       options.onEvent?.({ type: "deleted", key: objectKey(object), outcome: "skipped", message: "generateName: the cluster chose its name" });
       continue;
     }
     try {
-      const scope = await cluster.scope(object.apiVersion, object.kind);
+      let scope = await cluster.scope(object.apiVersion, object.kind);
+      // Written in a version Kubernetes removed: installed (--convert-apis) under its successor, found there.
+      const successor = scope ? undefined : conversionFor(object.apiVersion, object.kind)?.to;
+      if (successor) {
+        scope = await cluster.scope(successor, object.kind);
+        // As it was installed (a workload's selector written out, for the wait on its pods); its identity at least.
+        object = convertedOrRenamed(object, successor);
+      }
       // A kind the cluster no longer serves (its CRD deleted above) has no objects left.
       let outcome: "deleted" | "absent" = "absent";
       if (scope) {
@@ -56,7 +64,7 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
         outcome = await cluster.delete(object);
       }
       result[outcome]++;
-      if (object.kind === "Namespace" && object.apiVersion === "v1") namespaces.push(object.metadata.name);
+      if (object.kind === "Namespace" && object.apiVersion === "v1") namespaces.push(object.metadata.name!);
       if (outcome === "deleted" && isWorkload(object)) workloads.push(object);
       options.onEvent?.({ type: "deleted", key: objectKey(object), outcome });
     } catch (err) {
@@ -105,5 +113,15 @@ async function waitGone(cluster: Cluster, names: string[], options: UninstallOpt
     }
     await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
     if (options.signal?.aborted) throw stoppedBy(options.signal, "stopped waiting; the deletions are requested");
+  }
+}
+
+/** The object as --convert-apis installed it; where it could not be converted, its identity under the successor. */
+function convertedOrRenamed(object: KubeObject, successor: string): KubeObject {
+  try {
+    return convertObject(object, { webhookSideEffects: "None" })?.object ?? { ...object, apiVersion: successor };
+  } catch (err) {
+    if (err instanceof NotConvertible) return { ...object, apiVersion: successor };
+    throw err;
   }
 }

@@ -42,6 +42,7 @@ describe("API conversions", () => {
     const schema = v!.schema.openAPIV3Schema;
     assert.equal(schema.type, "object", "structural: the root says its type");
     assert.equal(schema.properties.spec!.type, "object");
+    assert.equal(schema.properties.spec!["x-kubernetes-preserve-unknown-fields"], true, "v1beta1 pruned nothing, at any depth");
     assert.equal(schema.properties.spec!.properties.tags!.type, "array");
     assert.deepEqual(schema.properties.spec!.properties.size, { type: "integer", minimum: 1 }, "constraints kept");
     assert.equal(schema["x-kubernetes-preserve-unknown-fields"], true, "v1beta1 kept unknown fields (preserveUnknownFields defaulted to true)");
