@@ -23,7 +23,7 @@ export function checkBundleJson(value: unknown, path: string): BundleJson {
     const json = value as Record<string, unknown>;
     if (Array.isArray(json.images)) {
       list(json.images, "images", file, (image, where) => {
-        fields(image, where, file, { source: reference, digest, mediaType: string, platformDigests: [digestMap, "optional"], size: count, target: string, targetDigest: [digest, "optional"] }, problems);
+        fields(image, where, file, { source: reference, digest, mediaType: string, platformDigests: [digestMap, "optional"], size: count, target: string, targetDigest: [digest, "optional"], mirror: [string, "optional"] }, problems);
       }, problems);
     }
     if (Array.isArray(json.manifests)) list(json.manifests, "manifests", file, (m, where) => void fields(m, where, file, { path: string, images: stringArray }, problems), problems);

@@ -43,6 +43,8 @@ export interface BundleImage {
   target: string;
   /** `docker-daemon` when the image was read from a local Docker engine (absent: from its registry). */
   transport?: "docker-daemon";
+  /** The repository that served it (`host/path`) when it was read through a mirror; the image keeps its own name. */
+  mirror?: string;
 }
 
 /** A manifest file carried in the bundle and the images it uses. */

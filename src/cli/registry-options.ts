@@ -29,7 +29,7 @@ export async function registriesFrom(
   context: CommandContext,
   hosts: string[],
   onRetry?: (notice: RetryNotice) => void,
-  extra: { chunkSize?: number } = {},
+  extra: { chunkSize?: number; insecureHosts?: string[] } = {},
 ): Promise<{ registries: Registries }> {
   const retries = Number(args.retries ?? DEFAULT_RETRY.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 100) throw new AirgapError("INVALID_ARGUMENT", `--retries must be a whole number from 0 to 100`);
@@ -51,13 +51,13 @@ export async function registriesFrom(
   const registries = new Registries({
     credentials,
     caFiles: (args["ca-file"] as string[] | undefined) ?? [],
-    insecureHosts: (args["insecure-registry"] as string[] | undefined) ?? [],
+    insecureHosts: [...((args["insecure-registry"] as string[] | undefined) ?? []), ...(extra.insecureHosts ?? [])],
     plainHttp: (args["plain-http"] as string[] | undefined) ?? [],
     retry,
     stall,
     userAgent: `airgap-bundle/${context.toolVersion}`,
     ...(onRetry && { onRetry }),
-    ...extra,
+    ...(extra.chunkSize !== undefined && { chunkSize: extra.chunkSize }),
   });
   return { registries };
 }

@@ -13,6 +13,7 @@ import { isParsedIndex, parseManifest, type Descriptor } from "../oci/descriptor
 import { MediaType } from "../oci/media-types.js";
 import { digestOf } from "../oci/verify.js";
 import { RegistryRepository } from "../registry/repository.js";
+import { MirroredSource } from "../registry/mirrored-source.js";
 import type { CopyEngine, ResolvedImage } from "../content/copy.js";
 import { formatReference, parseReference } from "../reference/reference.js";
 import type { ReadOnlyTarget } from "../content/target.js";
@@ -94,7 +95,8 @@ export interface ResolvedReferrer {
 export async function resolveReferrers(images: readonly ResolvedImage[], engine: CopyEngine, signal?: AbortSignal): Promise<ResolvedReferrer[]> {
   const out: ResolvedReferrer[] = [];
   await Promise.all(images.map(async (image) => {
-    const source = image.job.source;
+    // Read through a mirror: what is attached is asked of the repository that served the image.
+    const source = image.job.source instanceof MirroredSource ? image.job.source.servingRepository : image.job.source;
     if (!(source instanceof RegistryRepository)) return;
     for (const found of await discoverReferrers(source, image.top.descriptor.digest, signal)) {
       const ref = { domain: image.job.ref.domain, path: image.job.ref.path, digest: found.digest };

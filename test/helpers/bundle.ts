@@ -45,7 +45,7 @@ export async function listTar(...files: string[]): Promise<TarEntry[]> {
 
 /** bundle.json of a listed tar. */
 export function bundleJsonOf(entries: TarEntry[]): {
-  images: Array<{ source: string; digest: string; line: number; mediaType: string; platformDigests: Record<string, string>; size: number; target: string }>;
+  images: Array<{ source: string; digest: string; line: number; mediaType: string; platformDigests: Record<string, string>; size: number; target: string; mirror?: string }>;
   blobs: { count: number; bytes: number };
   platforms: string[];
   format: string;

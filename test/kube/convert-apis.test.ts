@@ -212,7 +212,7 @@ describe("--convert-apis: a product written for Kubernetes 1.19 on Kubernetes 1.
     const r = await install("--convert-apis");
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /1 object written for an older Kubernetes cannot be converted faithfully/);
-    assert.match(r.stderr, /^  2-rbac\.yaml:16: "ValidatingWebhookConfiguration\/widget-check \(admissionregistration\.k8s\.io\/v1beta1\)": webhook widget-check\.example\.com has sideEffects unset/m);
+    assert.match(r.stderr, /^ {2}2-rbac\.yaml:16: "ValidatingWebhookConfiguration\/widget-check \(admissionregistration\.k8s\.io\/v1beta1\)": webhook widget-check\.example\.com has sideEffects unset/m);
     assert.equal(await get("/api/v1/namespaces/shop"), undefined);
   });
 

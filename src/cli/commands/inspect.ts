@@ -40,7 +40,7 @@ export const inspectCommand: CommandSpec = {
           : []),
         "",
         `images (${b.images.length}):`,
-        ...b.images.map((i) => `  ${i.transport === "docker-daemon" ? "docker-daemon:" : ""}${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.targetDigest ? `${i.digest} → ${i.targetDigest} (pushed: platforms filtered)` : i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}`),
+        ...b.images.map((i) => `  ${i.transport === "docker-daemon" ? "docker-daemon:" : ""}${i.source}\n    -> {{REGISTRY}}/${i.target}\n    ${i.targetDigest ? `${i.digest} → ${i.targetDigest} (pushed: platforms filtered)` : i.digest}  ${Object.keys(i.platformDigests).join(", ") || "-"}  ${formatBytes(i.size)}${i.mirror ? `\n    served by the mirror ${i.mirror}` : ""}`),
       ];
       if ((b.referrers ?? []).length > 0) {
         lines.push("", `attached (${b.referrers!.length}): signatures, attestations, SBOMs and other referrers, pushed after their image`);

@@ -16,6 +16,7 @@ import { EXIT } from "../output.js";
 import { progressFor } from "../progress.js";
 import { DOCKER_OPTIONS, engine } from "../docker-options.js";
 import { REGISTRY_OPTIONS, registriesFrom } from "../registry-options.js";
+import { MIRROR_OPTIONS, mirrorsFrom } from "../mirror-options.js";
 import { signingKeyOption } from "../keys.js";
 import { signSidecar } from "../../ops/sign.js";
 import { fingerprint } from "../../oci/signing.js";
@@ -62,6 +63,7 @@ export const saveCommand: CommandSpec = {
     since: { type: "string", array: true, describe: "Make a delta: leave out what this inventory (bundle inventory) or earlier bundle holds; repeatable", requiresArg: true },
     ...DOCKER_OPTIONS,
     ...REGISTRY_OPTIONS,
+    ...MIRROR_OPTIONS,
   },
   async run(args, out, context) {
     const concurrency = concurrencyOf(args);
@@ -80,7 +82,8 @@ export const saveCommand: CommandSpec = {
       if (b.sidecarChecked === false) out.warn(`--since ${sinceFiles[i]}: no .sha256 beside it, so it could not be checked for damage on the way out`);
     });
     const progress = progressFor(out);
-    const { registries } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n));
+    const mirrors = await mirrorsFrom(args);
+    const { registries } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n), { insecureHosts: mirrors.insecureHosts() });
     try {
       // Loaded on use: the manifest tooling (a YAML parser) is not needed by other commands.
       const { saveBundle } = await import("../../ops/save.js");
@@ -102,6 +105,7 @@ export const saveCommand: CommandSpec = {
         platforms,
         concurrency,
         registries,
+        ...(!mirrors.empty && { mirrors }),
         docker: { connect: () => engine(args), all: args["from-daemon"] === true },
         toolVersion: context.toolVersion,
         ...(since.length > 0 && { since }),
