@@ -12,7 +12,7 @@
  *
  * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta|serve),
  * COMPARE (another checkout of this project, built: its save and load run too, as `airgap-bundle@compare`, for an
- * A/B of a change in one run), CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
+ * A/B of a change in one run), PEERS (which peers run: `none`, or names such as `oras,skopeo`; default all)., CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
  * WORKLOAD=large: one image with one 3 GB layer (× SCALE) instead of the platform.
  * ONLY=serve pulls the workload from `bundle serve` and from distribution 2.8 holding the same (scripts/bench/serve.mts).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
@@ -37,6 +37,7 @@ const WORK = process.env.BENCH_WORK ?? "/tmp/airgap-bench";
 const SEED = process.env.SEED ?? "airgap-bench";
 const ONLY = process.env.ONLY;
 const COMPARE = process.env.COMPARE;
+const PEERS = process.env.PEERS;
 const CHANGED = Number(process.env.CHANGED ?? 0.1);
 const LARGE = process.env.WORKLOAD === "large";
 
@@ -85,7 +86,10 @@ async function main(): Promise<void> {
     await writeFile(imagelist, workload.images.map((i) => `${source.host}/${i.ref}`).join("\n") + "\n");
     const refs: BenchRef[] = workload.images.map((i) => ({ src: `${source.host}/${i.ref}`, name: i.name }));
     await mkdir(join(WORK, "regctl-home"), { recursive: true });
-    const { peers, missing } = benchPeers(ROOT, WORK, refs, PAR);
+    const all = benchPeers(ROOT, WORK, refs, PAR);
+    const wanted = PEERS === undefined ? undefined : PEERS === "none" ? [] : PEERS.split(",").map((p) => p.trim());
+    const peers = wanted === undefined ? all.peers : all.peers.filter((p) => wanted.some((w) => p.tool.startsWith(w)));
+    const missing = wanted === undefined ? all.missing : all.missing.filter((m) => wanted.some((w) => m.startsWith(w)));
     missingPeers.push(...missing);
     for (const m of missing) log(`bench: a peer that could not be built: ${m}`);
 

@@ -37,6 +37,15 @@ function nthOccurrence(text: string, needle: string, from: number, to: number, n
   return i >= 0 && i + needle.length <= to ? i : -1;
 }
 
+/** The `default` of a schema property of type string (`{type: string, default: "…"}`), if it has one. */
+function schemaDefault(node: Node): Scalar | undefined {
+  if (!isMap(node)) return undefined;
+  const get = (k: string) => node.items.find((p) => isScalar(p.key) && p.key.value === k)?.value as Node | null | undefined;
+  const type = get("type");
+  const dflt = get("default");
+  return type && isScalar(type) && type.value === "string" && dflt && isScalar(dflt) && typeof dflt.value === "string" ? dflt : undefined;
+}
+
 /** Maps an offset in one level's text to an offset in the file. */
 type Locate = (offset: number, needle: string) => number;
 
@@ -90,6 +99,10 @@ class Scanner {
         if (!value || key === undefined) continue;
         if (isImageKey(key) && isScalar(value) && typeof value.value === "string") {
           this.candidate(value, text, locate, [...path, key], doc, isContainer(path));
+        } else if (isImageKey(key) && isMap(value) && schemaDefault(value)) {
+          // A CRD schema's image property with a default (`image: {type: string, default: REF}`): the API server
+          // writes that reference into every custom resource that names none.
+          this.candidate(schemaDefault(value)!, text, locate, [...path, key, "default"], doc, false);
         } else {
           this.walk(value, text, locate, [...path, key], doc);
         }

@@ -178,6 +178,27 @@ spec:
       "spec.containers[4].image => docker.io/tmaxcloudck/notebook-controller-go:b0.2.3",
     ],
   ],
+  "a CRD schema's image property with a default: the API server writes it into every CR that names none": [
+    `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+spec:
+  versions:
+    - schema:
+        openAPIV3Schema:
+          properties:
+            spec:
+              properties:
+                image: {type: string, default: "docker.io/kubeflownotebookswg/jupyter-scipy:v1.8.0"}
+                sidecarImage:
+                  type: string
+                  default: quay.io/oauth2-proxy/oauth2-proxy:v7.4.0
+                size: {type: integer, default: 3}
+`,
+    [
+      "spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.image.default => docker.io/kubeflownotebookswg/jupyter-scipy:v1.8.0",
+      "spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.sidecarImage.default => quay.io/oauth2-proxy/oauth2-proxy:v7.4.0",
+    ],
+  ],
   "NOT references: CRD schemas, pull policies, paths and URLs, templates, empty values": [
     `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
