@@ -12,7 +12,9 @@
  *
  * Settings: SCALE (1), REPS (3), PAR (4), BENCH_WORK (/tmp/airgap-bench), SEED (airgap-bench), ONLY (save|load|delta|serve),
  * COMPARE (another checkout of this project, built: its save and load run too, as `airgap-bundle@compare`, for an
- * A/B of a change in one run), PEERS (which peers run: `none`, or names such as `oras,skopeo`; default all)., CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
+ * A/B of a change in one run), PEERS (which peers run: `none`, or names such as `oras,skopeo`; default all),
+ * MIRROR=1 (our save again, every image read through a pull-through mirror — the source registry named as its own
+ * mirror, --mirror-only — as `airgap-bundle via mirror`: what reading through mirrors costs)., CHANGED (0.1: the share of new bytes in v2 for ONLY=delta, scripts/bench/delta.mts).
  * WORKLOAD=large: one image with one 3 GB layer (× SCALE) instead of the platform.
  * ONLY=serve pulls the workload from `bundle serve` and from distribution 2.8 holding the same (scripts/bench/serve.mts).
  * Needs Debian's docker-registry, skopeo and time (GNU time for peak RSS).
@@ -38,6 +40,7 @@ const SEED = process.env.SEED ?? "airgap-bench";
 const ONLY = process.env.ONLY;
 const COMPARE = process.env.COMPARE;
 const PEERS = process.env.PEERS;
+const MIRROR = process.env.MIRROR === "1";
 const CHANGED = Number(process.env.CHANGED ?? 0.1);
 const LARGE = process.env.WORKLOAD === "large";
 
@@ -95,13 +98,16 @@ async function main(): Promise<void> {
 
     const bundleTar = (dir: string) => join(dir, "bench-1.tar");
     const saveWith = (cli: string, dir: string) => `node ${q(cli)} save --quiet --all-platforms --name bench --version 1 --imagelist ${q(imagelist)} --out ${q(dir)} --cache-dir ${q(`${dir}.cache`)}`;
-    const build = (tool: string, cli: string): Peer => ({
+    const build = (tool: string, cli: string, extra = ""): Peer => ({
       tool,
-      save: (dir) => `${saveWith(cli, dir)} && rm -rf ${q(`${dir}.cache`)}`,
+      save: (dir) => `${saveWith(cli, dir)}${extra} && rm -rf ${q(`${dir}.cache`)}`,
       load: (dir, t) => `node ${q(cli)} load ${q(bundleTar(dir))} --registry ${t} --target-layout strip-host --no-install --quiet >/dev/null`,
     });
     const ours = build("airgap-bundle", CLI);
-    const compared = COMPARE ? [build("airgap-bundle@compare", join(COMPARE, "dist", "bin", "main.js"))] : [];
+    const compared = [
+      ...(COMPARE ? [build("airgap-bundle@compare", join(COMPARE, "dist", "bin", "main.js"))] : []),
+      ...(MIRROR ? [build("airgap-bundle via mirror", CLI, ` --mirror ${q(`${source.host}=${source.host}`)} --mirror-only`)] : []),
+    ];
     for (let rep = 1; rep <= REPS; rep++) {
       log(`bench: repetition ${rep} of ${REPS}`);
       // Each tool saves, then loads what it saved into a fresh target, then its output is removed: at SCALE=8 the

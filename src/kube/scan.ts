@@ -37,6 +37,16 @@ function nthOccurrence(text: string, needle: string, from: number, to: number, n
   return i >= 0 && i + needle.length <= to ? i : -1;
 }
 
+/** An env entry's value when its name says it holds an image (`…_IMAGE`, `…Image`), if it is a string. */
+function envImageValue(node: Node): Scalar | undefined {
+  if (!isMap(node) || node.items.length > 3) return undefined;
+  const get = (k: string) => node.items.find((p) => isScalar(p.key) && p.key.value === k)?.value as Node | null | undefined;
+  const name = get("name");
+  const value = get("value");
+  if (!name || !isScalar(name) || typeof name.value !== "string" || !/(_IMAGE|[a-z0-9]Image)$/.test(name.value)) return undefined;
+  return value && isScalar(value) && typeof value.value === "string" && value.value !== "" ? value : undefined;
+}
+
 /** The `default` of a schema property of type string (`{type: string, default: "…"}`), if it has one. */
 function schemaDefault(node: Node): Scalar | undefined {
   if (!isMap(node)) return undefined;
@@ -93,10 +103,16 @@ class Scanner {
 
   private walk(node: Node, text: string, locate: Locate, path: Array<string | number>, doc: number): void {
     if (isMap(node)) {
+      // An environment variable that names an image (`{name: V2_DRIVER_IMAGE, value: REF}`): its value is one.
+      const envValue = envImageValue(node);
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
         const value = pair.value as Node | null;
         if (!value || key === undefined) continue;
+        if (value === envValue) {
+          this.candidate(envValue, text, locate, [...path, key], doc, false);
+          continue;
+        }
         if (isImageKey(key) && isScalar(value) && typeof value.value === "string") {
           this.candidate(value, text, locate, [...path, key], doc, isContainer(path));
         } else if (isImageKey(key) && isMap(value) && schemaDefault(value)) {

@@ -37,6 +37,16 @@ export async function controlPlaneUnavailable(): Promise<string | undefined> {
   return undefined;
 }
 
+/**
+ * Why a test file that needs the control plane is skipped here, or undefined. In CI (and with REQUIRE_CLUSTER=1)
+ * the control plane is built first (.ci/run): its absence there is a failure, not a reason to skip.
+ */
+export async function skipWithoutControlPlane(what: string): Promise<string | undefined> {
+  const why = await controlPlaneUnavailable();
+  if (why && (process.env.CI === "true" || process.env.REQUIRE_CLUSTER === "1")) throw new Error(`${what} need the control plane: ${why}`);
+  return why;
+}
+
 /** A running control plane. */
 export interface ControlPlane {
   /** `https://127.0.0.1:PORT`. */

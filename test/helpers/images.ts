@@ -168,6 +168,14 @@ export interface RunnableSpec {
 }
 
 /**
+ * A server that answers a readiness probe on :8080 and stops at once on SIGTERM (Debian's busybox httpd); `name`,
+ * when given, makes its config (and so its digest) its own.
+ */
+export function webServer(name?: string): RunnableSpec {
+  return { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: [`trap 'exit 0' TERM;${name ? ` : ${name};` : ""} mkdir -p /tmp/www && echo ok > /tmp/www/index.html && busybox httpd -f -p 8080 -h /tmp/www & wait`] };
+}
+
+/**
  * An image that really runs: one layer holding Debian's static busybox (`/bin/busybox`, which is a shell,
  * `sleep`, `httpd`, …) and an empty `/tmp`, with the entrypoint and command given. Its digest changes with them.
  */

@@ -8,17 +8,15 @@
  * original did, a reinstall changes nothing, and uninstall removes everything.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadDocuments } from "../../src/kube/yaml.js";
 import { runCli } from "../helpers/cli.js";
-import { controlPlaneUnavailable, type ControlPlane } from "../helpers/control-plane.js";
-import { busyboxImage, seedRegistry } from "../helpers/images.js";
-import { startTestCluster, type TestCluster } from "../helpers/node.js";
-import { startRegistry, type TestRegistry } from "../helpers/registry.js";
-import { saveCase } from "../helpers/save-case.js";
+import { clusterCase, type ClusterCase } from "../helpers/cluster-case.js";
+import { skipWithoutControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { webServer } from "../helpers/images.js";
+import type { TestRegistry } from "../helpers/registry.js";
 
 /** The product as a 1.19 cluster took it (kubectl apply -f). */
 function manifests(image: string): Record<string, string> {
@@ -155,20 +153,16 @@ spec: {size: 3, colour: red}
   };
 }
 
-/** A server that answers a readiness probe on :8080 and stops at once on SIGTERM (from Debian's busybox). */
-const WEB = { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["trap 'exit 0' TERM; mkdir -p /tmp/www && echo ok > /tmp/www/index.html && busybox httpd -f -p 8080 -h /tmp/www & wait"] };
 
-const UNAVAILABLE = await controlPlaneUnavailable();
-if (UNAVAILABLE && (process.env.CI === "true" || process.env.REQUIRE_CLUSTER === "1")) throw new Error(`the conversion tests need the control plane: ${UNAVAILABLE}`);
+const UNAVAILABLE = await skipWithoutControlPlane("the conversion tests");
 
 describe("--convert-apis: a product written for Kubernetes 1.19 on Kubernetes 1.34", { skip: UNAVAILABLE ?? false }, () => {
-  let source: TestRegistry;
   let target: TestRegistry;
   let work: string;
   let bundle: string;
   let folder: string;
   let cluster: ControlPlane;
-  let kube: TestCluster;
+  let started: ClusterCase | undefined;
   const install = (...more: string[]) => runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, ...more]);
   const get = async (path: string) => {
     const r = await cluster.api("GET", path);
@@ -176,26 +170,10 @@ describe("--convert-apis: a product written for Kubernetes 1.19 on Kubernetes 1.
   };
 
   before(async () => {
-    [source, target] = await Promise.all([startRegistry(), startRegistry()]);
-    work = await mkdtemp(join(tmpdir(), "airgap-convert-"));
-    kube = await startTestCluster(join(work, "cluster"));
-    cluster = kube.cluster;
-    await seedRegistry(source, await busyboxImage(WEB), "shop/web:1");
-    const c = await saveCase(work, [`${source.host}/shop/web:1`]);
-    folder = join(c.dir, "manifests");
-    await mkdir(folder);
-    for (const [name, text] of Object.entries(manifests(`${source.host}/shop/web:1`))) await writeFile(join(folder, name), text);
-    const saved = await c.save(["--manifests", folder]);
-    assert.equal(saved.code, 0, saved.stderr);
-    bundle = c.tar;
-    assert.equal((await runCli(["load", bundle, "--registry", target.host, "--no-install"])).code, 0);
-    if (kube.node) assert.equal((await runCli(["node-config", "--registry", target.host, "--plain-http", "--out", kube.node.hostsDir])).code, 0);
+    started = await clusterCase("convert", { "shop/web:1": webServer() }, (source) => manifests(`${source}/shop/web:1`));
+    ({ target, work, bundle, cluster, manifests: folder } = started);
   });
-  after(async () => {
-    await kube?.stop();
-    await Promise.all([source?.stop(), target?.stop()]);
-    await rm(work, { recursive: true, force: true });
-  });
+  after(() => started?.stop());
 
   test("without the flag: the preflight names the removed versions and --convert-apis; nothing is applied", async () => {
     const r = await install();

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { chmod, copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, copyFile, mkdir, open, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { tarEntryOffsets } from "../helpers/bundle.js";
 import { runCli } from "../helpers/cli.js";
-import { busyboxImage, seedRegistry } from "../helpers/images.js";
-import { controlPlaneUnavailable, countingRelay, type ControlPlane } from "../helpers/control-plane.js";
-import { startTestCluster, type TestCluster } from "../helpers/node.js";
+import { clusterCase, type ClusterCase } from "../helpers/cluster-case.js";
+import { busyboxImage, seedRegistry, webServer } from "../helpers/images.js";
+import { skipWithoutControlPlane, countingRelay, type ControlPlane } from "../helpers/control-plane.js";
+import type { TestCluster } from "../helpers/node.js";
 import { countRequests, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { freePort } from "../helpers/ports.js";
 import { saveCase } from "../helpers/save-case.js";
@@ -118,14 +118,10 @@ function manifests(src: string): Record<string, string> {
   };
 }
 
-/** A server that answers a readiness probe on :8080 and stops at once on SIGTERM (from Debian's busybox). */
-const WEB = { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["trap 'exit 0' TERM; mkdir -p /tmp/www && echo ok > /tmp/www/index.html && busybox httpd -f -p 8080 -h /tmp/www & wait"] };
 /** A Job's container: one line, exit 0. */
 const JOB = { entrypoint: ["/bin/busybox", "sh", "-c"], cmd: ["echo migrated"] };
 
-const UNAVAILABLE = await controlPlaneUnavailable();
-// In CI the control plane is built first (.ci/run): its absence there is a failure, not a reason to skip.
-if (UNAVAILABLE && (process.env.CI === "true" || process.env.REQUIRE_CLUSTER === "1")) throw new Error(`the install tests need the control plane: ${UNAVAILABLE}`);
+const UNAVAILABLE = await skipWithoutControlPlane("the install tests");
 
 describe("bundle install and uninstall (against a real control plane)", { skip: UNAVAILABLE ?? false }, () => {
   let source: TestRegistry;
@@ -135,32 +131,15 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
   let config: string;
   let cluster: ControlPlane;
   let kube: TestCluster;
+  let started: ClusterCase | undefined;
 
   before(async () => {
-    [source, target] = await Promise.all([startRegistry(), startRegistry()]);
-    work = await mkdtemp(join(tmpdir(), "airgap-install-"));
-    kube = await startTestCluster(join(work, "cluster"));
-    cluster = kube.cluster;
-    await seedRegistry(source, await busyboxImage(WEB), "team/web:1");
-    await seedRegistry(source, await busyboxImage(JOB), "team/job:1");
-    const c = await saveCase(work, [`${source.host}/team/web:1`, `${source.host}/team/job:1`]);
-    const dir = join(c.dir, "manifests");
-    await mkdir(dir);
-    for (const [name, text] of Object.entries(manifests(source.host))) await writeFile(join(dir, name), text);
-    const saved = await c.save(["--manifests", dir]);
-    assert.equal(saved.code, 0, saved.stderr);
-    bundle = c.tar;
+    started = await clusterCase("install", { "team/web:1": webServer(), "team/job:1": JOB }, manifests);
+    ({ source, target, work, bundle, cluster, kube } = started);
     config = join(work, "ai-devops.config");
     await writeFile(config, `# like the seed's ai-devops.config\nCLIENT_SECRET=${SECRET}\nREGISTRY={REGISTRY}\nexport DOMAIN="example.org"\n`);
-    assert.equal((await runCli(["load", bundle, "--registry", target.host, "--no-install"])).code, 0);
-    // The node pulls from the private registry as a site's do: through the hosts.toml node-config writes.
-    if (kube.node) assert.equal((await runCli(["node-config", "--registry", target.host, "--plain-http", "--out", kube.node.hostsDir])).code, 0);
   });
-  after(async () => {
-    await kube?.stop();
-    await Promise.all([source?.stop(), target?.stop()]);
-    await rm(work, { recursive: true, force: true });
-  });
+  after(() => started?.stop());
 
   /** An object as the API server holds it (admin), or undefined. */
   async function object(path: string): Promise<Record<string, unknown> | undefined> {
@@ -207,7 +186,7 @@ describe("bundle install and uninstall (against a real control plane)", { skip: 
       type PodStatus = { phase: string; podIP?: string; containerStatuses: Array<{ imageID: string; ready: boolean; state: { terminated?: { exitCode: number } } }> };
       const pods = ((await cluster.api("GET", "/api/v1/namespaces/demo/pods")).body.items as Array<{ metadata: { name: string; labels?: Record<string, string> }; status: PodStatus }>);
       const webPod = pods.find((p) => p.metadata.labels?.app === "web")!;
-      const webDigest = (await busyboxImage(WEB)).manifest.digest;
+      const webDigest = (await busyboxImage(webServer())).manifest.digest;
       assert.equal(webPod.status.containerStatuses[0]!.imageID, `${target.host}/${source.host.replace(":", "-")}/team/web@${webDigest}`);
       assert.equal(webPod.status.containerStatuses[0]!.ready, true);
       assert.ok(webPod.status.podIP?.startsWith(kube.node.address.replace(/\.1$/, ".")), `pod IP ${webPod.status.podIP} on the node's bridge`);

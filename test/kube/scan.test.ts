@@ -178,6 +178,27 @@ spec:
       "spec.containers[4].image => docker.io/tmaxcloudck/notebook-controller-go:b0.2.3",
     ],
   ],
+  "env values that name an image (Kubeflow Pipelines' V2_DRIVER_IMAGE), and only those": [
+    `kind: Deployment
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: gcr.io/ml-pipeline/api-server:2.0.5
+          env:
+            - {name: V2_DRIVER_IMAGE, value: gcr.io/ml-pipeline/kfp-driver:2.0.5}
+            - name: sidecarImage
+              value: "quay.io/oauth2-proxy/oauth2-proxy:v7.4.0"
+            - {name: IMAGE_PULL_POLICY, value: IfNotPresent}
+            - {name: LOG_LEVEL, value: gcr.io/not/an:image}
+`,
+    [
+      "spec.template.spec.containers[0].image => gcr.io/ml-pipeline/api-server:2.0.5",
+      "spec.template.spec.containers[0].env[0].value => gcr.io/ml-pipeline/kfp-driver:2.0.5",
+      "spec.template.spec.containers[0].env[1].value => quay.io/oauth2-proxy/oauth2-proxy:v7.4.0",
+    ],
+  ],
   "a CRD schema's image property with a default: the API server writes it into every CR that names none": [
     `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
