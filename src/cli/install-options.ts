@@ -131,6 +131,7 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
     throw err;
   }
   out.info(`cluster: ${cluster.server} (Kubernetes ${version}), default namespace ${cluster.defaultNamespace}`);
+  if (convert && args["kube-version"] !== undefined) out.warn(`--kube-version ${String(args["kube-version"])} is not used: the cluster answers, and what it serves decides what is converted`);
   if (convert) prepared = await convertedBy(prepared, args, out, cluster);
   return offline ? { prepared } : { prepared, cluster };
 }

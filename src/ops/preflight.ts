@@ -91,7 +91,7 @@ function kinds(objects: KubeObject[], resourceOf: (o: KubeObject) => unknown): P
     const provider = KNOWN_PROVIDERS[group(apiVersion)];
     const successors = [...new Set(os.map((o) => conversionFor(o.apiVersion, o.kind)?.to).filter((to) => to))];
     if (successors.length > 0) convertible = true;
-    return `${apiVersion} (${[...new Set(os.map((o) => o.kind))].join(", ")}): ${plural(os.length, "object")} need it (${os.slice(0, 3).map(key).join(", ")}${os.length > 3 ? ", …" : ""})${provider ? `; provided by ${provider}` : ""}${successors.length > 0 ? `; removed from Kubernetes, --convert-apis converts to ${successors.join(", ")}` : ""}`;
+    return `${apiVersion} (${[...new Set(os.map((o) => o.kind))].join(", ")}): ${plural(os.length, "object")} ${os.length === 1 ? "needs" : "need"} it (${os.slice(0, 3).map(key).join(", ")}${os.length > 3 ? ", …" : ""})${provider ? `; provided by ${provider}` : ""}${successors.length > 0 ? `; removed from Kubernetes, --convert-apis converts to ${successors.join(", ")}` : ""}`;
   });
   const remedy = convertible ? "convert what was written for an older Kubernetes with --convert-apis, install what provides the rest, or leave objects out with --skip-kind KIND" : "install what provides them, or leave the objects out with --skip-kind KIND";
   return { check: "kinds", status: "fail", message: `${plural(missing.size, "API group/version")} the cluster does not serve and no CRD of the bundle defines (${remedy})`, details };

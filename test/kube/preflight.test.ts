@@ -61,7 +61,7 @@ describe("bundle preflight (against a real control plane)", { skip: UNAVAILABLE 
     const r = await preflight();
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^FAIL kinds: 1 API group\/version the cluster does not serve/m);
-    assert.match(r.stderr, /^ {4}networking\.istio\.io\/v1beta1 \(Gateway\): 1 object need it \(Gateway\/pf\/gw\); provided by Istio$/m);
+    assert.match(r.stderr, /^ {4}networking\.istio\.io\/v1beta1 \(Gateway\): 1 object needs it \(Gateway\/pf\/gw\); provided by Istio$/m);
     assert.match(r.stderr, /^FAIL namespaces: .*\n {4}istio-system: ConfigMap\/istio-system\/mesh$/m);
     assert.match(r.stderr, /^ {4}PersistentVolumeClaim\/pf\/data: no storageClassName, and the cluster has no default StorageClass$/m);
     assert.match(r.stderr, /^ {4}PersistentVolumeClaim\/pf\/fast: StorageClass fast does not exist$/m);
