@@ -113,12 +113,13 @@ class Scanner {
           this.candidate(envValue, text, locate, [...path, key], doc, false);
           continue;
         }
+        // A CRD schema's image property with a default (`image: {type: string, default: REF}`): the API server
+        // writes that reference into every custom resource that names none.
+        const dflt = isImageKey(key) ? schemaDefault(value) : undefined;
         if (isImageKey(key) && isScalar(value) && typeof value.value === "string") {
           this.candidate(value, text, locate, [...path, key], doc, isContainer(path));
-        } else if (isImageKey(key) && isMap(value) && schemaDefault(value)) {
-          // A CRD schema's image property with a default (`image: {type: string, default: REF}`): the API server
-          // writes that reference into every custom resource that names none.
-          this.candidate(schemaDefault(value)!, text, locate, [...path, key, "default"], doc, false);
+        } else if (dflt) {
+          this.candidate(dflt, text, locate, [...path, key, "default"], doc, false);
         } else {
           this.walk(value, text, locate, [...path, key], doc);
         }

@@ -15,11 +15,8 @@ import { formatPlatform, type Platform } from "../oci/platform.js";
 import type { Imagelist } from "../reference/imagelist.js";
 import { REGISTRY_PLACEHOLDER, relativeTarget, targetPath } from "../reference/target.js";
 import type { Registries } from "../registry/registries.js";
-import { RegistryRepository } from "../registry/repository.js";
-import { MirroredSource } from "../registry/mirrored-source.js";
+import { MirroredSource, MirrorSources, servedByMirror } from "../registry/mirrored-source.js";
 import type { MirrorTable } from "../registry/mirrors.js";
-import type { ReadOnlyTarget } from "../content/target.js";
-import type { Reference } from "../reference/reference.js";
 import { checkCoverage, type Coverage } from "../kube/coverage.js";
 import { scanManifestDir } from "../kube/files.js";
 import { findingName, type FileScan, type ImageFinding } from "../kube/finding.js";
@@ -141,8 +138,10 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const fromDaemon = (e: ImagelistEntry) => e.transport === "docker-daemon" || options.docker?.all === true;
   // Inputs checked, the network now: reach each registry (scheme, auth challenge) while the cache is opened;
   // a failure here surfaces at the first real request, with the image that made it.
-  const sourceOf = registrySources(options);
-  for (const host of new Set(entries.filter((e) => !fromDaemon(e)).flatMap((e) => placesOf(options, e.ref)))) void options.registries.host(host).base(signal).catch(() => undefined);
+  const mirrors = new MirrorSources(options.mirrors, options.registries, (message) => options.onEvent?.({ type: "notice", level: "warning", message }));
+  const sources = new Map(entries.filter((e) => !fromDaemon(e)).map((e) => [e, mirrors.source(e.ref, e.normalized)]));
+  const hosts = [...sources.values()].flatMap((s) => (s instanceof MirroredSource ? s.hosts : [s.mountDomain]));
+  for (const host of new Set(hosts)) void options.registries.host(host).base(signal).catch(() => undefined);
 
   const layout = await OciLayout.open(options.cacheDir);
   // Blobs that a killed run had already written into its unfinished bundle go to the cache first.
@@ -162,7 +161,7 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const jobs: CopyJob[] = entries.map((e) => ({
     label: e.normalized,
     ref: e.ref,
-    source: fromDaemon(e) ? daemon! : sourceOf(e),
+    source: sources.get(e) ?? daemon!,
     sink: layout,
   }));
   const transportOf = new Map(entries.filter(fromDaemon).map((e) => [e.normalized, "docker-daemon" as const]));
@@ -359,48 +358,11 @@ function bundleJson(
         size: i.size,
         target: relativeTarget(i.job.ref),
         ...(transportOf.has(i.job.label) && { transport: transportOf.get(i.job.label)! }),
-        ...(mirrorOf(i) !== undefined && { mirror: mirrorOf(i)! }),
+        ...(servedByMirror(i.job.source, i.job.ref) !== undefined && { mirror: servedByMirror(i.job.source, i.job.ref)! }),
       };
     }),
     manifests: manifests.map((m) => ({ path: m.path, images: m.images ?? [] })),
     blobs: { count, bytes },
     base: null,
   };
-}
-
-/** The hosts an image may be read from: its mirrors' and its registry's (reached early, while the cache opens). */
-function placesOf(options: SaveOptions, ref: Reference): string[] {
-  if (!options.mirrors || options.mirrors.empty) return [ref.domain];
-  try {
-    return options.mirrors.candidates(ref).map((c) => c.host);
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Each imagelist entry's source: its registry's repository, or — where mirrors apply — the places to ask in
- * order (registry/mirrored-source.ts). A place that fails is said once per host, with the image it failed for.
- */
-function registrySources(options: SaveOptions): (e: ImagelistEntry) => ReadOnlyTarget {
-  const said = new Set<string>();
-  const mirrors = options.mirrors;
-  return (e) => {
-    const candidates = mirrors && !mirrors.empty ? mirrors.candidates(e.ref) : [{ host: e.ref.domain, path: e.ref.path }];
-    const only = candidates.length === 1 ? candidates[0]! : undefined;
-    if (only && !only.mirror && only.host === e.ref.domain && only.path === e.ref.path) return new RegistryRepository(options.registries.host(only.host), only.path);
-    return new MirroredSource(e.normalized, candidates.map((c) => ({ ...c, repository: new RegistryRepository(options.registries.host(c.host), c.path) })), (c, reason) => {
-      if (said.has(c.host)) return;
-      said.add(c.host);
-      options.onEvent?.({ type: "notice", level: "warning", message: `${c.mirror ? "mirror" : "registry"} ${c.host} did not serve ${e.normalized} (${reason}); asking the next place (said once per host)` });
-    });
-  };
-}
-
-/** Where an image read through a mirror was served from (`host/path`); undefined when read from its own registry. */
-function mirrorOf(image: ResolvedImage): string | undefined {
-  const source = image.job.source;
-  if (!(source instanceof MirroredSource)) return undefined;
-  const served = source.servedBy;
-  return served === `${image.job.ref.domain}/${image.job.ref.path}` ? undefined : served;
 }

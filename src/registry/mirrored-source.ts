@@ -10,8 +10,9 @@ import type { ManifestData, RangeFetcher } from "../content/target.js";
 import { AirgapError } from "../errors.js";
 import type { Descriptor } from "../oci/descriptor.js";
 import type { Reference } from "../reference/reference.js";
-import type { Candidate } from "./mirrors.js";
-import type { RegistryRepository } from "./repository.js";
+import type { Candidate, MirrorTable } from "./mirrors.js";
+import type { Registries } from "./registries.js";
+import { RegistryRepository } from "./repository.js";
 
 /** A candidate made a repository to ask. */
 export interface MirrorCandidate extends Candidate {
@@ -27,13 +28,20 @@ function final(err: unknown): boolean {
 export class MirroredSource implements RangeFetcher {
   private chosen?: MirrorCandidate;
 
-  /** `onFallThrough(candidate, reason)`: a candidate failed and the next is asked (said once per host by the caller). */
+  /**
+   * `onFallThrough(candidate, reason)`: a candidate failed and the next is asked. With no candidate, `unusable`
+   * says why (a blocked registry, mirrors only and none for it): the image fails with it, the others go on.
+   */
   constructor(
     readonly name: string,
     private readonly candidates: readonly MirrorCandidate[],
     private readonly onFallThrough: (candidate: MirrorCandidate, reason: string) => void,
-  ) {
-    if (candidates.length === 0) throw new AirgapError("INVALID_ARGUMENT", `${name}: no mirror may serve it and --mirror-only leaves out its registry`);
+    private readonly unusable?: AirgapError,
+  ) {}
+
+  /** The hosts it may ask. */
+  get hosts(): string[] {
+    return this.candidates.map((c) => c.host);
   }
 
   /** The repository that served the image (`host/path`), once one has. */
@@ -52,6 +60,7 @@ export class MirroredSource implements RangeFetcher {
    */
   private async first<T>(ask: (c: MirrorCandidate) => Promise<T>, found: (answer: T) => boolean = () => true): Promise<T> {
     if (this.chosen) return ask(this.chosen);
+    if (this.candidates.length === 0) throw this.unusable ?? new AirgapError("INVALID_ARGUMENT", `${this.name}: no mirror may serve it and --mirror-only leaves out its registry`);
     const tried: string[] = [];
     let last: unknown;
     for (const c of this.candidates) {
@@ -104,4 +113,45 @@ export class MirroredSource implements RangeFetcher {
       return false;
     });
   }
+}
+
+/**
+ * Each image's source for a save: its registry's repository where no mirror applies, else the places to ask in
+ * order. A place that fails is said once per host (`notice`), with the image it failed for.
+ */
+export class MirrorSources {
+  private readonly said = new Set<string>();
+
+  constructor(
+    private readonly table: MirrorTable | undefined,
+    private readonly registries: Registries,
+    private readonly notice: (message: string) => void,
+  ) {}
+
+  /** The source of the image `ref`, named `label` in messages. */
+  source(ref: Reference, label: string): RegistryRepository | MirroredSource {
+    const repository = (host: string, path: string) => new RegistryRepository(this.registries.host(host), path);
+    if (!this.table || this.table.empty) return repository(ref.domain, ref.path);
+    let candidates: Candidate[];
+    try {
+      candidates = this.table.candidates(ref);
+    } catch (err) {
+      if (!(err instanceof AirgapError)) throw err;
+      return new MirroredSource(label, [], () => undefined, err);
+    }
+    const only = candidates.length === 1 ? candidates[0]! : undefined;
+    if (only && !only.mirror && only.host === ref.domain && only.path === ref.path) return repository(only.host, only.path);
+    return new MirroredSource(label, candidates.map((c) => ({ ...c, repository: repository(c.host, c.path) })), (c, reason) => {
+      if (this.said.has(c.host)) return;
+      this.said.add(c.host);
+      this.notice(`${c.mirror ? "mirror" : "registry"} ${c.host} did not serve ${label} (${reason}); asking the next place (said once per host)`);
+    });
+  }
+}
+
+/** Where an image read through a mirror was served from (`host/path`); undefined when its own registry served it. */
+export function servedByMirror(source: unknown, ref: Reference): string | undefined {
+  if (!(source instanceof MirroredSource)) return undefined;
+  const served = source.servedBy;
+  return served === `${ref.domain}/${ref.path}` ? undefined : served;
 }

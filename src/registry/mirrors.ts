@@ -10,6 +10,7 @@
 import { parse, TomlError } from "smol-toml";
 import { AirgapError } from "../errors.js";
 import type { Reference } from "../reference/reference.js";
+import { formatRegistry, parseRegistry } from "../reference/target.js";
 
 /** When a mirror is asked: for every image, only for digest references, or only for tags. */
 export type PullFrom = "all" | "digest-only" | "tag-only";
@@ -43,16 +44,20 @@ export interface Candidate {
   mirror?: Mirror;
 }
 
-/** Splits `host[:port]/path` at its first slash. */
-function hostAndPath(location: string): { host: string; path: string } {
-  const slash = location.indexOf("/");
-  return slash < 0 ? { host: location, path: "" } : { host: location.slice(0, slash), path: location.slice(slash + 1) };
+/** Whether `ref` falls under `prefix` (whole path components; `*.domain` matches hosts under it). */
+function under(ref: Reference, prefix: string): boolean {
+  if (prefix.startsWith("*.")) return ref.domain.endsWith(prefix.slice(1));
+  const name = `${ref.domain}/${ref.path}`;
+  return name === prefix || name.startsWith(`${prefix}/`);
 }
 
-/** Whether `name` (`host/path`) falls under `prefix` (whole path components; `*.domain` matches hosts under it). */
-function under(name: string, prefix: string): boolean {
-  if (prefix.startsWith("*.")) return hostAndPath(name).host.endsWith(prefix.slice(1));
-  return name === prefix || name.startsWith(`${prefix}/`);
+/** A mirror's or a registry's location (`HOST[:PORT][/PATH]`), checked as a registry location is; `where` names it in the error. */
+function location(text: string, where: string): string {
+  try {
+    return formatRegistry(parseRegistry(text));
+  } catch (err) {
+    throw new AirgapError("INVALID_ARGUMENT", `${where}: ${(err as Error).message}`);
+  }
 }
 
 /** The rules of a run, merged: `--mirror` first, then registries.conf, then Docker's. */
@@ -86,9 +91,8 @@ export class MirrorTable {
 
   /** The rule for a reference: the longest prefix that matches. */
   ruleFor(ref: Reference): RegistryRule | undefined {
-    const name = `${ref.domain}/${ref.path}`;
     let best: RegistryRule | undefined;
-    for (const r of this.rules) if (under(name, r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
+    for (const r of this.rules) if (under(ref, r.prefix) && (!best || r.prefix.length > best.prefix.length)) best = r;
     return best;
   }
 
@@ -101,9 +105,9 @@ export class MirrorTable {
     // A wildcard's registry is the reference's own host; what follows the prefix goes under each location.
     const wildcard = rule.prefix.startsWith("*.");
     const rest = wildcard ? `/${ref.path}` : name.slice(rule.prefix.length);
-    const at = (location: string, mirror?: Mirror): Candidate => {
-      const { host, path } = hostAndPath(location);
-      return { host, path: `${path}${rest}`.replace(/^\//, ""), ...(mirror && { mirror }) };
+    const at = (place: string, mirror?: Mirror): Candidate => {
+      const { host, prefix = "" } = parseRegistry(place);
+      return { host, path: `${prefix}${rest}`.replace(/^\//, ""), ...(mirror && { mirror }) };
     };
     const pinned = ref.digest !== undefined;
     const list = rule.mirrors.filter((m) => m.pullFrom === "all" || (m.pullFrom === "digest-only") === pinned).map((m) => at(m.location, m));
@@ -113,7 +117,8 @@ export class MirrorTable {
 
   /** Hosts to reach with TLS unverified (and plain HTTP allowed): the mirrors and registries marked insecure. */
   insecureHosts(): string[] {
-    return [...new Set(this.rules.flatMap((r) => [...(r.insecure ? [hostAndPath(r.location ?? r.prefix).host] : []), ...r.mirrors.filter((m) => m.insecure).map((m) => hostAndPath(m.location).host)]))];
+    const hostOf = (place: string) => parseRegistry(place).host;
+    return [...new Set(this.rules.flatMap((r) => [...(r.insecure && !r.prefix.startsWith("*.") ? [hostOf(r.location ?? r.prefix)] : []), ...r.mirrors.filter((m) => m.insecure).map((m) => hostOf(m.location))]))];
   }
 }
 
@@ -121,11 +126,11 @@ export class MirrorTable {
 export function parseMirrorFlag(text: string): RegistryRule {
   const eq = text.indexOf("=");
   const prefix = eq < 0 ? "" : text.slice(0, eq).trim();
-  const location = eq < 0 ? "" : text.slice(eq + 1).trim().replace(/^https?:\/\//, "").replace(/\/+$/, "");
-  if (!prefix || !location || /\s/.test(prefix + location)) {
+  const mirror = eq < 0 ? "" : text.slice(eq + 1).trim().replace(/^https?:\/\//, "");
+  if (!prefix || !mirror || /\s/.test(prefix + mirror)) {
     throw new AirgapError("INVALID_ARGUMENT", `--mirror ${text}: expected HOST=MIRROR[/PREFIX], e.g. docker.io=harbor.corp/dockerhub-proxy`);
   }
-  return { prefix, mirrors: [{ location, insecure: false, pullFrom: "all" }], from: `--mirror ${text}` };
+  return { prefix: location(prefix, `--mirror ${text}`), mirrors: [{ location: location(mirror, `--mirror ${text}`), insecure: false, pullFrom: "all" }], from: `--mirror ${text}` };
 }
 
 /** The line and column of a TOML error, else of nothing. */
@@ -153,8 +158,8 @@ export function parseRegistriesConf(text: string, file: string): RegistryRule[] 
   if (!tables) throw bad("registry must be an array of tables ([[registry]])");
   return tables.map((t, i) => {
     const table = t as Record<string, unknown>;
-    const location = str(table.location);
-    const prefix = str(table.prefix) ?? location;
+    const registryLocation = str(table.location);
+    const prefix = str(table.prefix) ?? registryLocation;
     if (!prefix) throw bad(`[[registry]] number ${i + 1} has neither prefix nor location`);
     const byDigestOnly = table["mirror-by-digest-only"] === true;
     const mirrors = (Array.isArray(table.mirror) ? table.mirror : []).map((m, j) => {
@@ -162,13 +167,15 @@ export function parseRegistriesConf(text: string, file: string): RegistryRule[] 
       const where = `[[registry]] ${prefix}: mirror number ${j + 1}`;
       const loc = str(mm.location);
       if (!loc) throw bad(`${where} has no location`);
+      const checked = location(loc, `${file}: ${where}`);
       const pull = mm["pull-from-mirror"] ?? (byDigestOnly ? "digest-only" : "all");
       if (pull !== "all" && pull !== "digest-only" && pull !== "tag-only") throw bad(`${where}: pull-from-mirror must be "all", "digest-only" or "tag-only", not ${JSON.stringify(pull)}`);
-      return { location: loc.replace(/\/+$/, ""), insecure: mm.insecure === true, pullFrom: pull as PullFrom };
+      return { location: checked, insecure: mm.insecure === true, pullFrom: pull as PullFrom };
     });
+    const where = `${file}: [[registry]] number ${i + 1}`;
     return {
-      prefix: prefix.replace(/\/+$/, ""),
-      ...(location && { location: location.replace(/\/+$/, "") }),
+      prefix: prefix.startsWith("*.") ? prefix : location(prefix, where),
+      ...(registryLocation && { location: location(registryLocation, where) }),
       ...(table.insecure === true && { insecure: true }),
       ...(table.blocked === true && { blocked: true }),
       mirrors,
@@ -196,8 +203,7 @@ export function parseDockerDaemonJson(text: string, file: string): RegistryRule[
     } catch {
       throw new AirgapError("INVALID_ARGUMENT", `${file}: registry-mirrors: ${JSON.stringify(url)} is not a URL`);
     }
-    const location = `${u.host}${u.pathname.replace(/\/+$/, "")}`;
-    return { location, insecure: u.protocol === "http:" || insecure.has(u.host), pullFrom: "all" as const };
+    return { location: location(`${u.host}${u.pathname}`, `${file}: registry-mirrors`), insecure: u.protocol === "http:" || insecure.has(u.host), pullFrom: "all" as const };
   });
   return mirrors.length === 0 ? [] : [{ prefix: "docker.io", mirrors, from: file }];
 }

@@ -104,6 +104,16 @@ describe("save through mirrors", () => {
     assert.match(d.stderr, /401|log in to/);
   });
 
+  test("a blocked registry fails its images, each named with its imagelist line; the others are fetched", async () => {
+    const conf = join(work, "blocked.conf");
+    await writeFile(conf, `[[registry]]\nprefix = "${origin.host}/blocked"\nblocked = true\n`);
+    const c = await saveCase(work, [`${origin.host}/team/app:1`, `${origin.host}/blocked/app:1`], { env });
+    const r = await c.save(["--registries-conf", conf]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`imagelist:2: .*${origin.host.replace(/[.]/g, "\\.")}/blocked/app: its registry is blocked \\(${conf.replace(/[.]/g, "\\.")}\\)`));
+    assert.doesNotMatch(r.stderr, /imagelist:1:/);
+  });
+
   test("a registries.conf that does not parse: exit 2, its file, line and column", async () => {
     const conf = join(work, "broken.conf");
     await writeFile(conf, `[[registry]]\nprefix = "docker.io"\nlocation = docker.io\n`);

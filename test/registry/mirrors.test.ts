@@ -20,6 +20,7 @@ describe("mirrors", () => {
     assert.deepEqual(places(new MirrorTable(rules, true), "nginx:1.25"), ["harbor.corp/dockerhub-proxy/library/nginx", "mirror.gcr.io/library/nginx"]);
     assert.deepEqual(places(new MirrorTable(rules, true), "quay.io/a/b:1"), [], "mirrors only, and none for it");
     assert.throws(() => parseMirrorFlag("harbor.corp/dockerhub-proxy"), /--mirror harbor\.corp\/dockerhub-proxy: expected HOST=MIRROR\[\/PREFIX\]/);
+    assert.throws(() => parseMirrorFlag("docker.io=harbor"), /--mirror docker\.io=harbor: invalid registry "harbor": "harbor" is not a registry host/, "checked as a registry location is");
   });
 
   test("registries.conf: the longest prefix wins; location moves the registry; pull-from-mirror decides by tag or digest", () => {
@@ -59,7 +60,7 @@ blocked = true
       assert.match(err.message, /^\/etc\/containers\/registries\.conf:3:\d+: /);
       return true;
     });
-    assert.throws(() => parseRegistriesConf(`[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "m"\npull-from-mirror = "sometimes"\n`, "r.conf"), /r\.conf: \[\[registry\]\] docker\.io: mirror number 1: pull-from-mirror must be "all", "digest-only" or "tag-only", not "sometimes"/);
+    assert.throws(() => parseRegistriesConf(`[[registry]]\nprefix = "docker.io"\n[[registry.mirror]]\nlocation = "m.corp"\npull-from-mirror = "sometimes"\n`, "r.conf"), /r\.conf: \[\[registry\]\] docker\.io: mirror number 1: pull-from-mirror must be "all", "digest-only" or "tag-only", not "sometimes"/);
     assert.throws(() => parseRegistriesConf(`[[registry]]\ninsecure = true\n`, "r.conf"), /has neither prefix nor location/);
     assert.deepEqual(parseRegistriesConf(`[registries.search]\nregistries = ["docker.io"]\n`, "v1.conf"), [], "the v1 format names no mirrors");
   });
