@@ -20,7 +20,7 @@ const run = (files, env = {}) =>
   spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files], { stdio: "inherit", env: { ...process.env, ...env } }).status ?? 1;
 
 /** Helpers that start real parts (registries, the cluster, a Docker engine, the built CLI): a test using one is not a unit test. */
-const STARTS_PROCESSES = /helpers\/(registry|control-plane|node|node-agent|dockerd|cli|save-case|serve|token-issuer|fault-proxy|hostile-api|cosign)\.js|node:child_process/;
+const STARTS_PROCESSES = /helpers\/(registry|control-plane|node|node-agent|dockerd|cli|save-case|serve|token-issuer|fault-proxy|hostile-api|cosign|charts)\.js|node:child_process/;
 
 const named = process.argv.slice(2);
 if (named[0] === "--unit") process.exit(run(find("test").filter((f) => !STARTS_PROCESSES.test(readFileSync(f, "utf8")))));

@@ -6,6 +6,8 @@
 export type ErrorCode =
   | "INVALID_REFERENCE"
   | "INVALID_IMAGELIST"
+  | "INVALID_CHARTS"
+  | "INVALID_CHART"
   | "INVALID_REGISTRY"
   | "TARGET_COLLISION"
   | "FILE_NOT_FOUND"
@@ -50,6 +52,7 @@ export type ErrorCode =
 export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "INVALID_REFERENCE",
   "INVALID_IMAGELIST",
+  "INVALID_CHARTS",
   "INVALID_REGISTRY",
   "TARGET_COLLISION",
   "FILE_NOT_FOUND",

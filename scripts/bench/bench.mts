@@ -6,7 +6,8 @@
  *    registry whose storage is kept under BENCH_WORK, so later runs start at once.
  * 2. Each repetition runs, tool after tool (the peers of peers.mts, then ours): its save, then its load of what it
  *    saved into a fresh target registry (ours twice: the second a no-op re-load), then its output is removed.
- * 3. Every load is checked: each image's digest in the target is exactly the source's.
+ * 3. Every load is checked: each image's digest in the target is exactly the source's; every bundle of ours passes
+ *    `sha256sum -c` and `bundle verify --deep` (untimed).
  * 4. Medians: wall seconds, MB/s of unique blob bytes, peak RSS (GNU time), CPU seconds of the tool and of the
  *    registries, the ratio against skopeo's best, and the bundle's size ÷ the unique bytes.
  *
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
   log(`bench: ${workload.images.length} images, ${(workload.uniqueBytes / 1e9).toFixed(2)} GB of unique blobs (SCALE=${SCALE})`);
   const source = await startBenchRegistry(join(WORK, `source-${SEED}${LARGE ? "-large" : ""}-x${SCALE}`));
   const runs: Run[] = [];
+  const checks: boolean[] = [];
   const missingPeers: string[] = [];
   try {
     await pushWorkload(source, workload, "pushed", log);
@@ -117,6 +119,8 @@ async function main(): Promise<void> {
         try {
           const saved = await timed(tool.save(dir), [source]);
           runs.push({ tool: tool.tool, op: "save", rep, ...saved, ...((tool === ours || compared.includes(tool)) && { bundleBytes: (await stat(bundleTar(dir))).size }) });
+          // Untimed: the closed side's two checks pass on every bundle of ours the bench makes.
+          if (tool === ours) checks.push(spawnSync("bash", ["-c", `cd ${q(dir)} && sha256sum -c --quiet bench-1.tar.sha256 && node ${q(CLI)} verify --deep --quiet ${q(bundleTar(dir))}`]).status === 0);
           if (ONLY === "save") continue;
           const target = await startBenchRegistry(join(out, `target-${rep}`));
           try {
@@ -134,6 +138,7 @@ async function main(): Promise<void> {
     await source.stop({ keepStorage: true });
   }
   report(runs, workload, missingPeers);
+  if (checks.length > 0) process.stdout.write(`our bundles passing sha256sum -c and verify --deep: ${checks.filter(Boolean).length}/${checks.length}\n`);
 }
 
 

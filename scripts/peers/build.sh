@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the peers the bench measures us against, the second registry implementation the tests run against and
 # the OCI distribution-spec conformance suite (its pull side runs against bundle serve),
-# from Go modules at pinned versions: crane, oras, regctl, and distribution v3's registry. Hauler is tried too.
+# from Go modules at pinned versions: crane, oras, regctl, distribution v3's registry, and Helm (the chart tests'
+# independent packer, pusher and puller). Hauler is tried too.
 # Binaries are cached outside the work tree, keyed by module and version ($AIRGAP_BUILD_CACHE, default
 # ~/.cache/airgap-bundle/build/peers): a warm machine rebuilds nothing. A peer that cannot be built is named with
 # its error on stderr and in FAILED beside the binaries; the others are built all the same (exit 0). Prints the
@@ -15,6 +16,7 @@ PEERS=(
   "registry-v3 github.com/distribution/distribution/v3/cmd/registry v3.1.2"
   "hauler github.com/hauler-dev/hauler/cmd/hauler v1.3.1"
   "oci-conformance github.com/opencontainers/distribution-spec/conformance v0.0.0-20260831232431-97274622c111"
+  "helm helm.sh/helm/v4/cmd/helm v4.3.2"
 )
 command -v go >/dev/null || { echo "peers build: the Go toolchain is missing" >&2; exit 2; }
 BIN=$CACHE/bin

@@ -30,6 +30,9 @@ export function checkBundleJson(value: unknown, path: string): BundleJson {
     if (json.referrers !== undefined) {
       list(json.referrers, "referrers", file, (r, where) => void fields(r, where, file, { subject: reference, subjectDigest: digest, name: reference, digest, mediaType: string, size: count, kind: string, artifactType: [string, "optional"], tag: [string, "optional"] }, problems), problems);
     }
+    if (json.charts !== undefined) {
+      list(json.charts, "charts", file, (c, where) => void fields(c, where, file, { name: string, version: string, source: string, digest, chartDigest: digest, target: string, release: string, namespace: string, values: stringArray, images: stringArray, found: string, rendered: [string, "optional"] }, problems), problems);
+    }
     if (json.base !== null && json.base !== undefined && fields(json.base, "base", file, { inventories: (v) => (Array.isArray(v) ? undefined : "is not a list"), blobs: (v) => (Array.isArray(v) ? undefined : "is not a list"), external: (v) => (isObject(v) ? undefined : "is not an object") }, problems)) {
       const base = json.base as Record<string, unknown>;
       list(base.inventories, "base.inventories", file, (i, where) => void fields(i, where, file, { sha256: string, source: string, created: string }, problems), problems);
@@ -65,13 +68,13 @@ export function checkIndexJson(value: unknown, path: string): Map<string, Descri
  * bundle carries, and no two images go to one target tag (each load would tag whichever it pushed last). Cheap:
  * nothing but the two files and the tar's index is read.
  */
-export function checkAgreement(bundle: BundleJson, index: ReadonlyMap<string, Descriptor>, manifestEntries: readonly string[], path: string): void {
-  const problems = agreementProblems(bundle, index, manifestEntries);
+export function checkAgreement(bundle: BundleJson, index: ReadonlyMap<string, Descriptor>, manifestEntries: readonly string[], path: string, chartFiles: readonly string[] = []): void {
+  const problems = agreementProblems(bundle, index, manifestEntries, chartFiles);
   if (problems.length > 0) throw invalid(path, "bundle.json and index.json", problems, "disagree");
 }
 
 /** Every way bundle.json and index.json disagree (see {@link checkAgreement}), for `verify --deep` to list. */
-export function agreementProblems(bundle: BundleJson, index: ReadonlyMap<string, Descriptor>, manifestEntries: readonly string[]): Problem[] {
+export function agreementProblems(bundle: BundleJson, index: ReadonlyMap<string, Descriptor>, manifestEntries: readonly string[], chartFiles: readonly string[] = []): Problem[] {
   const problems: Problem[] = [];
   const carried = new Set(manifestEntries);
   for (const m of bundle.manifests) if (!carried.has(m.path)) problems.push({ file: ENTRY.bundleJson, reason: `lists ${m.path}, which is not in the bundle` });
@@ -94,7 +97,12 @@ export function agreementProblems(bundle: BundleJson, index: ReadonlyMap<string,
     if (!bundle.images.some((i) => i.source === r.subject)) problems.push({ file: ENTRY.bundleJson, reason: `referrer ${r.digest} is attached to ${r.subject}, which the bundle does not carry` });
     if (index.get(r.name)?.digest !== r.digest) problems.push({ file: ENTRY.indexJson, reason: `referrer ${r.name} is not in index.json at ${r.digest}` });
   }
-  for (const source of index.keys()) if (!bundle.images.some((i) => i.source === source) && !referrers.has(source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
+  const charts = new Map((bundle.charts ?? []).map((c) => [c.target, c]));
+  for (const c of charts.values()) {
+    if (index.get(c.target)?.digest !== c.digest) problems.push({ file: ENTRY.indexJson, reason: `chart ${c.name} ${c.version} is not in index.json at ${c.digest}` });
+    for (const v of [...c.values, ...(c.rendered ? [c.rendered] : [])]) if (!chartFiles.includes(v)) problems.push({ file: ENTRY.bundleJson, reason: `chart ${c.name} ${c.version}: its values file ${v} is not in the bundle` });
+  }
+  for (const source of index.keys()) if (!bundle.images.some((i) => i.source === source) && !referrers.has(source) && !charts.has(source)) problems.push({ file: ENTRY.indexJson, reason: `${source} is in index.json but not in bundle.json` });
   return problems;
 }
 

@@ -15,6 +15,8 @@ export const ENTRY = {
   sums: "SHA256SUMS",
   blobsDir: "blobs/sha256/",
   manifestsDir: "manifests/",
+  /** Values files of the charts, `charts/NAME-VERSION/N-FILE`. */
+  chartsDir: "charts/",
 } as const;
 
 /** The annotation that names an image in index.json (the normalised source reference). */
@@ -81,6 +83,33 @@ export interface BundleReferrer {
   tag?: string;
 }
 
+/** A Helm chart carried as an OCI artifact (docs/charts.md). */
+export interface BundleChart {
+  name: string;
+  version: string;
+  /** Where it came from, as given (`oci://…`, `https://REPO NAME VERSION`, a path). */
+  source: string;
+  /** Its manifest's digest; index.json names it `charts/NAME:TAG`. */
+  digest: string;
+  /** The chart archive's digest (its content layer). */
+  chartDigest: string;
+  /** Where a load pushes it, below the registry's prefix: `charts/NAME:TAG`. */
+  target: string;
+  /** What `install` installs it as. */
+  release: string;
+  namespace: string;
+  /** Its values files in the bundle, in the order Helm merges them. */
+  values: string[];
+  /** The images it deploys (normalised), and how they were found. */
+  images: string[];
+  found: "rendered" | "values";
+  /**
+   * Its templates as helm rendered them at save with its values, references rewritten to `{{REGISTRY}}/…` like
+   * manifests: what an install applies where the closed side has no helm (absent: helm was not on the PATH at save).
+   */
+  rendered?: string;
+}
+
 export interface BundleJson {
   format: typeof BUNDLE_FORMAT;
   name: string;
@@ -95,6 +124,8 @@ export interface BundleJson {
   referrers?: BundleReferrer[];
   /** A delta's base (what it relies on the site to hold), null for a whole bundle. */
   base: BundleBase | null;
+  /** Helm charts (absent: none, or a bundle saved before charts travelled). */
+  charts?: BundleChart[];
 }
 
 /** Bundle file name: `NAME-VERSION.tar`. */

@@ -34,6 +34,16 @@ export class BundleReader implements ReadOnlyTarget {
   }
 
   /** The Kubernetes manifest files the bundle carries (YAML or JSON under manifests/), in natural order. */
+  /** True when there is something to install: manifests, or Helm charts. */
+  installs(): boolean {
+    return this.manifestFiles().length > 0 || (this.bundle.charts ?? []).length > 0;
+  }
+
+  /** The charts' values files the bundle carries (`charts/…`). */
+  chartFiles(): string[] {
+    return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.chartsDir) && !n.endsWith("/")).sort();
+  }
+
   manifestFiles(): string[] {
     return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && isManifestFileName(n)).sort(naturalCompare);
   }

@@ -8,7 +8,7 @@ import { readSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { notABundle } from "./not-a-bundle.js";
 import { AirgapError, type Problem } from "../errors.js";
-import { BLOCK, padding } from "./tar-header.js";
+import { BLOCK, padding } from "../util/tar-header.js";
 import { locate } from "./parts.js";
 import { partFileName, wholeTarName } from "./format.js";
 
@@ -29,7 +29,7 @@ export interface TarEntry {
 }
 
 /** Names allowed in a bundle (DESIGN.md, format v1). */
-const ALLOWED = /^(bundle\.json|oci-layout|index\.json|imagelist|SHA256SUMS|blobs\/|blobs\/sha256\/|blobs\/sha256\/[0-9a-f]{64}|manifests\/.*)$/;
+const ALLOWED = /^(bundle\.json|oci-layout|index\.json|imagelist|SHA256SUMS|blobs\/|blobs\/sha256\/|blobs\/sha256\/[0-9a-f]{64}|manifests\/.*|charts\/.*)$/;
 
 /** The files that make up a bundle given as `NAME.tar`, `NAME.tar.001` or the base name of split parts. */
 export async function bundleParts(path: string): Promise<TarPart[]> {

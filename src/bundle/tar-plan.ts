@@ -3,7 +3,7 @@
  * blob's size known after resolving, blobs can then be written straight to their place, in any order.
  */
 import type { Descriptor } from "../oci/descriptor.js";
-import { END_OF_ARCHIVE, padding, tarHeader } from "./tar-header.js";
+import { END_OF_ARCHIVE, padding, tarHeader } from "../util/tar-header.js";
 
 /** An entry to place: a directory, a small file with its content, or a blob written later. */
 export type PlanInput =

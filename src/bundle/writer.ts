@@ -25,7 +25,7 @@ import { bundleFileName, ENTRY, REF_NAME_ANNOTATION, type BundleJson } from "./f
 import { PartFiles, partLayout, temporaryName } from "./part-files.js";
 import { TarFile } from "./tar-index.js";
 import { TarHasher } from "./tar-hasher.js";
-import { END_OF_ARCHIVE, padding } from "./tar-header.js";
+import { END_OF_ARCHIVE, padding } from "../util/tar-header.js";
 import { stamp } from "./verified-stamp.js";
 import { planTar, type PlanInput, type PlannedEntry, type TarPlan } from "./tar-plan.js";
 import { drainInto } from "../util/drain.js";
@@ -46,6 +46,8 @@ export interface BundleContents {
   /** Every distinct blob, in the order to lay them out. */
   blobs: Descriptor[];
   manifests: ManifestFileInput[];
+  /** Other files carried (the charts' values files, under `charts/`). */
+  files?: ManifestFileInput[];
   imagelistText: string;
 }
 
@@ -100,7 +102,7 @@ export function planBundle(contents: BundleContents): TarPlan {
     files.push({ name: `${ENTRY.blobsDir}${digestHex(d.digest)}`, type: "file", blob: d });
   }
   const dirs = new Set<string>();
-  for (const m of contents.manifests) {
+  for (const m of [...contents.manifests, ...(contents.files ?? [])]) {
     const parts = m.path.split("/").slice(0, -1);
     for (let i = 1; i <= parts.length; i++) {
       const dir = `${parts.slice(0, i).join("/")}/`;

@@ -182,7 +182,7 @@ export function withoutKinds(prepared: PreparedInstall, kinds: readonly string[]
 /** Renders the bundle's manifests only to check their references (`load --no-install`): unresolved settings are left. */
 export async function prepareForCheck(reader: BundleReader, args: Record<string, unknown>, registry: RegistryLocation, layout: TargetLayout): Promise<PreparedInstall> {
   const { prepareInstall } = await import("../ops/install.js");
-  return prepareInstall(reader, { ...(await renderSettingsFrom(args, registry, layout)), allowUnresolved: true });
+  return prepareInstall(reader, { ...(await renderSettingsFrom(args, registry, layout)), allowUnresolved: true, unrenderedCharts: "leave-out" });
 }
 
 /**

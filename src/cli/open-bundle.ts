@@ -20,7 +20,7 @@ export async function openVerifiedBundle(args: Record<string, unknown>, out: Out
       await verifyBundle(reader, { deep: args.deep === true, trustStamps: args.deep !== true, ...(key && { key }) });
     }
     // What bundle.json and index.json say must agree before anything is pushed, installed or exported.
-    checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
+    checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path, reader.chartFiles());
     return reader;
   } catch (err) {
     await reader.close();

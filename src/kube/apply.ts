@@ -65,7 +65,7 @@ export async function applyPlan(cluster: Cluster, plan: readonly PlannedObject[]
         const successor = conversionFor(object.apiVersion, object.kind)?.to;
         throw new AirgapError("KUBE_API", `the cluster does not serve ${object.kind} (${object.apiVersion})${successor ? `: removed from Kubernetes; --convert-apis converts it to ${successor}` : ""}`);
       }
-      if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = cluster.defaultNamespace;
+      if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = planned.namespace ?? cluster.defaultNamespace;
       if (scope === "cluster") delete object.metadata.namespace;
       key = objectKey(object);
       let outcome: ApplyOutcome;

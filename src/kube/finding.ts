@@ -23,6 +23,14 @@ export interface ImageFinding {
   /** Character offsets of `raw` in the file text. */
   start: number;
   end: number;
+  /** What `file` is part of when it is not under the manifests folder: `chart NAME VERSION` (a chart's template, or where it names an image). */
+  origin?: string;
+}
+
+/** Where a finding is, for messages: `manifests/app.yaml:12`, or `chart NAME VERSION: templates/x.yaml:12`. */
+export function findingPlace(f: ImageFinding, manifestsDir: string): string {
+  const at = f.line > 0 ? `${f.file}:${f.line}` : f.file;
+  return f.origin ? `${f.origin}: ${at}` : `${manifestsDir.replace(/\/+$/, "")}/${at}`;
 }
 
 /** A value under an image key that is not a reference (a template expression, an empty string…). */

@@ -21,6 +21,10 @@ export interface PlannedObject {
   line?: number;
   /** The object is an item of a `kind: List` document. */
   inList?: boolean;
+  /** Where a namespaced object that names no namespace goes (its file's {@link ManifestText.namespace}). */
+  namespace?: string;
+  /** Created when absent, never deleted by an uninstall (a chart's namespace, which may hold what is not ours). */
+  keep?: boolean;
 }
 
 const NAMESPACE = "Namespace";
@@ -52,7 +56,7 @@ export function planInstall(files: readonly ManifestText[]): PlannedObject[] {
       for (const object of expandLists(doc)) {
         const reason = invalidObject(object);
         if (reason) problems.push({ file: file.path, ...(line !== undefined && { line }), text: `document ${i + 1}`, reason });
-        else inFile.push({ object: object as KubeObject, file: file.path, document: i + 1, ...(line !== undefined && { line }), ...(inList && { inList }) });
+        else inFile.push({ object: object as KubeObject, file: file.path, document: i + 1, ...(line !== undefined && { line }), ...(inList && { inList }), ...(file.namespace && { namespace: file.namespace }) });
       }
     });
     // A stable sort keeps the written order within each rank.
@@ -103,5 +107,5 @@ function invalidObject(o: unknown): string | undefined {
 
 /** The order to delete in: the install order reversed (so Namespaces and CRDs of a file go after what they hold). */
 export function planUninstall(plan: readonly PlannedObject[]): PlannedObject[] {
-  return [...plan].reverse();
+  return plan.filter((p) => !p.keep).reverse();
 }

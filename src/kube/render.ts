@@ -13,6 +13,8 @@ export interface ManifestText {
   /** Path below the manifests folder, `/`-separated. */
   path: string;
   text: string;
+  /** The namespace its namespaced objects go to when they name none (a chart's release namespace); else the cluster's default. */
+  namespace?: string;
 }
 
 /** What to render with. */
@@ -75,7 +77,7 @@ export function renderManifests(files: readonly ManifestText[], options: RenderO
       if (UNDEFINED_PLACEHOLDER_KEY.test(key)) unresolved.push({ file: f.path, line: lineAt(text, offset), text: whole, reason: `no value for ${key}` });
       return whole;
     });
-    return { path: f.path, text };
+    return { path: f.path, text, ...(f.namespace && { namespace: f.namespace }) };
   });
   return { files: rendered, unresolved, notices };
 }

@@ -39,7 +39,7 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
   const result: UninstallResult = { deleted: 0, absent: 0, failed: [] };
   const namespaces: string[] = [];
   const workloads: KubeObject[] = [];
-  for (const { object: planned } of planUninstall(plan)) {
+  for (const { object: planned, namespace } of planUninstall(plan)) {
     if (options.signal?.aborted) throw stoppedBy(options.signal, "uninstall cancelled; rerun it: what is gone stays gone");
     let object = structuredClone(planned);
     if (object.metadata.name === undefined) {
@@ -59,7 +59,7 @@ export async function uninstallPlan(cluster: Cluster, plan: readonly PlannedObje
       // A kind the cluster no longer serves (its CRD deleted above) has no objects left.
       let outcome: "deleted" | "absent" = "absent";
       if (scope) {
-        if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = cluster.defaultNamespace;
+        if (scope === "namespaced" && !object.metadata.namespace) object.metadata.namespace = namespace ?? cluster.defaultNamespace;
         if (scope === "cluster") delete object.metadata.namespace;
         outcome = await cluster.delete(object);
       }

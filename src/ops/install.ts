@@ -36,6 +36,8 @@ export interface RenderSettings {
   allowUnresolved: boolean;
   /** Largest manifest file read from the bundle (`--max-manifest-size`). */
   maxManifestBytes?: number;
+  /** Charts saved without a rendering (no helm at save): refused (an install), or left out (a check, an uninstall). */
+  unrenderedCharts?: "refuse" | "leave-out";
 }
 
 /** A rendered, planned install, not yet applied. */
@@ -61,9 +63,10 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
       hint: "raise the limit with --max-manifest-size if the bundle was saved with a larger one",
     });
   }
-  const files = await Promise.all(
+  const files: ManifestText[] = await Promise.all(
     reader.manifestFiles().map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
   );
+  files.push(...(await chartFiles(reader, options.unrenderedCharts ?? "refuse")));
   const images = (reader.bundle.images ?? []).map((i) => parseReference(i.source));
   const repins = await targetDigests(reader);
   const rendered = renderManifests(files, {
@@ -88,7 +91,33 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
     const repo = targetReference({ ...ref, tag: undefined, digest: undefined }, options.registry, options.layout);
     for (const digest of [image.digest, repins[i]!, ...Object.values(image.platformDigests ?? {})]) bundleImages.add(`${repo}@${digest}`);
   });
-  return { files: rendered.files, plan: planInstall(rendered.files), redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry) };
+  const plan = planInstall(rendered.files).map((p) => (isChartNamespace(p) ? { ...p, keep: true } : p));
+  return { files: rendered.files, plan, redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry) };
+}
+
+/** The Namespace {@link chartFiles} puts first in a chart's file: created when absent, never deleted. */
+function isChartNamespace(p: PlannedObject): boolean {
+  return p.file.startsWith(ENTRY.chartsDir) && p.document === 1 && p.object.kind === "Namespace" && p.object.metadata.name === p.namespace;
+}
+
+/**
+ * The charts' templates as helm rendered them at save, installed like the manifests (each into its release's
+ * namespace, which is created when absent and never deleted). A chart saved without helm on the PATH has no
+ * rendering: INVALID_BUNDLE names it.
+ */
+async function chartFiles(reader: BundleReader, unrenderedCharts: "refuse" | "leave-out"): Promise<ManifestText[]> {
+  const charts = (reader.bundle.charts ?? []).filter((c) => c.rendered !== undefined || unrenderedCharts === "refuse");
+  const unrendered = charts.filter((c) => c.rendered === undefined);
+  if (unrendered.length > 0) {
+    throw new AirgapError("INVALID_BUNDLE", `${reader.path}: ${unrendered.map((c) => `chart ${c.name} ${c.version}`).join(", ")} cannot be installed: helm was not on the PATH when the bundle was saved, so ${unrendered.length === 1 ? "it was" : "they were"} not rendered`, {
+      hint: "save the bundle again where helm is on the PATH; the charts themselves are in the registry (helm pull) after the load",
+    });
+  }
+  return Promise.all(charts.map(async (c) => {
+    const text = (await reader.readEntry(c.rendered!)).toString("utf8");
+    const namespace = c.namespace === "default" ? "" : `---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${c.namespace}\n`;
+    return { path: c.rendered!, text: `${namespace}${text}`, namespace: c.namespace };
+  }));
 }
 
 /**

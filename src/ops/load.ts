@@ -25,6 +25,7 @@ import { prepareDelta } from "./delta.js";
 import type { ReadOnlyTarget } from "../content/target.js";
 import { plural } from "../util/plural.js";
 import { pushReferrers } from "./referrers.js";
+import { pushCharts, type LoadedChart } from "./load-charts.js";
 
 /** Events of a load: the copy engine's, plus phases, notices, and the images' outcome before the references are checked. */
 export type LoadEvent =
@@ -87,6 +88,8 @@ export interface LoadResult {
   problems: Problem[];
   /** The rendered-reference check, when the images arrived and the bundle carries manifests. */
   references?: ReferenceCheck;
+  /** The bundle's Helm charts, pushed (empty: it carries none). */
+  charts: LoadedChart[];
 }
 
 /** Loads a bundle into a registry. Throws before pushing anything when verification fails. */
@@ -217,6 +220,10 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
   const referrerProblems = referrers.length === 0 ? [] : await pushReferrers(referrers, engine, source, sinkOf, options.signal);
   if (referrers.length > 0) emit({ type: "notice", level: "info", message: `${plural(referrers.length, "signature, attestation or SBOM", "signatures, attestations and SBOMs")} pushed after their images` });
 
+  // Helm charts, as OCI charts under charts/ (each checked by its tag).
+  const charts = await pushCharts(reader, options.registry, host, options.signal);
+  if (charts.length > 0) emit({ type: "notice", level: "info", message: `${plural(charts.length, "Helm chart")} pushed: ${charts.map((c) => c.target).join(", ")}` });
+
   emit({ type: "phase", phase: "check" });
   const catalogRequest = early.signal.aborted ? host.catalog(options.signal) : earlyCatalog.then((c) => (c === null ? host.catalog(options.signal) : c));
   const check = pLimit(CHECKS_AT_ONCE);
@@ -260,13 +267,17 @@ export async function loadBundle(options: LoadOptions): Promise<LoadResult> {
       return problem === undefined ? { ...base, verified: true } : { ...base, verified: false, problem };
     }),
   );
-  const problems: Problem[] = [...loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" })), ...referrerProblems];
-  const result: LoadResult = { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems };
+  const problems: Problem[] = [
+    ...loaded.filter((l) => !l.verified).map((l) => ({ text: l.source, reason: l.problem ?? "not verified" })),
+    ...referrerProblems,
+    ...charts.filter((c) => !c.verified).map((c) => ({ text: `chart ${c.name} ${c.version}`, reason: c.problem ?? "not verified" })),
+  ];
+  const result: LoadResult = { images: loaded, catalog: catalog ? "checked" : "unavailable", uploadedBytes, seconds: (Date.now() - started) / 1000, problems, charts };
   emit({ type: "pushed", result });
   // What the cluster will pull: only once the images are in (a failed load is said as that, not as missing references).
-  if (problems.length === 0 && options.rendered !== false && reader.manifestFiles().length > 0) {
+  if (problems.length === 0 && options.rendered !== false && reader.installs()) {
     emit({ type: "phase", phase: "references" });
-    const files = options.rendered ?? (await prepareInstall(reader, { registry: options.registry, layout, settings: new Map(), secretKeys: [], allowUnresolved: true })).files;
+    const files = options.rendered ?? (await prepareInstall(reader, { registry: options.registry, layout, settings: new Map(), secretKeys: [], allowUnresolved: true, unrenderedCharts: "leave-out" })).files;
     result.references = await requireReferences(files, options.registry, host, {
       ...(options.signal && { signal: options.signal }),
       notice: (level, message, problem) => emit({ type: "notice", level, message: problem ? `${formatProblem(problem)} (${message})` : message }),

@@ -6,7 +6,7 @@ import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type Resolv
 import { REFERRERS_POLICY, savePolicy } from "../content/policy.js";
 import { pushedDigest } from "../content/kept-platforms.js";
 import { preferLocal } from "../content/prefer.js";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { plural } from "../util/plural.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { OciLayout } from "../layout/layout.js";
@@ -19,11 +19,11 @@ import { MirroredSource, MirrorSources, servedByMirror } from "../registry/mirro
 import type { MirrorTable } from "../registry/mirrors.js";
 import { checkCoverage, type Coverage } from "../kube/coverage.js";
 import { scanManifestDir } from "../kube/files.js";
-import { findingName, type FileScan, type ImageFinding } from "../kube/finding.js";
+import { findingName, findingPlace, type FileScan, type ImageFinding } from "../kube/finding.js";
 import type { ImagelistEntry } from "../reference/imagelist.js";
 import type { DockerEngine } from "../daemon/engine.js";
 import type { ArchiveSource } from "../archive/source.js";
-import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "../bundle/format.js";
+import { BUNDLE_FORMAT, ENTRY, type BundleChart, type BundleImage, type BundleJson } from "../bundle/format.js";
 import { assertCanWrite, recoverUnfinished } from "../bundle/journal.js";
 import { BundleWriter, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
 import { daemonSource } from "../daemon/source.js";
@@ -33,6 +33,8 @@ import type { BaseInventory } from "./inventory.js";
 import { holdingAlso } from "../content/held.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
 import { resolveReferrers } from "./referrers.js";
+import { chartTarget, gatherCharts, type CarriedChart } from "./charts.js";
+import type { ChartSpec } from "../charts/spec.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
 export type SaveEvent =
@@ -77,6 +79,10 @@ export interface SaveOptions {
   referrers?: boolean;
   /** Make a delta: leave out the configs and layers these inventories list (what the site holds). */
   since?: BaseInventory[];
+  /** Helm charts to carry (docs/charts.md). */
+  charts?: ChartSpec[];
+  /** The `helm` binary that renders them (undefined: none; their images are read from their values). */
+  helm?: string;
 }
 
 /** What a save did. */
@@ -130,15 +136,21 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   checkNameVersion(options.name, options.version);
   await assertCanWrite(options.outDir, options.name, options.version, options.force ?? false);
   const scans = await scanManifestDir(options.manifestsDir ?? "manifests", options.manifestsRequired ?? false, options.maxManifestBytes);
-  const entries = withManifestImages(options, scans);
-  const coverage = checkCoverage(scans.flatMap((s) => s.findings), entries);
+  const signal = options.signal;
+  const mirrors = new MirrorSources(options.mirrors, options.registries, (message) => options.onEvent?.({ type: "notice", level: "warning", message }));
+  // Charts first (a few KB each): the images they deploy join the manifests' before anything is downloaded.
+  const charts = await gatherCharts(options.charts ?? [], { registries: options.registries, sourceFor: (ref, label) => mirrors.source(ref, label), helm: options.helm, ...(signal && { signal }) });
+  if (charts.some((c) => c.found === "values")) {
+    options.onEvent?.({ type: "notice", level: "warning", message: "helm is not on the PATH: the charts' images are read from their values and helm.sh/images annotations, not from their rendered templates" });
+  }
+  const findings = [...scans.flatMap((s) => s.findings), ...charts.flatMap((c) => c.findings)];
+  const entries = withManifestImages(options, findings);
+  const coverage = checkCoverage(findings, entries);
   reportCoverage(options, coverage);
   const lineOf = new Map(entries.map((e) => [e.normalized, e.line]));
-  const signal = options.signal;
   const fromDaemon = (e: ImagelistEntry) => e.transport === "docker-daemon" || options.docker?.all === true;
   // Inputs checked, the network now: reach each registry (scheme, auth challenge) while the cache is opened;
   // a failure here surfaces at the first real request, with the image that made it.
-  const mirrors = new MirrorSources(options.mirrors, options.registries, (message) => options.onEvent?.({ type: "notice", level: "warning", message }));
   const sources = new Map(entries.filter((e) => !fromDaemon(e)).map((e) => [e, mirrors.source(e.ref, e.normalized)]));
   const hosts = [...sources.values()].flatMap((s) => (s instanceof MirroredSource ? s.hosts : [s.mountDomain]));
   for (const host of new Set(hosts)) void options.registries.host(host).base(signal).catch(() => undefined);
@@ -195,6 +207,12 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   // among equals).
   const inMemory = new Map<string, Buffer>();
   for (const image of carried) for (const m of [image.top, ...image.children, ...image.contents]) if (m.bytes) inMemory.set(m.descriptor.digest, m.bytes);
+  for (const c of charts) {
+    for (const b of [c.artifact.manifest, c.artifact.config, ...c.artifact.layers]) {
+      inMemory.set(b.descriptor.digest, b.bytes);
+      if (!blobs.has(b.descriptor.digest)) blobs.set(b.descriptor.digest, b.descriptor);
+    }
+  }
   const order = [...blobs.values()].map((d, i) => ({ d, i, early: inMemory.has(d.digest) }));
   order.sort((a, b) => Number(b.early) - Number(a.early) || (a.early ? 0 : b.d.size - a.d.size) || a.i - b.i);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
@@ -202,6 +220,9 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   const manifests = await rewriteForBundle(options, scans, coverage, ok);
   const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
   if (referrers.length > 0) json.referrers = referrers.map((r) => r.referrer);
+  const chartTargets = bundleTarget(options, coverage, ok);
+  const chartEntries = charts.map((c) => bundleChart(c, coverage, renderedChart(c, chartTargets)));
+  if (charts.length > 0) json.charts = chartEntries.map((e) => e.json);
   if (options.since) {
     json.base = {
       inventories: options.since.map((b) => ({ sha256: b.sha256, source: b.inventory.source, created: b.inventory.created })),
@@ -214,9 +235,14 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
     outDir: options.outDir,
     contents: {
       bundle: json,
-      index: [...ok.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })), ...referrers.map((r) => ({ descriptor: r.image.top.descriptor, ref: r.referrer.name }))],
+      index: [
+        ...ok.map((i) => ({ descriptor: i.top.descriptor, ref: i.job.label })),
+        ...referrers.map((r) => ({ descriptor: r.image.top.descriptor, ref: r.referrer.name })),
+        ...chartEntries.map((e) => ({ descriptor: e.manifest, ref: e.json.target })),
+      ],
       blobs: order.map((l) => l.d),
       manifests,
+      files: chartEntries.flatMap((e) => e.files),
       imagelistText: `${entries.map((e) => e.normalized).join("\n")}\n`,
     },
     ...(options.force !== undefined && { force: options.force }),
@@ -253,17 +279,42 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   };
 }
 
-/** The imagelist, plus (with addManifestImages) the images manifests use that it lacks. */
-function withManifestImages(options: SaveOptions, scans: FileScan[]): ImagelistEntry[] {
+/** A chart's entry of bundle.json, its manifest's descriptor (for index.json) and its values files. */
+function bundleChart(c: CarriedChart, coverage: Coverage, rendered: string): { json: BundleChart; manifest: Descriptor; files: ManifestFileInput[] } {
+  const { name, version } = c.chart.metadata;
+  const target = chartTarget({ name, version });
+  const dir = `${ENTRY.chartsDir}${name}-${version}/`;
+  const files = c.values.map((v, i) => ({ path: `${dir}values/${i + 1}-${basename(v.path).replace(/[^A-Za-z0-9._-]/g, "_")}`, content: v.bytes }));
+  const renderedPath = `${dir}rendered.yaml`;
+  const images = [...new Set(c.findings.map((f) => coverage.uses.get(f)?.[0]?.normalized ?? findingName(f)))];
+  return {
+    json: {
+      name, version, source: chartSource(c), digest: c.artifact.manifest.descriptor.digest, chartDigest: c.artifact.layers[0]!.descriptor.digest,
+      target: `${target.path}:${target.tag}`, release: c.spec.release ?? name, namespace: c.spec.namespace ?? "default",
+      values: files.map((f) => f.path), images, found: c.found,
+      ...(c.found === "rendered" && { rendered: renderedPath }),
+    },
+    manifest: c.artifact.manifest.descriptor,
+    files: c.found === "rendered" ? [...files, { path: renderedPath, content: Buffer.from(rendered) }] : files,
+  };
+}
+
+function chartSource(c: CarriedChart): string {
+  const o = c.spec.origin;
+  return o.kind === "oci" ? o.url : o.kind === "repository" ? `${o.url} ${o.name} ${o.version}` : basename(o.path);
+}
+
+/** The imagelist, plus (with addManifestImages) the images manifests and charts use that it lacks. */
+function withManifestImages(options: SaveOptions, findings: ImageFinding[]): ImagelistEntry[] {
   const entries = [...options.imagelist.entries];
   if (!options.addManifestImages) return entries;
-  const missing = checkCoverage(scans.flatMap((s) => s.findings), entries).missing;
+  const missing = checkCoverage(findings, entries).missing;
   const known = new Set(entries.map((e) => e.normalized));
   for (const m of missing) {
     if (m.finding.kind !== "image" || known.has(m.name)) continue;
     known.add(m.name);
     entries.push({ source: m.finding.raw, normalized: m.name, ref: m.finding.ref, line: 0 });
-    options.onEvent?.({ type: "notice", level: "info", message: `added ${m.name} (used by ${join(options.manifestsDir ?? "manifests", m.finding.file)}:${m.finding.line})` });
+    options.onEvent?.({ type: "notice", level: "info", message: `added ${m.name} (used by ${findingPlace(m.finding, options.manifestsDir ?? "manifests")})` });
   }
   return entries;
 }
@@ -271,12 +322,12 @@ function withManifestImages(options: SaveOptions, scans: FileScan[]): ImagelistE
 /** Fails on images the manifests use but nobody carries (or warns, with allowMissing); tells of unused entries. */
 function reportCoverage(options: SaveOptions, coverage: Coverage): void {
   const problems: Problem[] = coverage.missing.map((m) => ({
-    file: join(options.manifestsDir ?? "manifests", m.finding.file),
-    line: m.finding.line,
+    file: m.finding.origin ? `${m.finding.origin}: ${m.finding.file}` : join(options.manifestsDir ?? "manifests", m.finding.file),
+    ...(m.finding.line > 0 && { line: m.finding.line }),
     reason: `${m.name} is not in the imagelist${m.nearest ? ` (nearest: ${m.nearest.normalized}${m.nearest.line ? `, line ${m.nearest.line}` : ""})` : ""}`,
   }));
   if (problems.length > 0 && !options.allowMissing) {
-    throw new AirgapError("MISSING_IMAGES", `the manifests use ${problems.length} image reference${problems.length === 1 ? "" : "s"} that the imagelist lacks; nothing was downloaded`, {
+    throw new AirgapError("MISSING_IMAGES", `the manifests${coverage.missing.some((m) => m.finding.origin) ? " and charts" : ""} use ${problems.length} image reference${problems.length === 1 ? "" : "s"} that the imagelist lacks; nothing was downloaded`, {
       problems,
       hint: "add them to the imagelist, or pass --add-manifest-images to fetch them too (--allow-missing to go on without them)",
     });
@@ -301,9 +352,23 @@ function targetDigest(image: ResolvedImage): string {
  */
 async function rewriteForBundle(options: SaveOptions, scans: FileScan[], coverage: Coverage, images: ResolvedImage[]): Promise<ManifestFileInput[]> {
   if (scans.length === 0) return [];
+  const target = bundleTarget(options, coverage, images);
+  return scans.map((scan) => {
+    const rewritten = rewriteManifest(scan, target);
+    const names = [...new Set(scan.findings.map(findingName))];
+    return { path: `manifests/${scan.file}`, content: Buffer.from(rewritten.text), images: names };
+  });
+}
+
+/**
+ * What a reference becomes in a carried manifest: `{{REGISTRY}}/<host>/<path>…`, rendered at load. A reference pinned
+ * to an index of which only some platforms are kept is pinned to what the load pushes instead (the kept manifest,
+ * or the new index of the kept ones): the index digest would not resolve there.
+ */
+function bundleTarget(options: SaveOptions, coverage: Coverage, images: ResolvedImage[]): (f: ImageFinding) => string {
   const byName = new Map(images.map((i) => [i.job.label, i]));
   const manifestsDir = options.manifestsDir ?? "manifests";
-  const target = (f: ImageFinding): string => {
+  return (f: ImageFinding): string => {
     if (f.kind === "repository") return `${REGISTRY_PLACEHOLDER}/${targetPath(f.ref)}`;
     let ref = f.ref;
     const entry = coverage.uses.get(f)?.[0];
@@ -315,7 +380,7 @@ async function rewriteForBundle(options: SaveOptions, scans: FileScan[], coverag
         const kept = Object.keys(image.platformDigests).join(", ");
         options.onEvent?.({
           type: "notice", level: "warning",
-          message: `${join(manifestsDir, f.file)}:${f.line}: ${f.raw} pins a multi-platform index of which the bundle keeps ${kept} only; pinned to ${pushed} instead (what the load pushes; --all-platforms keeps the index)`,
+          message: `${findingPlace(f, manifestsDir)}: ${f.raw} pins a multi-platform index of which the bundle keeps ${kept} only; pinned to ${pushed} instead (what the load pushes; --all-platforms keeps the index)`,
         });
       } else if (options.pinDigests && ref.digest === undefined) {
         ref = { ...ref, digest: pushed };
@@ -323,11 +388,11 @@ async function rewriteForBundle(options: SaveOptions, scans: FileScan[], coverag
     }
     return `${REGISTRY_PLACEHOLDER}/${relativeTarget(ref)}`;
   };
-  return scans.map((scan) => {
-    const rewritten = rewriteManifest(scan, target);
-    const names = [...new Set(scan.findings.map(findingName))];
-    return { path: `manifests/${scan.file}`, content: Buffer.from(rewritten.text), images: names };
-  });
+}
+
+/** A chart's templates as helm rendered them at save, rewritten like manifests: what an install without helm applies. */
+function renderedChart(c: CarriedChart, target: (f: ImageFinding) => string): string {
+  return c.rendered.map((scan) => rewriteManifest(scan, target).text).join("\n");
 }
 
 function bundleJson(

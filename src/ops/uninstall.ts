@@ -12,8 +12,8 @@ import { prepareInstall, type PreparedInstall, type RenderSettings } from "./ins
 
 /** Renders the plan an uninstall deletes; UNRESOLVED_PLACEHOLDERS when a name or namespace has no value. */
 export async function prepareUninstall(reader: BundleReader, settings: RenderSettings): Promise<PreparedInstall> {
-  if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests`);
-  const prepared = await prepareInstall(reader, { ...settings, allowUnresolved: true });
+  if (reader.manifestFiles().length === 0 && (reader.bundle.charts ?? []).length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests or charts`);
+  const prepared = await prepareInstall(reader, { ...settings, allowUnresolved: true, unrenderedCharts: "leave-out" });
   const unnamed = prepared.plan.filter((p) => /\{[A-Za-z_]/.test(`${p.object.metadata.name ?? ""}${p.object.metadata.namespace ?? ""}`));
   if (unnamed.length > 0) {
     throw new AirgapError("UNRESOLVED_PLACEHOLDERS", `${unnamed.length} object${unnamed.length === 1 ? "'s" : "s'"} name or namespace is a placeholder without a value`, {

@@ -3,6 +3,8 @@
  * (every blob against its name, every manifest's references present, bundle.json, index.json and
  * SHA256SUMS agreeing). Every problem is reported, each with the entry it concerns.
  */
+import { chartParts } from "../charts/artifact.js";
+import { MAX_CHART_BYTES } from "../charts/archive.js";
 import { createHash, type KeyObject } from "node:crypto";
 import { fingerprint } from "../oci/signing.js";
 import { checkSidecarSignature } from "./sign.js";
@@ -132,7 +134,7 @@ function blobProblem(f: CheckFailure): Problem {
  * followed, every failure kept), then the blobs no image reaches, then SHA256SUMS against every other entry.
  */
 export async function checkDeep(reader: BundleReader, problems: Problem[], onEvent?: (e: CopyEvent) => void): Promise<number> {
-  problems.push(...agreementProblems(reader.bundle, reader.index, reader.manifestFiles()));
+  problems.push(...agreementProblems(reader.bundle, reader.index, reader.manifestFiles(), reader.chartFiles()));
   const check = new CheckSink();
   // A delta's left-out configs and layers are the site's: listed as such (verify's summary), not as missing.
   const sink = holdingAlso(check, new Set((reader.bundle.base?.blobs ?? []).map((b) => b.digest)));
@@ -151,6 +153,18 @@ export async function checkDeep(reader: BundleReader, problems: Problem[], onEve
     if ("error" in copied) problems.push({ text: image.source, reason: copied.error.message });
   }));
   problems.push(...check.failures.map(blobProblem));
+  // Each chart's manifest names a Helm config and archive the bundle holds (their bytes are hashed below).
+  for (const chart of reader.bundle.charts ?? []) {
+    const top = reader.index.get(chart.target);
+    if (!top) continue; // the agreement check names it
+    try {
+      const parts = chartParts(await reader.fetchBytes(top, MAX_CHART_BYTES), `chart ${chart.name} ${chart.version}`);
+      if (parts.chart.digest !== chart.chartDigest) problems.push({ text: `chart ${chart.name} ${chart.version}`, reason: `its manifest names the archive ${parts.chart.digest}, bundle.json ${chart.chartDigest}` });
+      for (const d of [parts.config, parts.chart, ...parts.others]) if (!reader.entries.has(blobFile(d.digest))) problems.push({ file: blobFile(d.digest), reason: `chart ${chart.name} ${chart.version}: blob missing` });
+    } catch (err) {
+      problems.push({ text: `chart ${chart.name} ${chart.version}`, reason: (err as Error).message });
+    }
+  }
 
   // What the graphs did not reach is hashed here: every blob is checked against its name, every other file listed.
   const computed = new Map<string, string>();

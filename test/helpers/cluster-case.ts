@@ -28,7 +28,12 @@ export interface ClusterCase {
 }
 
 /** Starts a case: `images` (`repo:tag` → what it runs) pushed to the source, `manifests(sourceHost)` carried. */
-export async function clusterCase(name: string, images: Record<string, RunnableSpec>, manifests: (sourceHost: string) => Record<string, string>): Promise<ClusterCase> {
+export async function clusterCase(
+  name: string,
+  images: Record<string, RunnableSpec>,
+  manifests: (sourceHost: string) => Record<string, string>,
+  options: { saveArgs?: (source: TestRegistry, work: string) => Promise<string[]>; env?: NodeJS.ProcessEnv } = {},
+): Promise<ClusterCase> {
   const [source, target] = await Promise.all([startRegistry(), startRegistry()]);
   const work = await mkdtemp(join(tmpdir(), `airgap-${name}-`));
   let kube: TestCluster | undefined;
@@ -40,11 +45,11 @@ export async function clusterCase(name: string, images: Record<string, RunnableS
   try {
     kube = await startTestCluster(join(work, "cluster"));
     for (const [repo, spec] of Object.entries(images)) await seedRegistry(source, await busyboxImage(spec), repo);
-    const c = await saveCase(work, Object.keys(images).map((repo) => `${source.host}/${repo}`));
+    const c = await saveCase(work, Object.keys(images).map((repo) => `${source.host}/${repo}`), { ...(options.env && { env: options.env }) });
     const folder = join(c.dir, "manifests");
     await mkdir(folder);
     for (const [file, text] of Object.entries(manifests(source.host))) await writeFile(join(folder, file), text);
-    const saved = await c.save(["--manifests", folder]);
+    const saved = await c.save(["--manifests", folder, ...((await options.saveArgs?.(source, work)) ?? [])]);
     assert.equal(saved.code, 0, saved.stderr);
     assert.equal((await runCli(["load", c.tar, "--registry", target.host, "--no-install"])).code, 0);
     // The node pulls from the private registry as a site's do: through the hosts.toml node-config writes.

@@ -11,8 +11,8 @@ import { EXIT } from "../output.js";
 /** The `inspect` command. */
 export const inspectCommand: CommandSpec = {
   command: "inspect <bundle>",
-  summary: "Show what a bundle holds: images, targets, platforms, manifests, sizes",
-  description: "Print a bundle's name, version, creation, tool version, platforms, every image (source, target path, digest,\nplatforms, size), the manifests and the images they use, and blob count, bytes and the deduplication ratio.",
+  summary: "Show what a bundle holds: images, targets, platforms, charts, manifests, sizes",
+  description: "Print a bundle's name, version, creation, tool version, platforms, every image (source, target path, digest,\nplatforms, size), the Helm charts (version, digest, images), the manifests and the images they use, and blob count, bytes and the deduplication ratio.",
   examples: [["bundle inspect bundles/ai-devops-5.1.0.tar", "Describe a bundle"], ["bundle inspect bundles/ai-devops-5.1.0.tar --json", "The same as JSON"]],
   positionals: { bundle: { type: "string", describe: "The bundle: NAME-VERSION.tar, its first part, or the base name of its parts" } },
   options: {},
@@ -20,7 +20,7 @@ export const inspectCommand: CommandSpec = {
     const reader = await BundleReader.open(String(args.bundle));
     try {
       // A bundle whose own files disagree is not described as if it were sound.
-      checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path);
+      checkAgreement(reader.bundle, reader.index, reader.manifestFiles(), reader.path, reader.chartFiles());
       const b = reader.bundle;
       const blobEntries = [...reader.entries.values()].filter((e) => e.type === "file" && e.name.startsWith(ENTRY.blobsDir));
       const blobBytes = blobEntries.reduce((n, e) => n + e.size, 0);
@@ -47,6 +47,17 @@ export const inspectCommand: CommandSpec = {
         for (const image of b.images) {
           const mine = b.referrers!.filter((r) => r.subject === image.source);
           if (mine.length > 0) lines.push(`  ${image.source}`, ...mine.map((r) => `    ${r.kind}${r.artifactType ? ` ${r.artifactType}` : ""}  ${r.digest}${r.tag ? `  (tag ${r.tag})` : ""}`));
+        }
+      }
+      if ((b.charts ?? []).length > 0) {
+        lines.push("", `charts (${b.charts!.length}): Helm charts, pushed to {{REGISTRY}}/charts/NAME:VERSION`);
+        for (const c of b.charts!) {
+          lines.push(
+            `  ${c.name} ${c.version}  from ${c.source}`,
+            `    -> {{REGISTRY}}/${c.target}  ${c.digest}  (chart ${c.chartDigest})`,
+            `    release ${c.release} in ${c.namespace}${c.values.length > 0 ? `, values ${c.values.join(", ")}` : ""}`,
+            `    images (${c.images.length}${c.found === "values" ? ", read from its values: helm was not on the PATH at save" : ""}): ${c.images.join(", ") || "-"}`,
+          );
         }
       }
       if (b.manifests.length > 0) {

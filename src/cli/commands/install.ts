@@ -48,7 +48,7 @@ export const installCommand: CommandSpec = {
     const context = boundedByTimeout(commandContext, args, "the install", DEFAULT_CLUSTER_TIMEOUT);
     const reader = await openVerifiedBundle(args, out);
     try {
-      if (reader.manifestFiles().length === 0) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests to install`, { hint: "save it with --manifests DIR" });
+      if (!reader.installs()) throw new AirgapError("INVALID_ARGUMENT", `${reader.path} carries no manifests or charts to install`, { hint: "save it with --manifests DIR" });
       const pre = await preflightInstall(reader, args, out, registry, layout, "install", context.signal);
       if (pre.cluster && args["skip-preflight"] !== true) {
         const connection = await registriesFrom(args, context, [registry.host]);

@@ -79,7 +79,7 @@ export const loadCommand: CommandSpec = {
         // The images' signatures, offline, before anything else reaches the registry or the cluster.
         if (imageKey) await reportImageSignatures(reader, imageKey, args["require-signatures"] === true, out);
         let preflight: InstallPreflight | undefined;
-        if (reader.manifestFiles().length > 0) {
+        if (reader.installs()) {
           if (args.install === false) out.info(`not installing the bundle's manifests (--no-install); later: bundle install ${String(args.bundle)} --registry ${String(args.registry)}`);
           else {
             preflight = await preflightInstall(reader, args, out, registry, layout, "load", context.signal);
@@ -88,7 +88,7 @@ export const loadCommand: CommandSpec = {
           }
         }
         // What the cluster will pull, rendered before the push; the load asks the registry for it after.
-        const rendered = reader.manifestFiles().length > 0 ? (preflight?.prepared ?? (await prepareForCheck(reader, args, registry, layout))).files : false;
+        const rendered = reader.installs() ? (preflight?.prepared ?? (await prepareForCheck(reader, args, registry, layout))).files : false;
         const bases = await openBases(args);
         try {
           await push(reader, args, out, context, { registry, layout, concurrency, ...connection, progress, bases, rendered });
@@ -133,11 +133,13 @@ async function push(
       const summary = {
         registry: String(args.registry), images: result.images, catalog: result.catalog,
         uploadedBytes: result.uploadedBytes, seconds: Number(result.seconds.toFixed(2)), ok: result.problems.length === 0,
+        ...(result.charts.length > 0 && { charts: result.charts }),
       };
       if (out.json) out.jsonLine({ type: "summary", ...summary });
       else out.result(table, summary);
       if (!out.json) out.info("PUSHED/SKIPPED/MOUNTED count each image's blobs (layers and config): uploaded / already in the registry / mounted from another repository");
-      out.info(`${plural(result.images.length, "image")}, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
+      for (const c of result.charts) out.info(`chart ${c.name} ${c.version}: ${c.verified ? `oci://${c.target} (helm pull oci://${c.target.slice(0, c.target.lastIndexOf(":"))} --version ${c.version})` : `NOT pushed: ${c.problem}`}`);
+      out.info(`${plural(result.images.length, "image")}${result.charts.length > 0 ? ` and ${plural(result.charts.length, "chart")}` : ""}, ${formatBytes(result.uploadedBytes)} uploaded in ${result.seconds.toFixed(1)}s; /v2/_catalog ${result.catalog}`);
     };
     const result = await loadBundle({
       reader,
@@ -158,7 +160,7 @@ async function push(
       },
     });
     if (result.problems.length > 0) {
-      throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${plural(result.images.length, "image")} did not arrive intact`, {
+      throw new AirgapError("LOAD_FAILED", `${result.problems.length} of ${plural(result.images.length + result.charts.length, result.charts.length > 0 ? "image and chart" : "image", result.charts.length > 0 ? "images and charts" : "images")} did not arrive intact`, {
         problems: result.problems, hint: "rerun the load: what arrived is skipped",
       });
     }

@@ -21,6 +21,20 @@ import { signingKeyOption } from "../keys.js";
 import { signSidecar } from "../../ops/sign.js";
 import { fingerprint } from "../../oci/signing.js";
 import { concurrencyOf, concurrencyOption } from "../shared-options.js";
+import { parseChartSpec, readChartsFile, type ChartSpec } from "../../charts/spec.js";
+import { findHelm } from "../../charts/render.js";
+
+/** The charts of `--chart` (with `--values`) and `--charts FILE`. */
+async function chartsFrom(args: Record<string, unknown>): Promise<ChartSpec[]> {
+  const given = ((args.chart as string[] | undefined) ?? []).map(String);
+  const values = ((args.values as string[] | undefined) ?? []).map(String);
+  if (values.length > 0 && given.length !== 1) {
+    throw new AirgapError("INVALID_ARGUMENT", `--values goes with exactly one --chart (${given.length} given)`, { hint: "give each chart its values in a --charts file: one chart a line, each with its --values" });
+  }
+  const specs = given.map((g) => parseChartSpec([...g.trim().split(/\s+/), ...values.flatMap((v) => ["--values", v])], `--chart ${g}`));
+  if (args.charts !== undefined) specs.push(...(await readChartsFile(String(args.charts))));
+  return specs;
+}
 
 /** The `save` command. */
 export const saveCommand: CommandSpec = {
@@ -60,6 +74,9 @@ export const saveCommand: CommandSpec = {
     "sign-key": { type: "string", describe: "Sign the bundle: a PKCS#8 PEM private key (ECDSA P-256 or Ed25519); writes NAME-VERSION.tar.sig", requiresArg: true },
     "sign-key-pass-env": { type: "string", describe: "Environment variable holding the passphrase of an encrypted --sign-key (else asked on a terminal)", requiresArg: true },
     referrers: { type: "boolean", describe: "Carry each image's signatures, attestations, SBOMs and OCI referrers (--no-referrers skips them)", default: true },
+    chart: { type: "string", array: true, describe: "Carry a Helm chart: oci://HOST/PATH/NAME:VERSION, \"https://REPO NAME VERSION\", or a local .tgz or folder; repeatable", requiresArg: true },
+    charts: { type: "string", describe: "File of charts to carry, one a line, each with its --values (docs/charts.md)", requiresArg: true },
+    values: { type: "string", array: true, describe: "Values file of the one --chart (rendered to find its images, installed with it); repeatable", requiresArg: true },
     since: { type: "string", array: true, describe: "Make a delta: leave out what this inventory (bundle inventory) or earlier bundle holds; repeatable", requiresArg: true },
     ...DOCKER_OPTIONS,
     ...REGISTRY_OPTIONS,
@@ -81,6 +98,8 @@ export const saveCommand: CommandSpec = {
     since.forEach((b, i) => {
       if (b.sidecarChecked === false) out.warn(`--since ${sinceFiles[i]}: no .sha256 beside it, so it could not be checked for damage on the way out`);
     });
+    const charts = await chartsFrom(args);
+    const helm = charts.length > 0 ? await findHelm() : undefined;
     const progress = progressFor(out);
     const mirrors = await mirrorsFrom(args);
     const { registries } = await registriesFrom(args, context, imagelist.entries.map((e) => e.ref.domain), (n) => progress?.retry(n), { insecureHosts: mirrors.insecureHosts() });
@@ -110,6 +129,8 @@ export const saveCommand: CommandSpec = {
         toolVersion: context.toolVersion,
         ...(since.length > 0 && { since }),
         referrers: args.referrers !== false,
+        ...(charts.length > 0 && { charts }),
+        ...(helm !== undefined && { helm }),
         signal: context.signal,
         onEvent: (e) => {
           if (e.type === "phase" && e.phase === "download") streamingGc(true);
@@ -135,6 +156,7 @@ export const saveCommand: CommandSpec = {
         seconds: Number(result.seconds.toFixed(2)),
         mbPerSecond: Number(mbps.toFixed(1)),
         ...(result.external && { delta: { leftOut: result.external.count, leftOutBytes: result.external.bytes } }),
+        ...(result.json.charts && { charts: result.json.charts.map((c) => ({ name: c.name, version: c.version, digest: c.digest, images: c.images.length })) }),
       };
       if (out.json) {
         out.jsonLine(summary);
@@ -143,6 +165,7 @@ export const saveCommand: CommandSpec = {
         out.info(
           `${plural(result.images, "image")} (${result.json.platforms.join(", ")}), ${plural(result.uniqueBlobs, "unique blob")}, ${formatBytes(result.uniqueBytes)} ` +
             `(${formatBytes(result.dedupSavedBytes)} saved by dedup), ${result.seconds.toFixed(1)}s, ${mbps.toFixed(0)} MB/s\n` +
+            (result.json.charts ? `${plural(result.json.charts.length, "chart")}: ${result.json.charts.map((c) => `${c.name} ${c.version} (${plural(c.images.length, "image")}${c.found === "values" ? ", from its values" : ""})`).join(", ")}\n` : "") +
             (result.external ? `delta: ${plural(result.external.count, "config and layer", "configs and layers")} the site holds left out (${formatBytes(result.external.bytes)} not carried)\n` : "") +
             (signature && signKey ? `signed: ${signature} (key ${fingerprint(signKey)})\n` : "") +
             `checksums: ${result.bundle.sidecarPath} (check with: cd ${dirname(result.bundle.sidecarPath)} && sha256sum -c ${basename(result.bundle.sidecarPath)})`,
