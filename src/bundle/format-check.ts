@@ -98,6 +98,8 @@ export function agreementProblems(bundle: BundleJson, index: ReadonlyMap<string,
     if (index.get(r.name)?.digest !== r.digest) problems.push({ file: ENTRY.indexJson, reason: `referrer ${r.name} is not in index.json at ${r.digest}` });
   }
   const charts = new Map((bundle.charts ?? []).map((c) => [c.target, c]));
+  const chartListed = new Set([...charts.values()].flatMap((c) => [...c.values, ...(c.rendered ? [c.rendered] : [])]));
+  for (const name of chartFiles) if (!chartListed.has(name)) problems.push({ file: name, reason: "is in the bundle but not listed in bundle.json" });
   for (const c of charts.values()) {
     if (index.get(c.target)?.digest !== c.digest) problems.push({ file: ENTRY.indexJson, reason: `chart ${c.name} ${c.version} is not in index.json at ${c.digest}` });
     for (const v of [...c.values, ...(c.rendered ? [c.rendered] : [])]) if (!chartFiles.includes(v)) problems.push({ file: ENTRY.bundleJson, reason: `chart ${c.name} ${c.version}: its values file ${v} is not in the bundle` });

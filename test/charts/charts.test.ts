@@ -233,3 +233,18 @@ describe("a chart installed on a real node from its rendering at save, and unins
     assert.equal((await cluster.api("GET", "/api/v1/namespaces/hello-ns")).status, 200, "the chart's namespace may hold what is not ours: kept");
   });
 });
+
+describe("a bundle's charts and index.json must agree", () => {
+  test("a chart missing from index.json, a values file not carried, and a file under charts/ nobody lists are each named", async () => {
+    const { agreementProblems } = await import("../../src/bundle/format-check.js");
+    const digest = `sha256:${"1".repeat(64)}`;
+    const chart = { name: "web", version: "1.0.0", source: "web", digest, chartDigest: digest, target: "charts/web:1.0.0", release: "web", namespace: "default", values: ["charts/web-1.0.0/values/1-v.yaml"], images: [], found: "rendered" as const };
+    const bundle = { format: "airgap-bundle/v1" as const, name: "b", version: "1", created: "", tool: { name: "t", version: "1" }, platforms: [], images: [], manifests: [], blobs: { count: 0, bytes: 0 }, base: null, charts: [chart] };
+    const problems = agreementProblems(bundle, new Map(), [], ["charts/web-1.0.0/extra.yaml"]).map((p) => `${p.file}: ${p.reason}`);
+    assert.deepEqual(problems.sort(), [
+      "bundle.json: chart web 1.0.0: its values file charts/web-1.0.0/values/1-v.yaml is not in the bundle",
+      "charts/web-1.0.0/extra.yaml: is in the bundle but not listed in bundle.json",
+      "index.json: chart web 1.0.0 is not in index.json at sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    ]);
+  });
+});
