@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { access, constants, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { AirgapError } from "../errors.js";
+import { AirgapError, type ErrorCode } from "../errors.js";
 
 /** Longest a `helm template` may take. */
 export const HELM_TIMEOUT_MS = 120_000;
@@ -22,15 +22,16 @@ export async function findHelm(pathVariable = process.env.PATH ?? ""): Promise<s
   return undefined;
 }
 
-/** Runs helm with `args`; its stdout, or an error naming `what` and helm's own last line. */
-export function runHelm(helm: string, args: string[], what: string, options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<string> {
+/** Runs helm with `args`; its stdout, or an error (`failure`, INVALID_CHART unless said) naming `what` and helm's own last line. */
+export function runHelm(helm: string, args: string[], what: string, options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; failure?: ErrorCode; signal?: AbortSignal } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(helm, args, { timeout: options.timeoutMs ?? HELM_TIMEOUT_MS, maxBuffer: MAX_RENDERED_BYTES, env: options.env ?? process.env, encoding: "utf8" }, (err, stdout, stderr) => {
+    const child = execFile(helm, args, { timeout: options.timeoutMs ?? HELM_TIMEOUT_MS, maxBuffer: MAX_RENDERED_BYTES, env: options.env ?? process.env, encoding: "utf8", ...(options.signal && { signal: options.signal }) }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
+      if (options.signal?.aborted) return reject(options.signal.reason as Error);
       const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
       if (e.killed && e.signal === "SIGTERM") return reject(new AirgapError("TIMED_OUT", `${what}: helm did not finish in ${(options.timeoutMs ?? HELM_TIMEOUT_MS) / 1000} s`));
       const said = stderr.trim().split("\n").filter(Boolean).at(-1) ?? e.message;
-      reject(new AirgapError("INVALID_CHART", `${what}: helm failed: ${said}`));
+      reject(new AirgapError(options.failure ?? "INVALID_CHART", `${what}: helm failed: ${said}`));
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
   });

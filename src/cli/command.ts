@@ -22,6 +22,8 @@ export interface CommandSpec {
   command: string;
   /** One line for the command list. */
   summary: string;
+  /** Left out of the command list and the help: run by another program (helm), not by people. */
+  hidden?: boolean;
   /** Longer description for the command's --help. */
   description: string;
   /** `[command line, what it does]` pairs for --help. */

@@ -4,6 +4,7 @@
 import type { CommandSpec } from "./command.js";
 import { diffCommand } from "./commands/diff.js";
 import { exportCommand } from "./commands/export.js";
+import { helmPostRenderCommand } from "./commands/helm-post-render.js";
 import { imagesCommand } from "./commands/images.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { inventoryCommand } from "./commands/inventory.js";
@@ -20,4 +21,4 @@ import { serveCommand } from "./commands/serve.js";
 import { uninstallCommand } from "./commands/uninstall.js";
 
 /** Every command, in the order `bundle --help` lists them. */
-export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, nodeConfigCommand, serveCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand];
+export const COMMANDS: readonly CommandSpec[] = [imagesCommand, scanCommand, saveCommand, verifyCommand, inspectCommand, preflightCommand, loadCommand, nodeConfigCommand, serveCommand, installCommand, uninstallCommand, inventoryCommand, diffCommand, keyCommand, exportCommand, rewriteCommand, helmPostRenderCommand];

@@ -12,7 +12,7 @@ import { plural } from "../util/plural.js";
 import type { Cluster } from "../kube/cluster.js";
 import { objectKey } from "../kube/object.js";
 import { describe } from "../kube/wait.js";
-import { type RegistryLocation, type TargetLayout } from "../reference/target.js";
+import { formatRegistry, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import { REPORT_MARGIN_MS, withDeadline } from "../util/deadline.js";
 import { checkOutputFolder } from "../util/output-path.js";
@@ -47,6 +47,7 @@ export const INSTALL_OPTIONS: Record<string, OptionSpec> = {
   "skip-kind": { type: "string", array: true, describe: "Leave objects of this kind out of the install, e.g. a kind the cluster lacks (repeatable)", requiresArg: true },
   ...CONVERT_OPTIONS,
   "skip-preflight": { type: "boolean", describe: "Do not check the cluster (kinds, namespaces, storage, RBAC, capacity, webhooks) before going on" },
+  helm: { type: "boolean", describe: "Install the bundle's charts as Helm releases with the helm on the PATH, when there is one (--no-helm: apply their rendering at save)", default: true },
 };
 
 /**
@@ -108,10 +109,11 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
   // Checked before anything else is done, so that a run that fails later has written nowhere it should not.
   if (args.out !== undefined && (args["dry-run"] === true || args["install-script"] !== undefined)) await checkOutputFolder(String(args.out), { force: args.force === true, option: "--out" });
   const { prepareInstall } = await import("../ops/install.js");
-  let prepared = withoutKinds(await prepareInstall(reader, await renderSettingsFrom(args, registry, layout)), (args["skip-kind"] as string[] | undefined) ?? [], out);
+  const offline = args["dry-run"] === true || args["install-script"] !== undefined;
+  const helm = offline ? undefined : await releaseHelm(reader, args, out);
+  let prepared = withoutKinds(await prepareInstall(reader, { ...(await renderSettingsFrom(args, registry, layout)), ...(helm && { helm }) }), (args["skip-kind"] as string[] | undefined) ?? [], out);
   out.setRedactor((t) => prepared.redactor.redact(t));
   for (const n of prepared.notices) out.warn(n);
-  const offline = args["dry-run"] === true || args["install-script"] !== undefined;
   const convert = args["convert-apis"] === true;
   // Offline, conversions follow --kube-version; else the cluster says what it serves.
   if (offline && (!convert || args["kube-version"] !== undefined)) return { prepared: convert ? await convertedBy(prepared, args, out) : prepared };
@@ -134,6 +136,24 @@ export async function preflightInstall(reader: BundleReader, args: Record<string
   if (convert && args["kube-version"] !== undefined) out.warn(`--kube-version ${String(args["kube-version"])} is not used: the cluster answers, and what it serves decides what is converted`);
   if (convert) prepared = await convertedBy(prepared, args, out, cluster);
   return offline ? { prepared } : { prepared, cluster };
+}
+
+/**
+ * The helm the bundle's charts are installed with as releases: the one on the PATH unless `--no-helm`; said once
+ * either way (a chart saved without a rendering needs it).
+ */
+async function releaseHelm(reader: BundleReader, args: Record<string, unknown>, out: Output): Promise<string | undefined> {
+  const charts = reader.bundle.charts ?? [];
+  if (charts.length === 0) return undefined;
+  if (args.helm === false) {
+    out.info(`--no-helm: ${plural(charts.length, "chart")} installed from ${charts.length === 1 ? "its" : "their"} rendering at save, applied like the manifests`);
+    return undefined;
+  }
+  const { findHelm } = await import("../charts/render.js");
+  const helm = await findHelm();
+  if (helm === undefined) out.info(`helm is not on the PATH: ${plural(charts.length, "chart")} installed from ${charts.length === 1 ? "its" : "their"} rendering at save, applied like the manifests`);
+  else out.info(`${plural(charts.length, "chart")} installed as Helm release${charts.length === 1 ? "" : "s"} with ${helm}, image references relocated by its post-renderer`);
+  return helm;
 }
 
 /**
@@ -224,8 +244,9 @@ export async function performInstall(pre: InstallPreflight, reader: BundleReader
       return outcome.exitCode;
     case "apply": {
       const r = outcome.result;
-      const summary = `${plural(r.objects.length, "object")}: ${r.created} created, ${r.configured} configured, ${r.unchanged} unchanged${r.waited ? "; every workload ready" : ""}`;
-      if (out.json) out.jsonLine({ type: "install-summary", created: r.created, configured: r.configured, unchanged: r.unchanged, ready: r.waited });
+      const releases = r.releases.length === 0 ? "" : `; ${plural(r.releases.length, "Helm release")} (${r.releases.map((x) => `${x.name} revision ${x.revision}`).join(", ")})`;
+      const summary = `${plural(r.objects.length, "object")}: ${r.created} created, ${r.configured} configured, ${r.unchanged} unchanged${releases}${r.waited ? "; every workload ready" : ""}`;
+      if (out.json) out.jsonLine({ type: "install-summary", created: r.created, configured: r.configured, unchanged: r.unchanged, releases: r.releases, ready: r.waited });
       else out.info(summary);
       return EXIT.OK;
     }
@@ -246,9 +267,19 @@ function installMode(pre: InstallPreflight, reader: BundleReader, args: Record<s
     };
   }
   if (!pre.cluster) throw new AirgapError("KUBE_UNREACHABLE", "no cluster to install into");
+  const relocation = pre.prepared.relocation;
   return {
     kind: "apply",
     cluster: pre.cluster,
+    helm: {
+      ...(args.kubeconfig !== undefined && { kubeconfig: String(args.kubeconfig) }),
+      ...(args.context !== undefined && { context: String(args.context) }),
+      // helm runs this very tool (`bundle helm-post-render`) on the release's manifests before applying them.
+      postRenderer: {
+        command: process.execPath,
+        args: [process.argv[1]!, "helm-post-render", "--registry", formatRegistry(relocation.registry), "--target-layout", relocation.layout, ...[...relocation.repins].flatMap(([from, to]) => ["--repin", `${from}=${to}`])],
+      },
+    },
     force: args["force-conflicts"] === true,
     wait: args.wait !== false,
     // The waits end a moment before the command's bound, so that what is not ready is said.
@@ -272,6 +303,9 @@ function installRenderer(out: Output, registry: string): (e: InstallEvent) => vo
         break;
       case "phase":
         if (e.phase === "wait") out.info("waiting until every workload is ready");
+        break;
+      case "release":
+        out.result(`release ${e.name} (${e.chart}) in ${e.namespace}: revision ${e.revision} ${e.status}`, e);
         break;
       case "ready":
         out.info(`ready: ${e.key}`);

@@ -13,7 +13,8 @@ export type CommandRunner = (spec: CommandSpec, args: Record<string, unknown>) =
 function register(cli: Argv, spec: CommandSpec, run: CommandRunner, setExit: (code: number) => void): Argv {
   return cli.command(
     spec.command,
-    spec.summary,
+    // yargs lists a command described as false nowhere (a hidden command).
+    (spec.hidden ? false : spec.summary) as string,
     (y) => {
       // A command with its own --version (bundle save --version 5.1.0) hides the tool's.
       let b = "version" in spec.options ? y.version(false) : y;
@@ -136,7 +137,7 @@ function strangers(argv: string[], spec: CommandSpec): { options: string[]; word
 
 /** Prints yargs' usage complaints as one error line plus a hint ("did you mean", the usage line); returns the usage exit code. */
 function reportUsageErrors(messages: string[], argv: string[], commands: readonly CommandSpec[]): number {
-  const names = commands.map((c) => c.command.split(" ")[0]!);
+  const names = commands.filter((c) => c.hidden !== true).map((c) => c.command.split(" ")[0]!);
   const first = argv[0];
   const spec = commands.find((c) => c.command.split(" ")[0] === first);
   let message = messages.find((m) => !m.startsWith("Did you mean")) ?? messages[0] ?? "invalid usage";

@@ -4,8 +4,8 @@
  * computed purely; the result is checked by rescanning it before anyone writes it.
  */
 import { AirgapError } from "../errors.js";
-import { parseReference } from "../reference/reference.js";
-import { REGISTRY_PLACEHOLDER } from "../reference/target.js";
+import { parseReference, repositoryOf } from "../reference/reference.js";
+import { formatRegistry, REGISTRY_PLACEHOLDER, targetPath, targetReference, type RegistryLocation, type TargetLayout } from "../reference/target.js";
 import { scanManifest, type FileScan, type ImageFinding } from "./scan.js";
 import { loadDocuments, mayHoldAliases } from "./yaml.js";
 
@@ -29,6 +29,19 @@ const PROBE_REGISTRY = "registry.airgap-check.invalid:5000";
 /** Replaces every `{{REGISTRY}}` with the registry (`HOST[:PORT][/PREFIX]`). */
 export function renderRegistry(text: string, registry: string): string {
   return text.split(REGISTRY_PLACEHOLDER).join(registry);
+}
+
+/**
+ * Where each found reference goes in a private registry: `REGISTRY/<path under the layout>` with its tag and
+ * digest, a digest in `repins` (`repository@digest` → digest: an index of which a load pushed only some
+ * platforms) changed to what the registry holds. What `bundle rewrite` and Helm's post-renderer write.
+ */
+export function relocation(registry: RegistryLocation, layout: TargetLayout, repins: ReadonlyMap<string, string> = new Map()): (f: ImageFinding) => string {
+  return (f) => {
+    if (f.kind === "repository") return `${formatRegistry(registry)}/${targetPath(f.ref, undefined, layout)}`;
+    const repin = f.ref.digest === undefined ? undefined : repins.get(`${repositoryOf(f.ref)}@${f.ref.digest}`);
+    return targetReference(repin ? { ...f.ref, digest: repin } : f.ref, registry, layout);
+  };
 }
 
 /** Replaces each finding's characters with `target(finding)`; throws if the result is not what was meant. */

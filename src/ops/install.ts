@@ -24,6 +24,15 @@ import { DEFAULT_MAX_MANIFEST_BYTES } from "../kube/limits.js";
 import { formatBytes } from "../util/size.js";
 import { ENTRY } from "../bundle/format.js";
 import type { BundleReader } from "../bundle/reader.js";
+import type { BundleChart } from "../bundle/format.js";
+import type { KubeObject } from "../kube/object.js";
+import { relocation, rewriteManifest } from "../kube/rewrite.js";
+import { scanManifest } from "../kube/scan.js";
+import { repositoryOf } from "../reference/reference.js";
+import { MAX_CHART_BYTES } from "../charts/archive.js";
+import { HELM_CHART_CONTENT } from "../charts/artifact.js";
+import { renderChart } from "../charts/render.js";
+import { upgradeRelease, type Command, type HelmCluster, type InstalledRelease, type ReleaseSpec } from "../charts/release.js";
 
 /** What to render with. */
 export interface RenderSettings {
@@ -38,6 +47,22 @@ export interface RenderSettings {
   maxManifestBytes?: number;
   /** Charts saved without a rendering (no helm at save): refused (an install), or left out (a check, an uninstall). */
   unrenderedCharts?: "refuse" | "leave-out";
+  /** The closed side's `helm`: charts are rendered by it and installed as Helm releases (else from their rendering at save). */
+  helm?: string;
+}
+
+/** A chart installed as a Helm release. */
+export interface HelmRelease extends ReleaseSpec {
+  /** Its workloads as helm renders them (relocated), waited for like the manifests'. */
+  workloads: KubeObject[];
+}
+
+/** How helm's output is relocated: the same mapping `bundle helm-post-render` applies as Helm's post-renderer. */
+export interface Relocation {
+  registry: RegistryLocation;
+  layout: TargetLayout;
+  /** `repository@digest` → the digest the registry holds instead (an index of which the load pushed some platforms). */
+  repins: ReadonlyMap<string, string>;
 }
 
 /** A rendered, planned install, not yet applied. */
@@ -51,6 +76,10 @@ export interface PreparedInstall {
   bundleImages: Set<string>;
   settings: ReadonlyMap<string, Setting>;
   registry: string;
+  /** Charts installed as Helm releases (with {@link RenderSettings.helm}), before the plan is applied. */
+  releases: HelmRelease[];
+  helm?: string;
+  relocation: Relocation;
 }
 
 /** Renders and plans the bundle's manifests; throws UNRESOLVED_PLACEHOLDERS listing each file:line. */
@@ -66,13 +95,21 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
   const files: ManifestText[] = await Promise.all(
     reader.manifestFiles().map(async (name) => ({ path: name.slice(ENTRY.manifestsDir.length), text: (await reader.readEntry(name)).toString("utf8") })),
   );
-  files.push(...(await chartFiles(reader, options.unrenderedCharts ?? "refuse")));
+  const chartTexts = options.helm === undefined ? await chartFiles(reader, options.unrenderedCharts ?? "refuse") : [];
   const images = (reader.bundle.images ?? []).map((i) => parseReference(i.source));
   const repins = await targetDigests(reader);
-  const rendered = renderManifests(files, {
+  const relocate: Relocation = {
+    registry: options.registry, layout: options.layout,
+    repins: new Map((reader.bundle.images ?? []).flatMap((image, i) => (repins[i] !== image.digest ? [[`${repositoryOf(images[i]!)}@${image.digest}`, repins[i]!] as const] : []))),
+  };
+  const charts = options.helm === undefined ? [] : await Promise.all((reader.bundle.charts ?? []).map((c) => chartRelease(reader, c, options.helm!, relocate)));
+  const renderOptions = {
     registry: options.registry, layout: options.layout, images, settings: options.settings,
     repins: (reader.bundle.images ?? []).flatMap((image, i) => (repins[i] !== image.digest ? [{ ref: images[i]!, from: image.digest, to: repins[i]! }] : [])),
-  });
+  };
+  const rendered = renderManifests(files, renderOptions);
+  // A chart's output gets the registry only: its braces (`{{NAME}}` in a config it templates) are its own, not our settings.
+  const renderedCharts = renderManifests(chartTexts, { ...renderOptions, settings: new Map() }).files;
   const redactor = new Redactor(secretValues(options.settings, options.secretKeys, SECRET_KEY_PATTERN));
   const notices = [...rendered.notices];
   if (rendered.unresolved.length > 0) {
@@ -91,8 +128,43 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
     const repo = targetReference({ ...ref, tag: undefined, digest: undefined }, options.registry, options.layout);
     for (const digest of [image.digest, repins[i]!, ...Object.values(image.platformDigests ?? {})]) bundleImages.add(`${repo}@${digest}`);
   });
-  const plan = planInstall(rendered.files).map((p) => (isChartNamespace(p) ? { ...p, keep: true } : p));
-  return { files: rendered.files, plan, redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry) };
+  // Helm's output is not ours to render ({KEY} may be a template of the chart's own): only relocated.
+  const releaseFiles = charts.flatMap((c) => c.files);
+  const planned = planInstall([...rendered.files, ...renderedCharts, ...releaseFiles]);
+  const releases = charts.map((c): HelmRelease => {
+    const mine = new Set(c.files.map((f) => f.path));
+    // Hooks run and go on helm's own terms (a hook Job may be deleted once done): not waited for.
+    const workloads = planned.filter((p) => mine.has(p.file) && !isHelmHook(p.object)).map((p) => ({ ...p.object, metadata: { ...p.object.metadata, namespace: p.object.metadata.namespace ?? c.release.namespace } }));
+    return { ...c.release, workloads };
+  });
+  const plan = planned.filter((p) => !releaseFiles.some((f) => f.path === p.file)).map((p) => (isChartNamespace(p) ? { ...p, keep: true } : p));
+  return {
+    files: [...rendered.files, ...renderedCharts, ...releaseFiles], plan, redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry),
+    releases, relocation: relocate, ...(options.helm !== undefined && { helm: options.helm }),
+  };
+}
+
+function isHelmHook(o: KubeObject): boolean {
+  const annotations = o.metadata.annotations as Record<string, unknown> | undefined;
+  return annotations?.["helm.sh/hook"] !== undefined;
+}
+
+/**
+ * A chart as the closed side's helm renders it (`helm template` with the values carried), every reference
+ * relocated as the post-renderer will: what the release will apply, for the reference check and the wait.
+ */
+async function chartRelease(reader: BundleReader, c: BundleChart, helm: string, relocate: Relocation): Promise<{ release: ReleaseSpec; files: ManifestText[] }> {
+  const label = `chart ${c.name} ${c.version}`;
+  const entry = reader.blobEntry(c.chartDigest);
+  if (!entry) throw new AirgapError("INVALID_BUNDLE", `${reader.path}: ${label}: its archive ${c.chartDigest} is not in the bundle`);
+  const tgz = await reader.fetchBytes({ mediaType: HELM_CHART_CONTENT, digest: c.chartDigest, size: entry.size }, MAX_CHART_BYTES);
+  const values = await Promise.all(c.values.map((v) => reader.readEntry(v)));
+  const target = relocation(relocate.registry, relocate.layout, relocate.repins);
+  const files = (await renderChart(helm, tgz, { release: c.release, namespace: c.namespace, values, label })).map((r) => {
+    const path = `${ENTRY.chartsDir}${c.name}-${c.version}/${r.file}`;
+    return { path, text: rewriteManifest(scanManifest(path, r.text), target).text, namespace: c.namespace };
+  });
+  return { release: { name: c.release, namespace: c.namespace, label, tgz, values }, files };
 }
 
 /** The Namespace {@link chartFiles} puts first in a chart's file: created when absent, never deleted. */
@@ -153,13 +225,20 @@ export async function writeRendered(prepared: PreparedInstall, dir: string): Pro
 }
 
 /** Events of an install. */
-export type InstallEvent = ApplyEvent | WaitEvent | { type: "phase"; phase: "apply" | "wait" | "script"; objects?: number } | { type: "notice"; message: string };
+export type InstallEvent =
+  | ApplyEvent
+  | WaitEvent
+  | { type: "phase"; phase: "apply" | "wait" | "script" | "releases"; objects?: number }
+  | { type: "notice"; message: string }
+  | ({ type: "release"; chart: string } & InstalledRelease);
 
 /** How to apply and wait. */
 export interface ApplyInstallOptions {
   force: boolean;
   wait: boolean;
   timeoutMs: number;
+  /** How helm reaches the cluster and runs our post-renderer (needed when the install has releases). */
+  helm?: HelmCluster & { postRenderer: Command };
   onEvent?: (e: InstallEvent) => void;
   signal?: AbortSignal;
 }
@@ -167,16 +246,36 @@ export interface ApplyInstallOptions {
 /** The outcome of an applied install. */
 export interface InstallResult {
   objects: AppliedObject[];
+  releases: InstalledRelease[];
   created: number;
   configured: number;
   unchanged: number;
   waited: boolean;
 }
 
+/**
+ * Installs each chart as a Helm release (`helm upgrade --install`, our relocation as its post-renderer), first:
+ * what a platform installs beside it (cert-manager, an operator) is what its manifests need.
+ */
+async function installReleases(prepared: PreparedInstall, options: ApplyInstallOptions, deadline: number): Promise<InstalledRelease[]> {
+  if (prepared.releases.length === 0) return [];
+  if (prepared.helm === undefined || options.helm === undefined) throw new AirgapError("INSTALL_FAILED", "charts to install as Helm releases, but no helm to install them with");
+  options.onEvent?.({ type: "phase", phase: "releases", objects: prepared.releases.length });
+  const installed: InstalledRelease[] = [];
+  for (const r of prepared.releases) {
+    const release = await upgradeRelease(prepared.helm, r, { ...options.helm, forceConflicts: options.force, timeoutMs: Math.max(1000, deadline - Date.now()), ...(options.signal && { signal: options.signal }) });
+    if (release.status !== "deployed") throw new AirgapError("INSTALL_FAILED", `${r.label}: release ${r.name} in ${r.namespace} is ${release.status} (revision ${release.revision})`, { hint: `see helm history ${r.name} -n ${r.namespace}` });
+    options.onEvent?.({ type: "release", chart: r.label, ...release });
+    installed.push(release);
+  }
+  return installed;
+}
+
 /** Applies the plan, then (with `wait`) waits until the workloads are ready. Throws INSTALL_FAILED / NOT_READY. */
 export async function applyInstall(cluster: Cluster, prepared: PreparedInstall, options: ApplyInstallOptions): Promise<InstallResult> {
   const deadline = Date.now() + options.timeoutMs;
   const redact = (t: string) => prepared.redactor.redact(t);
+  const releases = await installReleases(prepared, options, deadline);
   options.onEvent?.({ type: "phase", phase: "apply", objects: prepared.plan.length });
   const objects = await applyPlan(cluster, prepared.plan, {
     force: options.force, deadline, redact,
@@ -191,10 +290,10 @@ export async function applyInstall(cluster: Cluster, prepared: PreparedInstall, 
     });
   }
   const count = (o: string) => objects.filter((x) => x.outcome === o).length;
-  const result = { objects, created: count("created"), configured: count("configured"), unchanged: count("unchanged"), waited: false };
+  const result = { objects, releases, created: count("created"), configured: count("configured"), unchanged: count("unchanged"), waited: false };
   if (!options.wait) return result;
   options.onEvent?.({ type: "phase", phase: "wait" });
-  await waitReady(cluster, objects.map((o) => o.object), {
+  await waitReady(cluster, [...prepared.releases.flatMap((r) => r.workloads), ...objects.map((o) => o.object)], {
     deadline, bundleImages: prepared.bundleImages, registry: prepared.registry,
     ...(options.onEvent && { onEvent: options.onEvent }),
     ...(options.signal && { signal: options.signal }),

@@ -9,6 +9,7 @@ import { uninstallPlan, type UninstallEvent, type UninstallResult } from "../kub
 import { plural } from "../util/plural.js";
 import type { BundleReader } from "../bundle/reader.js";
 import { prepareInstall, type PreparedInstall, type RenderSettings } from "./install.js";
+import { releaseExists, uninstallRelease, type HelmCluster } from "../charts/release.js";
 
 /** Renders the plan an uninstall deletes; UNRESOLVED_PLACEHOLDERS when a name or namespace has no value. */
 export async function prepareUninstall(reader: BundleReader, settings: RenderSettings): Promise<PreparedInstall> {
@@ -35,4 +36,28 @@ export async function uninstallPrepared(
     throw new AirgapError("INSTALL_FAILED", `${plural(result.failed.length, "object")} could not be deleted`, { problems: result.failed.map((f) => ({ text: f.key, reason: f.message })) });
   }
   return result;
+}
+
+/**
+ * The bundle's charts that were installed as Helm releases, uninstalled by `helm uninstall` (their namespaces
+ * stay); returns the plan without what they held, and the releases removed. A chart installed from its rendering
+ * (no release of its name in its namespace) stays in the plan.
+ */
+export async function uninstallReleases(
+  reader: BundleReader,
+  prepared: PreparedInstall,
+  helm: string,
+  options: HelmCluster & { wait: boolean; deadline: number; onRelease?: (name: string, namespace: string) => void },
+): Promise<{ prepared: PreparedInstall; removed: string[] }> {
+  const removed: string[] = [];
+  const released = new Set<string>();
+  for (const c of reader.bundle.charts ?? []) {
+    const bound = { ...options, timeoutMs: Math.max(1000, options.deadline - Date.now()) };
+    if (!(await releaseExists(helm, c.release, c.namespace, bound))) continue;
+    await uninstallRelease(helm, c.release, c.namespace, bound);
+    options.onRelease?.(c.release, c.namespace);
+    removed.push(c.release);
+    if (c.rendered !== undefined) released.add(c.rendered);
+  }
+  return { prepared: { ...prepared, plan: prepared.plan.filter((p) => !released.has(p.file)) }, removed };
 }

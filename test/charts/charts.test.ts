@@ -188,35 +188,41 @@ describe("Helm charts carried, found, pushed", () => {
   });
 });
 
-describe("a chart installed on a real node from its rendering at save, and uninstalled", () => {
+describe("a chart installed on a real node: from its rendering at save, and as a Helm release; upgraded; uninstalled", () => {
   let started: ClusterCase | undefined;
   let skip: string | undefined;
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  /** The chart `hello` at `version` (its templates say which), in a charts file for release hello in hello-ns. */
+  const helloChart = async (sourceHost: string, version: string): Promise<string> => {
+    const chart = await writeChart(join(work, `hello-${version}`), {
+      "Chart.yaml": `apiVersion: v2\nname: hello\nversion: ${version}\n`,
+      "values.yaml": `image: ${sourceHost}/shop/web:1\n`,
+      "templates/deploy.yaml": deploymentTemplate("hello", "{{ .Values.image }}"),
+      "templates/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: { name: hello }\nspec: { selector: { app: hello }, ports: [{ port: 8080 }] }\n",
+      "templates/version.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: hello-version }\ndata: { version: {{ .Chart.Version | quote }}, note: \"{{ \"{{\" }}NOT_OURS{{ \"}}\" }}\" }\n",
+    });
+    const file = join(work, `charts-${version}.txt`);
+    await writeFile(file, `${chart} --namespace hello-ns --release hello\n`);
+    return file;
+  };
 
   before(async () => {
     skip = await skipWithoutControlPlane("chart install");
     if (skip) return;
-    const work = await mkdtemp(join(tmpdir(), "airgap-chart-node-"));
-    const env = { PATH: `${await helmPathDir(work)}:${process.env.PATH}`, HOME: work };
+    work = await mkdtemp(join(tmpdir(), "airgap-chart-node-"));
+    env = { PATH: `${await helmPathDir(work)}:${process.env.PATH}`, HOME: work };
     started = await clusterCase("chart", { "shop/web:1": webServer("chart") }, () => ({ "0-settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop-settings}\ndata: {a: b}\n" }), {
       env,
-      saveArgs: async (source) => {
-        const chart = await writeChart(join(work, "hello"), {
-          "Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
-          "values.yaml": `image: ${source.host}/shop/web:1\n`,
-          "templates/deploy.yaml": deploymentTemplate("hello", "{{ .Values.image }}"),
-          "templates/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: { name: hello }\nspec: { selector: { app: hello }, ports: [{ port: 8080 }] }\n",
-        });
-        const file = join(work, "charts.txt");
-        await writeFile(file, `${chart} --namespace hello-ns --release hello\n`);
-        return ["--charts", file];
-      },
+      saveArgs: async (source) => ["--charts", await helloChart(source.host, "0.1.0")],
     });
   });
   after(async () => {
     await started?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test("applied into its namespace (made for it) with the image from the private registry, every workload ready; uninstall removes it and leaves the namespace", async (t) => {
+  test("without helm at install: applied into its namespace (made for it) with the image from the private registry, every workload ready; uninstall removes it and leaves the namespace", async (t) => {
     if (skip) return t.skip(skip);
     const { bundle, target, cluster } = started!;
     const installed = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "180s"], { timeoutMs: 240_000 });
@@ -227,10 +233,79 @@ describe("a chart installed on a real node from its rendering at save, and unins
     const spec = deployment.body as { spec: { template: { spec: { containers: Array<{ image: string }> } } }; status: { readyReplicas?: number } };
     assert.equal(spec.spec.template.spec.containers[0]!.image, `${target.host}/${started!.source.host.replace(":", "-")}/shop/web:1`);
     assert.equal(spec.status.readyReplicas, 1);
+    const note = (await cluster.api("GET", "/api/v1/namespaces/hello-ns/configmaps/hello-version")).body as { data: Record<string, string> };
+    assert.equal(note.data.note, "{{NOT_OURS}}", "a chart's own braces are not our settings");
     const removed = await runCli(["uninstall", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig], { timeoutMs: 240_000 });
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal((await cluster.api("GET", "/apis/apps/v1/namespaces/hello-ns/deployments/hello")).status, 404);
     assert.equal((await cluster.api("GET", "/api/v1/namespaces/hello-ns")).status, 200, "the chart's namespace may hold what is not ours: kept");
+  });
+
+  test("with helm at install: a Helm release (helm list shows it) whose images helm's post-renderer relocated; the next bundle upgrades it; uninstall removes the release", async (t) => {
+    if (skip) return t.skip(skip);
+    const { bundle, target, cluster, source } = started!;
+    const kube = ["--kubeconfig", cluster.kubeconfig];
+    const releases = async () => JSON.parse(await helm(work, ["list", "--namespace", "hello-ns", "--output", "json", ...kube])) as Array<{ name: string; revision: string; status: string; chart: string }>;
+    // A registry that lacks the images: what helm would render is checked first, and nothing is installed.
+    const empty = await runCli(["install", bundle, "--registry", source.host, ...kube, "--timeout", "60s"], { timeoutMs: 120_000, env });
+    assert.notEqual(empty.code, 0);
+    assert.match(empty.stderr, /FAIL images.*\n(.*\n)*.*charts\/hello-0\.1\.0\/hello\/templates\/deploy\.yaml/, empty.stderr);
+    assert.deepEqual(await releases(), [], "nothing installed");
+    const installed = await runCli(["install", bundle, "--registry", target.host, ...kube, "--timeout", "180s"], { timeoutMs: 240_000, env });
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.match(installed.stderr, /1 chart installed as Helm release with .*helm, image references relocated by its post-renderer/);
+    assert.match(installed.stdout, /^release hello \(chart hello 0\.1\.0\) in hello-ns: revision 1 deployed$/m);
+    assert.match(installed.stderr, /1 Helm release \(hello revision 1\); every workload ready/);
+    assert.deepEqual((await releases()).map((r) => [r.name, r.revision, r.status, r.chart]), [["hello", "1", "deployed", "hello-0.1.0"]]);
+    const deployment = (await cluster.api("GET", "/apis/apps/v1/namespaces/hello-ns/deployments/hello")).body as {
+      metadata: { labels?: Record<string, string> }; spec: { template: { spec: { containers: Array<{ image: string }> } } }; status: { readyReplicas?: number };
+    };
+    assert.equal(deployment.metadata.labels?.["app.kubernetes.io/managed-by"], "Helm", "helm applied it");
+    assert.equal(deployment.spec.template.spec.containers[0]!.image, `${target.host}/${source.host.replace(":", "-")}/shop/web:1`, "relocated by the post-renderer");
+    assert.equal(deployment.status.readyReplicas, 1);
+    const note = (await cluster.api("GET", "/api/v1/namespaces/hello-ns/configmaps/hello-version")).body as { data: Record<string, string> };
+    assert.deepEqual(note.data, { version: "0.1.0", note: "{{NOT_OURS}}" }, "helm's output is relocated, not rendered as our manifests are");
+
+    // The next bundle, with the chart's next version: helm upgrades the release.
+    const next = await saveCase(work, [`${source.host}/shop/web:1`], { name: "chart", version: "2", env });
+    assert.equal((await next.save(["--charts", await helloChart(source.host, "0.2.0")])).code, 0);
+    assert.equal((await runCli(["load", next.tar, "--registry", target.host, "--no-install"])).code, 0);
+    const upgraded = await runCli(["install", next.tar, "--registry", target.host, ...kube, "--timeout", "180s"], { timeoutMs: 240_000, env });
+    assert.equal(upgraded.code, 0, upgraded.stderr);
+    assert.match(upgraded.stdout, /^release hello \(chart hello 0\.2\.0\) in hello-ns: revision 2 deployed$/m);
+    assert.deepEqual((await releases()).map((r) => [r.name, r.revision, r.chart]), [["hello", "2", "hello-0.2.0"]]);
+    assert.equal(((await cluster.api("GET", "/api/v1/namespaces/hello-ns/configmaps/hello-version")).body as { data: Record<string, string> }).data.version, "0.2.0");
+
+    const removed = await runCli(["uninstall", next.tar, ...kube], { timeoutMs: 240_000, env });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /^release hello in hello-ns uninstalled$/m);
+    assert.deepEqual(await releases(), []);
+    assert.equal((await cluster.api("GET", "/apis/apps/v1/namespaces/hello-ns/deployments/hello")).status, 404);
+    assert.equal((await cluster.api("GET", "/api/v1/namespaces/hello-ns")).status, 200, "the namespace stays");
+  });
+});
+
+describe("helm's post-renderer (bundle helm-post-render)", () => {
+  test("relocates every image reference of helm's output, pinned digests of a filtered index repinned, nothing else changed; what it cannot read fails helm", async () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    const pushed = `sha256:${"b".repeat(64)}`;
+    const manifests = [
+      "---", "# Source: web/templates/deploy.yaml", "apiVersion: apps/v1", "kind: Deployment", "metadata: {name: web}",
+      "spec:", "  template:", "    spec:", "      containers:",
+      "        - name: web", "          image: quay.io/team/web:1.0 # the app",
+      `        - name: side`, `          image: "docker.io/library/busybox@${digest}"`,
+      "---", "# Source: web/templates/cm.yaml", "apiVersion: v1", "kind: ConfigMap", "metadata: {name: cm}", "data: {tpl: '{{ .NOT_OURS }}'}", "",
+    ].join("\n");
+    const r = await runCli(["helm-post-render", "--registry", "10.0.0.5:5000/site", "--repin", `docker.io/library/busybox@${digest}=${pushed}`], { input: manifests });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, manifests
+      .replace("quay.io/team/web:1.0", "10.0.0.5:5000/site/quay.io/team/web:1.0")
+      .replace(`docker.io/library/busybox@${digest}`, `10.0.0.5:5000/site/docker.io/library/busybox@${pushed}`));
+    const bad = await runCli(["helm-post-render", "--registry", "10.0.0.5:5000"], { input: "kind: [unclosed\n" });
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stdout, "");
+    const help = await runCli(["--help"]);
+    assert.doesNotMatch(help.stdout + help.stderr, /helm-post-render/, "run by helm, not people: not in the command list");
   });
 });
 

@@ -24,7 +24,9 @@ export const installCommand: CommandSpec = {
     "unresolved ones are refused with file:line), then apply them server-side in natural file order (1, 2, …, 10),\n" +
     "Namespaces and CRDs first in each file, waiting for each CRD to be Established before objects of its kind.\n" +
     "Then wait until Deployments, StatefulSets and DaemonSets are available and Jobs complete, reporting pods that\n" +
-    "cannot pull their image (and whether the bundle has it). --dry-run writes the rendered files and prints the plan.",
+    "cannot pull their image (and whether the bundle has it). --dry-run writes the rendered files and prints the plan.\n" +
+    "Charts are installed first, as Helm releases when helm is on the PATH (helm upgrade --install, image references\n" +
+    "relocated by our post-renderer), else from their rendering at save like the manifests.",
   examples: [
     ["bundle install bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000 --config ai-devops.config", "Install after `bundle load --no-install`"],
     ["bundle install bundles/ai-devops-5.1.0.tar --registry 10.0.0.5:5000 --dry-run --out rendered", "See what would be applied"],

@@ -6,9 +6,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { checkOutputFolder } from "../../util/output-path.js";
 import { dirname, join, resolve } from "node:path";
 import { AirgapError } from "../../errors.js";
-import type { ImageFinding } from "../../kube/scan.js";
 import { writeError } from "../../util/whole-file.js";
-import { assertNoTargetCollisions, formatRegistry, parseRegistry, targetPath, targetReference } from "../../reference/target.js";
+import { assertNoTargetCollisions, parseRegistry } from "../../reference/target.js";
 import { repositoryOf, parseReference } from "../../reference/reference.js";
 import type { CommandSpec } from "../command.js";
 import { MANIFEST_SIZE_OPTION, maxManifestBytes } from "../manifest-options.js";
@@ -53,15 +52,11 @@ export const rewriteCommand: CommandSpec = {
     }
     await checkOutputFolder(outDir, { force: args.force === true, option: "--out" });
     // Loaded on use: the YAML parsers cost start-up time that other commands need not pay.
-    const [{ scanManifestDir }, { rewriteManifest }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
+    const [{ scanManifestDir }, { rewriteManifest, relocation }] = await Promise.all([import("../../kube/files.js"), import("../../kube/rewrite.js")]);
     const scans = await scanManifestDir(manifests, true, maxManifestBytes(args));
     assertNoTargetCollisions(scans.flatMap((s) => s.findings.map((f) => f.ref)), layout);
     const repins = args.bundle === undefined ? new Map<string, string>() : await bundleRepins(args, out);
-    const target = (f: ImageFinding) => {
-      if (f.kind === "repository") return `${formatRegistry(registry)}/${targetPath(f.ref, undefined, layout)}`;
-      const repin = f.ref.digest === undefined ? undefined : repins.get(`${repositoryOf(f.ref)}@${f.ref.digest}`);
-      return targetReference(repin ? { ...f.ref, digest: repin } : f.ref, registry, layout);
-    };
+    const target = relocation(registry, layout, repins);
     // Every file is rewritten and checked before any is written.
     const results = scans.map((s) => rewriteManifest(s, target));
     if (args["convert-apis"] === true) {
