@@ -137,13 +137,15 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
     const workloads = planned.filter((p) => mine.has(p.file) && !isHelmHook(p.object)).map((p) => ({ ...p.object, metadata: { ...p.object.metadata, namespace: p.object.metadata.namespace ?? c.release.namespace } }));
     return { ...c.release, workloads };
   });
-  const plan = planned.filter((p) => !releaseFiles.some((f) => f.path === p.file)).map((p) => (isChartNamespace(p) ? { ...p, keep: true } : p));
+  const releasePaths = new Set(releaseFiles.map((f) => f.path));
+  const plan = planned.filter((p) => !releasePaths.has(p.file)).map((p) => (isChartNamespace(p) ? { ...p, keep: true } : p));
   return {
     files: [...rendered.files, ...renderedCharts, ...releaseFiles], plan, redactor, notices, bundleImages, settings: options.settings, registry: formatRegistry(options.registry),
     releases, relocation: relocate, ...(options.helm !== undefined && { helm: options.helm }),
   };
 }
 
+/** An object helm runs as a hook (`helm.sh/hook`), not as part of the release's steady state. */
 function isHelmHook(o: KubeObject): boolean {
   const annotations = o.metadata.annotations as Record<string, unknown> | undefined;
   return annotations?.["helm.sh/hook"] !== undefined;

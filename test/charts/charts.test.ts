@@ -222,11 +222,13 @@ describe("a chart installed on a real node: from its rendering at save, and as a
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test("without helm at install: applied into its namespace (made for it) with the image from the private registry, every workload ready; uninstall removes it and leaves the namespace", async (t) => {
+  test("--no-helm: applied into its namespace (made for it) with the image from the private registry, every workload ready; uninstall (no release there) removes it and leaves the namespace", async (t) => {
     if (skip) return t.skip(skip);
     const { bundle, target, cluster } = started!;
-    const installed = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "180s"], { timeoutMs: 240_000 });
+    const installed = await runCli(["install", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig, "--timeout", "180s", "--no-helm"], { timeoutMs: 240_000, env });
     assert.equal(installed.code, 0, installed.stderr);
+    assert.match(installed.stderr, /--no-helm: 1 chart installed from its rendering at save/);
+    assert.doesNotMatch(installed.stdout, /^release /m);
     assert.match(installed.stderr, /every workload ready/);
     const deployment = await cluster.api("GET", "/apis/apps/v1/namespaces/hello-ns/deployments/hello");
     assert.equal(deployment.status, 200);
@@ -235,8 +237,9 @@ describe("a chart installed on a real node: from its rendering at save, and as a
     assert.equal(spec.status.readyReplicas, 1);
     const note = (await cluster.api("GET", "/api/v1/namespaces/hello-ns/configmaps/hello-version")).body as { data: Record<string, string> };
     assert.equal(note.data.note, "{{NOT_OURS}}", "a chart's own braces are not our settings");
-    const removed = await runCli(["uninstall", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig], { timeoutMs: 240_000 });
+    const removed = await runCli(["uninstall", bundle, "--registry", target.host, "--kubeconfig", cluster.kubeconfig], { timeoutMs: 240_000, env });
     assert.equal(removed.code, 0, removed.stderr);
+    assert.doesNotMatch(removed.stdout, /^release /m, "no release of that name: its objects are deleted instead");
     assert.equal((await cluster.api("GET", "/apis/apps/v1/namespaces/hello-ns/deployments/hello")).status, 404);
     assert.equal((await cluster.api("GET", "/api/v1/namespaces/hello-ns")).status, 200, "the chart's namespace may hold what is not ours: kept");
   });
