@@ -33,7 +33,6 @@ export class BundleReader implements ReadOnlyTarget {
     this.name = `bundle:${path}`;
   }
 
-  /** The Kubernetes manifest files the bundle carries (YAML or JSON under manifests/), in natural order. */
   /** True when there is something to install: manifests, or Helm charts. */
   installs(): boolean {
     return this.manifestFiles().length > 0 || (this.bundle.charts ?? []).length > 0;
@@ -44,6 +43,7 @@ export class BundleReader implements ReadOnlyTarget {
     return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.chartsDir) && !n.endsWith("/")).sort();
   }
 
+  /** The Kubernetes manifest files the bundle carries (YAML or JSON under manifests/), in natural order. */
   manifestFiles(): string[] {
     return [...this.entries.keys()].filter((n) => n.startsWith(ENTRY.manifestsDir) && isManifestFileName(n)).sort(naturalCompare);
   }

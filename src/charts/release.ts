@@ -4,11 +4,10 @@
  * folder that runs this tool), so `helm list`, `helm upgrade` and `helm uninstall` work on it as on any release.
  * Every helm run is bounded in time.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AirgapError } from "../errors.js";
-import { HELM_TIMEOUT_MS, runHelm } from "./render.js";
+import { HELM_TIMEOUT_MS, runHelm, withChartOnDisk } from "./render.js";
 
 /** The post-renderer plugin's name, in the private plugin folder each helm run gets. */
 export const POST_RENDERER = "airgap-relocate";
@@ -49,8 +48,7 @@ export interface InstalledRelease {
  * `postRenderer` before helm applies them. Bounded by `timeoutMs`; helm's own last words on failure.
  */
 export async function upgradeRelease(helm: string, release: ReleaseSpec, options: HelmCluster & { postRenderer: Command; timeoutMs: number; forceConflicts?: boolean }): Promise<InstalledRelease> {
-  const dir = await mkdtemp(join(tmpdir(), "airgap-release-"));
-  try {
+  return withChartOnDisk(release.tgz, release.values, async ({ dir, chart, valueArgs }) => {
     const plugin = join(dir, "plugins", POST_RENDERER);
     await mkdir(plugin, { recursive: true });
     // JSON is YAML: no quoting of paths or registries to get wrong.
@@ -58,13 +56,6 @@ export async function upgradeRelease(helm: string, release: ReleaseSpec, options
       apiVersion: "v1", type: "postrenderer/v1", name: POST_RENDERER, version: "1.0.0", runtime: "subprocess",
       runtimeConfig: { platformCommand: [{ command: options.postRenderer.command, args: options.postRenderer.args }] },
     }, null, 2));
-    const chart = join(dir, "chart.tgz");
-    await writeFile(chart, release.tgz);
-    const valueArgs: string[] = [];
-    for (const [i, v] of release.values.entries()) {
-      await writeFile(join(dir, `values-${i}.yaml`), v);
-      valueArgs.push("--values", join(dir, `values-${i}.yaml`));
-    }
     const seconds = Math.max(1, Math.floor(options.timeoutMs / 1000));
     const out = await runHelm(helm, [
       "upgrade", "--install", release.name, chart, "--namespace", release.namespace, "--create-namespace",
@@ -72,9 +63,7 @@ export async function upgradeRelease(helm: string, release: ReleaseSpec, options
       ...(options.forceConflicts ? ["--force-conflicts"] : []), ...clusterArgs(options),
     ], `installing ${release.label} as release ${release.name}`, { env: { ...process.env, HELM_PLUGINS: join(dir, "plugins") }, timeoutMs: options.timeoutMs, failure: "INSTALL_FAILED", ...(options.signal && { signal: options.signal }) });
     return installedRelease(out, release);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Whether the release exists in its namespace (`helm status`). */

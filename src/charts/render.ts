@@ -43,23 +43,39 @@ export interface RenderedFile {
   text: string;
 }
 
-/** Renders a chart archive with values files: `helm template RELEASE CHART -n NS -f …`, split by template. */
-export async function renderChart(helm: string, tgz: Buffer, options: { release: string; namespace: string; values: Buffer[]; label: string }): Promise<RenderedFile[]> {
+/** A chart archive and its values files, written where helm can read them. */
+export interface ChartOnDisk {
+  /** The private folder they are in (removed after). */
+  dir: string;
+  chart: string;
+  /** `--values FILE` for each, in order. */
+  valueArgs: string[];
+}
+
+/** Runs `use` with the chart and its values written into a private temporary folder, removed after. */
+export async function withChartOnDisk<T>(tgz: Buffer, values: readonly Buffer[], use: (files: ChartOnDisk) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "airgap-chart-"));
   try {
-    const chartPath = join(dir, "chart.tgz");
-    await writeFile(chartPath, tgz);
+    const chart = join(dir, "chart.tgz");
+    await writeFile(chart, tgz);
     const valueArgs: string[] = [];
-    for (const [i, v] of options.values.entries()) {
+    for (const [i, v] of values.entries()) {
       const path = join(dir, `values-${i}.yaml`);
       await writeFile(path, v);
       valueArgs.push("--values", path);
     }
-    const out = await runHelm(helm, ["template", options.release, chartPath, "--namespace", options.namespace, "--include-crds", ...valueArgs], `rendering ${options.label}`);
-    return splitRendered(out);
+    return await use({ dir, chart, valueArgs });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Renders a chart archive with values files: `helm template RELEASE CHART -n NS -f …`, split by template. */
+export async function renderChart(helm: string, tgz: Buffer, options: { release: string; namespace: string; values: Buffer[]; label: string }): Promise<RenderedFile[]> {
+  return withChartOnDisk(tgz, options.values, async ({ chart, valueArgs }) => {
+    const out = await runHelm(helm, ["template", options.release, chart, "--namespace", options.namespace, "--include-crds", ...valueArgs], `rendering ${options.label}`);
+    return splitRendered(out);
+  });
 }
 
 /** Splits helm's output at its `# Source: PATH` lines. */

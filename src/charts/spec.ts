@@ -8,11 +8,14 @@
  * and `--namespace NS` (what `install` installs it as; the chart's name and `default` when not given).
  * Every bad line is reported at once, with its number.
  */
-import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { AirgapError, type Problem } from "../errors.js";
 import { parseReference, type Reference } from "../reference/reference.js";
 import { printable } from "../util/printable.js";
+import { readSmallFile } from "../util/small-file.js";
+
+/** Largest charts file read (one chart a line). */
+const MAX_CHARTS_FILE_BYTES = 4 * 1024 * 1024;
 
 /** Where a chart comes from. */
 export type ChartOrigin =
@@ -128,14 +131,7 @@ export function parseChartsFile(text: string, file: string): ChartSpec[] {
   return specs;
 }
 
-/** Reads a charts file; FILE_NOT_FOUND when it is not there. */
+/** Reads a charts file; FILE_NOT_FOUND when it is not there, INVALID_ARGUMENT when it is not a small regular file. */
 export async function readChartsFile(file: string): Promise<ChartSpec[]> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AirgapError("FILE_NOT_FOUND", `--charts ${file}: no such file`);
-    throw new AirgapError("IO", `--charts ${file}: ${(err as Error).message}`);
-  }
-  return parseChartsFile(text, file);
+  return parseChartsFile((await readSmallFile(file, MAX_CHARTS_FILE_BYTES, "--charts")).toString("utf8"), file);
 }

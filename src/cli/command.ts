@@ -42,8 +42,8 @@ export interface CommandContext {
   signal: AbortSignal;
   /** This tool's version. */
   toolVersion: string;
-  /** Reads standard input to the end (for --password-stdin). */
-  readStdin(): Promise<string>;
+  /** Reads standard input to the end (--password-stdin, a post-renderer's manifests): at most `maxBytes` (1 MiB unless given), else INVALID_ARGUMENT naming `what`. */
+  readStdin(maxBytes?: number, what?: string): Promise<string>;
   /** When the command's whole-run bound (its `--timeout`) runs out, epoch milliseconds; `signal` aborts then. */
   deadline?: number;
 }

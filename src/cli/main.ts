@@ -23,9 +23,17 @@ const controller = new AbortController();
 // Every in-flight request listens to this signal; there are legitimately many.
 setMaxListeners(0, controller.signal);
 
-async function readStdin(): Promise<string> {
+/** Most bytes read from standard input unless a command says otherwise (a password is a line). */
+const DEFAULT_STDIN_BYTES = 1024 * 1024;
+
+async function readStdin(maxBytes = DEFAULT_STDIN_BYTES, what = "standard input"): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new AirgapError("INVALID_ARGUMENT", `${what} is more than ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 

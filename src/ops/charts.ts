@@ -6,9 +6,11 @@
  * `helm.sh/images` annotation either way.
  */
 import { readFile, stat } from "node:fs/promises";
+import { basename } from "node:path";
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
 import { AirgapError } from "../errors.js";
+import { readCapped } from "../registry/errors.js";
+import { readSmallFile } from "../util/small-file.js";
 import type { ReadOnlyTarget } from "../content/target.js";
 import { chartArtifact, chartParts, chartTag, type ChartArtifact } from "../charts/artifact.js";
 import { MAX_CHART_BYTES, packChartFolder } from "../charts/archive.js";
@@ -18,6 +20,12 @@ import type { ChartSpec } from "../charts/spec.js";
 import type { FileScan, ImageFinding } from "../kube/finding.js";
 import { scanManifest } from "../kube/scan.js";
 import { loadDocuments } from "../kube/yaml.js";
+import { rewriteManifest } from "../kube/rewrite.js";
+import { findingName } from "../kube/finding.js";
+import type { Coverage } from "../kube/coverage.js";
+import type { Descriptor } from "../oci/descriptor.js";
+import { ENTRY, type BundleChart } from "../bundle/format.js";
+import type { ManifestFileInput } from "../bundle/writer.js";
 import type { Reference } from "../reference/reference.js";
 import type { Registries } from "../registry/registries.js";
 
@@ -85,7 +93,7 @@ async function gatherChart(spec: ChartSpec, context: ChartContext): Promise<Carr
   if (o.kind === "repository" && (chart.metadata.name !== o.name || chart.metadata.version !== o.version)) {
     throw new AirgapError("INVALID_CHART", `${label}: the archive holds ${chart.metadata.name} ${chart.metadata.version}`, { hint: "the repository's index.yaml points at another chart" });
   }
-  const values = await Promise.all(spec.values.map(async (path) => ({ path, bytes: await readValuesFile(path, spec.from) })));
+  const values = await Promise.all(spec.values.map(async (path) => ({ path, bytes: await readSmallFile(path, MAX_CHART_BYTES, `${spec.from}: --values`) })));
   let userValues: Record<string, unknown> = {};
   for (const v of values) {
     const [doc] = loadDocuments(v.bytes.toString("utf8"), v.path);
@@ -118,19 +126,6 @@ function namedFinding(n: NamedImage, origin: string): ImageFinding {
   return { file: n.where, line: 0, path: n.where, document: 0, raw: n.raw, ref: n.ref, kind: "image", start: 0, end: 0, origin };
 }
 
-async function readValuesFile(path: string, from: string): Promise<Buffer> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new AirgapError("INVALID_CHARTS", `${from}: --values ${path} is not a file`);
-    if (info.size > MAX_CHART_BYTES) throw new AirgapError("INVALID_CHARTS", `${from}: --values ${path} is more than ${MAX_CHART_BYTES} bytes`);
-    return await readFile(path);
-  } catch (err) {
-    if (err instanceof AirgapError) throw err;
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AirgapError("FILE_NOT_FOUND", `${from}: --values ${path}: no such file`);
-    throw new AirgapError("IO", `${from}: --values ${path}: ${(err as Error).message}`);
-  }
-}
-
 async function fetchChart(spec: ChartSpec, label: string, context: ChartContext): Promise<{ artifact: ChartArtifact; tgz: Buffer }> {
   const o = spec.origin;
   if (o.kind === "oci") {
@@ -155,36 +150,18 @@ async function fetchChart(spec: ChartSpec, label: string, context: ChartContext)
       const name = (meta as { name?: unknown } | undefined)?.name;
       if (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new AirgapError("INVALID_CHART", `${o.path}/Chart.yaml names no chart`);
       tgz = await packChartFolder(o.path, name);
-    } else if (info.isFile()) {
-      if (info.size > MAX_CHART_BYTES) throw new AirgapError("INVALID_CHART", `${o.path}: more than ${MAX_CHART_BYTES} bytes: not a chart`);
-      tgz = await readFile(o.path);
     } else {
-      throw new AirgapError("INVALID_CHARTS", `${spec.from}: ${o.path} is not a file or folder`);
+      tgz = await readSmallFile(o.path, MAX_CHART_BYTES, `${spec.from}: the chart archive`);
     }
   }
   return { artifact: chartArtifact(readChart(tgz, label).metadata, tgz), tgz };
-}
-
-/** Reads a response body of at most `max` bytes. */
-async function readAtMost(body: Readable, max: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body) {
-    n += (chunk as Buffer).length;
-    if (n > max) {
-      body.destroy();
-      throw new AirgapError("INVALID_CHART", `${what}: more than ${max} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** A chart from a classic repository: its entry in `index.yaml`, its archive, checked against the index's digest. */
 async function fromRepository(o: Extract<ChartSpec["origin"], { kind: "repository" }>, label: string, context: ChartContext): Promise<Buffer> {
   const get = async (url: URL, what: string, max: number) => {
     const res = await context.registries.host(url.host).send(url.href, { what, noAuth: false, ...(context.signal && { signal: context.signal }) });
-    return readAtMost(res.body, max, what);
+    return readCapped(res.body, max, what);
   };
   const indexUrl = new URL(`${o.url}/index.yaml`);
   const indexText = (await get(indexUrl, `reading ${indexUrl.href}`, MAX_INDEX_BYTES)).toString("utf8");
@@ -210,4 +187,31 @@ async function fromRepository(o: Extract<ChartSpec["origin"], { kind: "repositor
 /** Where a chart goes in the private registry, below its prefix: `charts/NAME`, tagged with its version. */
 export function chartTarget(c: { name: string; version: string }): { path: string; tag: string } {
   return { path: `charts/${c.name}`, tag: chartTag(c.version) };
+}
+
+/**
+ * A chart's entry of bundle.json, its manifest's descriptor (for index.json) and the files it carries: its values
+ * files, and its rendering at save with every reference rewritten by `target` as the manifests' are.
+ */
+export function bundleChart(c: CarriedChart, coverage: Coverage, target: (f: ImageFinding) => string): { json: BundleChart; manifest: Descriptor; files: ManifestFileInput[] } {
+  const { name, version } = c.chart.metadata;
+  const { path, tag } = chartTarget({ name, version });
+  const dir = `${ENTRY.chartsDir}${name}-${version}/`;
+  const files = c.values.map((v, i) => ({ path: `${dir}values/${i + 1}-${basename(v.path).replace(/[^A-Za-z0-9._-]/g, "_")}`, content: v.bytes }));
+  const renderedPath = `${dir}rendered.yaml`;
+  const images = [...new Set(c.findings.map((f) => coverage.uses.get(f)?.[0]?.normalized ?? findingName(f)))];
+  // A local chart's path is the saving machine's: only its name travels.
+  const source = c.spec.origin.kind === "local" ? basename(c.spec.origin.path) : chartLabel(c.spec);
+  return {
+    json: {
+      name, version, source, digest: c.artifact.manifest.descriptor.digest, chartDigest: c.artifact.layers[0]!.descriptor.digest,
+      target: `${path}:${tag}`, release: c.spec.release ?? name, namespace: c.spec.namespace ?? "default",
+      values: files.map((f) => f.path), images, found: c.found,
+      ...(c.found === "rendered" && { rendered: renderedPath }),
+    },
+    manifest: c.artifact.manifest.descriptor,
+    files: c.found === "rendered"
+      ? [...files, { path: renderedPath, content: Buffer.from(c.rendered.map((scan) => rewriteManifest(scan, target).text).join("\n")) }]
+      : files,
+  };
 }

@@ -98,15 +98,10 @@ export async function prepareInstall(reader: BundleReader, options: RenderSettin
   const chartTexts = options.helm === undefined ? await chartFiles(reader, options.unrenderedCharts ?? "refuse") : [];
   const images = (reader.bundle.images ?? []).map((i) => parseReference(i.source));
   const repins = await targetDigests(reader);
-  const relocate: Relocation = {
-    registry: options.registry, layout: options.layout,
-    repins: new Map((reader.bundle.images ?? []).flatMap((image, i) => (repins[i] !== image.digest ? [[`${repositoryOf(images[i]!)}@${image.digest}`, repins[i]!] as const] : []))),
-  };
+  const repinned = (reader.bundle.images ?? []).flatMap((image, i) => (repins[i] !== image.digest ? [{ ref: images[i]!, from: image.digest, to: repins[i]! }] : []));
+  const relocate: Relocation = { registry: options.registry, layout: options.layout, repins: new Map(repinned.map((r) => [`${repositoryOf(r.ref)}@${r.from}`, r.to])) };
   const charts = options.helm === undefined ? [] : await Promise.all((reader.bundle.charts ?? []).map((c) => chartRelease(reader, c, options.helm!, relocate)));
-  const renderOptions = {
-    registry: options.registry, layout: options.layout, images, settings: options.settings,
-    repins: (reader.bundle.images ?? []).flatMap((image, i) => (repins[i] !== image.digest ? [{ ref: images[i]!, from: image.digest, to: repins[i]! }] : [])),
-  };
+  const renderOptions = { registry: options.registry, layout: options.layout, images, settings: options.settings, repins: repinned };
   const rendered = renderManifests(files, renderOptions);
   // A chart's output gets the registry only: its braces (`{{NAME}}` in a config it templates) are its own, not our settings.
   const renderedCharts = renderManifests(chartTexts, { ...renderOptions, settings: new Map() }).files;

@@ -6,7 +6,7 @@ import { CopyEngine, type CopyEvent, type CopyJob, type FailedImage, type Resolv
 import { REFERRERS_POLICY, savePolicy } from "../content/policy.js";
 import { pushedDigest } from "../content/kept-platforms.js";
 import { preferLocal } from "../content/prefer.js";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { plural } from "../util/plural.js";
 import { AirgapError, type Problem } from "../errors.js";
 import { OciLayout } from "../layout/layout.js";
@@ -23,7 +23,7 @@ import { findingName, findingPlace, type FileScan, type ImageFinding } from "../
 import type { ImagelistEntry } from "../reference/imagelist.js";
 import type { DockerEngine } from "../daemon/engine.js";
 import type { ArchiveSource } from "../archive/source.js";
-import { BUNDLE_FORMAT, ENTRY, type BundleChart, type BundleImage, type BundleJson } from "../bundle/format.js";
+import { BUNDLE_FORMAT, type BundleImage, type BundleJson } from "../bundle/format.js";
 import { assertCanWrite, recoverUnfinished } from "../bundle/journal.js";
 import { BundleWriter, type ManifestFileInput, type WrittenBundle } from "../bundle/writer.js";
 import { daemonSource } from "../daemon/source.js";
@@ -33,7 +33,7 @@ import type { BaseInventory } from "./inventory.js";
 import { holdingAlso } from "../content/held.js";
 import { isIndex, isManifest } from "../oci/media-types.js";
 import { resolveReferrers } from "./referrers.js";
-import { chartTarget, gatherCharts, type CarriedChart } from "./charts.js";
+import { bundleChart, gatherCharts } from "./charts.js";
 import type { ChartSpec } from "../charts/spec.js";
 
 /** Events of a save: the copy engine's, plus phases and bundle-writing progress. */
@@ -217,11 +217,11 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   order.sort((a, b) => Number(b.early) - Number(a.early) || (a.early ? 0 : b.d.size - a.d.size) || a.i - b.i);
   const uniqueBytes = [...blobs.values()].reduce((n, d) => n + d.size, 0);
   const totalBytes = ok.reduce((n, i) => n + i.size, 0);
-  const manifests = await rewriteForBundle(options, scans, coverage, ok);
+  const target = bundleTarget(options, coverage, ok);
+  const manifests = rewriteForBundle(scans, target);
   const json = bundleJson(options, ok, lineOf, transportOf, manifests, blobs.size, uniqueBytes);
   if (referrers.length > 0) json.referrers = referrers.map((r) => r.referrer);
-  const chartTargets = bundleTarget(options, coverage, ok);
-  const chartEntries = charts.map((c) => bundleChart(c, coverage, renderedChart(c, chartTargets)));
+  const chartEntries = charts.map((c) => bundleChart(c, coverage, target));
   if (charts.length > 0) json.charts = chartEntries.map((e) => e.json);
   if (options.since) {
     json.base = {
@@ -279,31 +279,6 @@ export async function saveBundle(options: SaveOptions): Promise<SaveResult> {
   };
 }
 
-/** A chart's entry of bundle.json, its manifest's descriptor (for index.json) and its values files. */
-function bundleChart(c: CarriedChart, coverage: Coverage, rendered: string): { json: BundleChart; manifest: Descriptor; files: ManifestFileInput[] } {
-  const { name, version } = c.chart.metadata;
-  const target = chartTarget({ name, version });
-  const dir = `${ENTRY.chartsDir}${name}-${version}/`;
-  const files = c.values.map((v, i) => ({ path: `${dir}values/${i + 1}-${basename(v.path).replace(/[^A-Za-z0-9._-]/g, "_")}`, content: v.bytes }));
-  const renderedPath = `${dir}rendered.yaml`;
-  const images = [...new Set(c.findings.map((f) => coverage.uses.get(f)?.[0]?.normalized ?? findingName(f)))];
-  return {
-    json: {
-      name, version, source: chartSource(c), digest: c.artifact.manifest.descriptor.digest, chartDigest: c.artifact.layers[0]!.descriptor.digest,
-      target: `${target.path}:${target.tag}`, release: c.spec.release ?? name, namespace: c.spec.namespace ?? "default",
-      values: files.map((f) => f.path), images, found: c.found,
-      ...(c.found === "rendered" && { rendered: renderedPath }),
-    },
-    manifest: c.artifact.manifest.descriptor,
-    files: c.found === "rendered" ? [...files, { path: renderedPath, content: Buffer.from(rendered) }] : files,
-  };
-}
-
-function chartSource(c: CarriedChart): string {
-  const o = c.spec.origin;
-  return o.kind === "oci" ? o.url : o.kind === "repository" ? `${o.url} ${o.name} ${o.version}` : basename(o.path);
-}
-
 /** The imagelist, plus (with addManifestImages) the images manifests and charts use that it lacks. */
 function withManifestImages(options: SaveOptions, findings: ImageFinding[]): ImagelistEntry[] {
   const entries = [...options.imagelist.entries];
@@ -345,14 +320,8 @@ function targetDigest(image: ResolvedImage): string {
   return pushedDigest(image.top, new Set(image.children.map((c) => c.descriptor.digest)));
 }
 
-/**
- * Rewrites every manifest to `{{REGISTRY}}/<host>/<path>…` (rendered at load), checked, as bundle entries.
- * A reference pinned to an index of which only some platforms are kept is pinned to what the load pushes
- * instead (the kept manifest, or the new index of the kept ones): the index digest would not resolve there.
- */
-async function rewriteForBundle(options: SaveOptions, scans: FileScan[], coverage: Coverage, images: ResolvedImage[]): Promise<ManifestFileInput[]> {
-  if (scans.length === 0) return [];
-  const target = bundleTarget(options, coverage, images);
+/** Rewrites every manifest with `target` ({@link bundleTarget}: `{{REGISTRY}}/<host>/<path>…`), checked, as bundle entries. */
+function rewriteForBundle(scans: FileScan[], target: (f: ImageFinding) => string): ManifestFileInput[] {
   return scans.map((scan) => {
     const rewritten = rewriteManifest(scan, target);
     const names = [...new Set(scan.findings.map(findingName))];
@@ -388,11 +357,6 @@ function bundleTarget(options: SaveOptions, coverage: Coverage, images: Resolved
     }
     return `${REGISTRY_PLACEHOLDER}/${relativeTarget(ref)}`;
   };
-}
-
-/** A chart's templates as helm rendered them at save, rewritten like manifests: what an install without helm applies. */
-function renderedChart(c: CarriedChart, target: (f: ImageFinding) => string): string {
-  return c.rendered.map((scan) => rewriteManifest(scan, target).text).join("\n");
 }
 
 function bundleJson(

@@ -25,7 +25,7 @@ export const helmPostRenderCommand: CommandSpec = {
     ...targetLayoutOption("The layout the load used"),
     repin: { type: "string", array: true, describe: "REPOSITORY@DIGEST=DIGEST: a pinned digest the registry holds as another", requiresArg: true },
   },
-  async run(args, out) {
+  async run(args, out, context) {
     const registry = parseRegistry(String(args.registry));
     const repins = new Map<string, string>();
     for (const r of (args.repin as string[] | undefined) ?? []) {
@@ -33,21 +33,10 @@ export const helmPostRenderCommand: CommandSpec = {
       if (at < 0) throw new AirgapError("INVALID_ARGUMENT", `--repin ${r}: not REPOSITORY@DIGEST=DIGEST`);
       repins.set(r.slice(0, at), r.slice(at + 1));
     }
-    const text = await readInput();
+    const text = await context.readStdin(MAX_INPUT_BYTES, "helm's rendered manifests");
     const [{ scanManifest }, { relocation, rewriteManifest }] = await Promise.all([import("../../kube/scan.js"), import("../../kube/rewrite.js")]);
     const rewritten = rewriteManifest(scanManifest("helm's rendered manifests", text), relocation(registry, targetLayoutOf(args), repins));
     out.resultStream.write(rewritten.text);
     return EXIT.OK;
   },
 };
-
-async function readInput(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of process.stdin) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_INPUT_BYTES) throw new AirgapError("INVALID_MANIFEST", `helm's rendered manifests are larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
